@@ -1,0 +1,72 @@
+"""The Leg: the one interface every protocol presents to a conference.
+
+A gateway (SIP now; RTSP, WebRTC, H.323 later) turns each remote party into a Leg.
+``mcu/`` talks only to this interface, so a new protocol changes nothing there.
+
+Audio crosses the Leg *encoded*: ``read_audio`` yields the next 20 ms payload out of
+the leg's jitter buffer (``None`` when nothing is due: loss, hold or silence) and
+``write_audio`` takes a payload the mixer encoded once for every leg that shares the
+codec; the leg adds its own SSRC, sequence number and timestamp. Decoding, concealment
+and encoding are the mixer's, which owns all codec state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+from gateway.media import AudioFormat, EncodedAudio
+
+
+@dataclass(frozen=True, slots=True)
+class Dtmf:
+    digit: str  # "0"-"9", "*", "#", "A"-"D"
+    duration_ms: int
+    source: str  # "rfc4733", "info", "inband"
+
+
+@dataclass(frozen=True, slots=True)
+class KeyFrameRequest:
+    source: str  # "pli", "fir", "info"
+
+
+@dataclass(frozen=True, slots=True)
+class HoldChanged:
+    on_hold: bool
+
+
+@dataclass(frozen=True, slots=True)
+class InfoReceived:
+    content_type: str
+    body: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Hangup:
+    reason: str  # "bye", "rtp-timeout", "shutdown", ...
+    by_remote: bool
+
+
+LegEvent = Dtmf | KeyFrameRequest | HoldChanged | InfoReceived | Hangup
+
+
+@runtime_checkable
+class Leg(Protocol):
+    id: str
+    display_name: str
+    remote: str  # "ip:port" of the signalling peer
+    audio_format: AudioFormat | None
+
+    def read_audio(self) -> EncodedAudio | None: ...
+
+    def write_audio(self, frame: EncodedAudio) -> None: ...
+
+    # Video hooks, filled by the video issue: decoded picture in, encoded packets out.
+    def read_video(self) -> object | None: ...
+
+    def write_video(self, packets: object) -> None: ...
+
+    def events(self) -> AsyncIterator[LegEvent]: ...
+
+    async def hang_up(self, reason: str) -> None: ...
