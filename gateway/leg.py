@@ -70,3 +70,21 @@ class Leg(Protocol):
     def events(self) -> AsyncIterator[LegEvent]: ...
 
     async def hang_up(self, reason: str) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Refuse:
+    """A call the MCU will not take, as a protocol-neutral final answer (SIP status codes)."""
+
+    status: int
+    reason: str
+    headers: tuple[tuple[str, str], ...] = ()
+
+
+class Seat(Protocol):
+    """What the MCU hands a gateway for a call it accepts: where the Leg goes once up."""
+
+    def join(self, leg: Leg) -> None: ...
+
+    def abandon(self) -> None:
+        """The call never came up (cancelled, failed negotiation): give the seat back."""

@@ -1,0 +1,35 @@
+# The two commands a new user needs: `make run` and `make test`.
+# Everything Python goes into .venv (created when missing); system peers for the
+# tests (baresip, ffmpeg, tshark) come from scripts/install-system-deps.sh.
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+INSTALLED := $(VENV)/.installed
+
+.PHONY: run test bench lint system-deps clean
+
+$(INSTALLED): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+	@touch $(INSTALLED)
+
+run: $(INSTALLED)
+	$(VENV)/bin/mcu serve
+
+system-deps:
+	bash scripts/install-system-deps.sh
+
+lint: $(INSTALLED)
+	$(VENV)/bin/ruff check .
+
+test: $(INSTALLED) system-deps lint
+	$(VENV)/bin/pytest -q -p no:cacheprovider
+
+bench: $(INSTALLED)
+	$(PY) benchmarks/audio_mix.py
+	$(PY) benchmarks/sip_cps.py
+
+clean:
+	rm -rf $(VENV) var .pytest_cache

@@ -1,0 +1,141 @@
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+
+from mcu.mixer.audio import AudioMixer
+from mcu.mixer.clock import MixClock
+from tests.mixer.fakes import PCMU, FakeLeg
+
+PERIOD = 0.01
+
+
+class Recorder:
+    """A Tickable that records when each tick was collected and how mixes overlap."""
+
+    def __init__(self, mix_seconds: float = 0.0) -> None:
+        self.mix_seconds = mix_seconds
+        self.collected_at: list[float] = []
+        self.delivered: list[int] = []
+        self.running = 0
+        self.max_running = 0
+        self.lock = threading.Lock()
+
+    def collect(self) -> int:
+        self.collected_at.append(asyncio.get_running_loop().time())
+        return len(self.collected_at)
+
+    def mix(self, n: int) -> int:
+        with self.lock:
+            self.running += 1
+            self.max_running = max(self.max_running, self.running)
+        time.sleep(self.mix_seconds)
+        with self.lock:
+            self.running -= 1
+        return n
+
+    def deliver(self, n: int) -> None:
+        self.delivered.append(n)
+
+
+async def run_for(clock: MixClock, seconds: float) -> float:
+    start = asyncio.get_running_loop().time()
+    clock.start()
+    await asyncio.sleep(seconds)
+    await clock.stop()
+    return start
+
+
+async def test_deadlines_do_not_drift_even_when_every_sleep_overshoots() -> None:
+    async def sloppy_sleep(delay: float) -> None:
+        await asyncio.sleep(delay + 0.004)  # a timer that always wakes 4 ms late
+
+    rec = Recorder()
+    clock = MixClock(rec, PERIOD, sleep=sloppy_sleep)
+    start = await run_for(clock, 0.5)
+    times = rec.collected_at
+    assert len(times) >= 35  # sleep(period) would manage ~35; we keep the 50 Hz pace
+    n_last = round((times[-1] - start) / PERIOD)
+    assert n_last >= len(times)
+    # Each tick sits at start + n*period plus a bounded lateness; it never accumulates.
+    errors = [t - (start + round((t - start - 0.004) / PERIOD) * PERIOD) for t in times]
+    assert max(errors) < PERIOD
+    assert clock.ticks == len(rec.delivered) == len(times)
+
+
+async def test_real_loop_pace() -> None:
+    rec = Recorder()
+    clock = MixClock(rec, PERIOD)
+    start = await run_for(clock, 0.3)
+    lateness = [t - (start + (i + 1) * PERIOD) for i, t in enumerate(rec.collected_at)]
+    assert 25 <= len(rec.collected_at) <= 31
+    assert max(lateness) < 0.008 and min(lateness) > -0.001
+
+
+async def test_busy_mix_drops_ticks_and_never_queues() -> None:
+    rec = Recorder(mix_seconds=PERIOD * 2.5)
+    clock = MixClock(rec, PERIOD)
+    await run_for(clock, 0.4)
+    assert rec.max_running == 1  # never two mixes at once
+    assert clock.dropped >= 15
+    assert clock.ticks == len(rec.delivered) == len(rec.collected_at)  # stop() drained
+    assert rec.delivered == sorted(rec.delivered)
+    assert 8 <= clock.ticks <= 20
+
+
+async def test_stalled_loop_skips_missed_deadlines_instead_of_bursting() -> None:
+    rec = Recorder()
+    clock = MixClock(rec, PERIOD)
+    clock.start()
+    await asyncio.sleep(0.05)
+    time.sleep(0.1)  # the loop blocks for ten periods
+    await asyncio.sleep(0.05)
+    await clock.stop()
+    assert clock.late >= 8
+    gaps = [b - a for a, b in zip(rec.collected_at, rec.collected_at[1:], strict=False)]
+    assert sum(g < PERIOD / 2 for g in gaps) <= 1  # at most one catch-up tick
+
+
+async def test_stop_is_clean_and_a_failing_mix_is_survived() -> None:
+    class Flaky(Recorder):
+        def mix(self, n: int) -> int:
+            if n == 3:
+                raise RuntimeError("boom")
+            return super().mix(n)
+
+    rec = Flaky()
+    clock = MixClock(rec, PERIOD)
+    await run_for(clock, 0.1)
+    assert clock.errors == 1 and clock.ticks >= 5
+    assert not clock.running
+    count = len(rec.collected_at)
+    await asyncio.sleep(0.05)
+    assert len(rec.collected_at) == count  # really stopped
+
+
+async def test_mixer_on_the_clock_with_join_and_leave() -> None:
+    mixer = AudioMixer()
+    a, b, c = FakeLeg("a", PCMU, 400), FakeLeg("b", PCMU, 700), FakeLeg("c", PCMU, 1000)
+    mixer.add(a)
+    mixer.add(b)
+    clock = MixClock(mixer, PERIOD)
+    clock.start()
+    await asyncio.sleep(0.1)
+    mixer.add(c)
+    await asyncio.sleep(0.1)
+    mixer.remove("b")
+    await asyncio.sleep(0.1)
+    await clock.stop()
+    assert clock.dropped == 0 and clock.late == 0
+    assert len(a.received) == clock.ticks  # no gap for a through the join and the leave
+    assert 0 < len(c.received) < clock.ticks and 0 < len(b.received) < clock.ticks
+
+
+async def test_clock_can_restart_after_stop() -> None:
+    rec = Recorder()
+    clock = MixClock(rec, PERIOD)
+    await run_for(clock, 0.05)
+    first = clock.ticks
+    await run_for(clock, 0.05)
+    assert first >= 3 and clock.ticks >= first + 3
