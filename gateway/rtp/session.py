@@ -1,0 +1,326 @@
+"""One leg's RTP session, sans-IO: datagrams and times in; frames, events and
+datagrams out. ``RtpEndpoint`` (transport.py) is the asyncio shell around it."""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from aiortc.rtp import (
+    RtcpByePacket,
+    RtcpPacket,
+    RtcpReceiverInfo,
+    RtcpRrPacket,
+    RtcpSdesPacket,
+    RtcpSenderInfo,
+    RtcpSourceInfo,
+    RtcpSrPacket,
+    RtpPacket,
+)
+
+from gateway.leg import Dtmf
+from gateway.media import FRAME_MS, AudioFormat, EncodedAudio
+from gateway.rtp.dtmf import DtmfDecoder
+from gateway.rtp.jitter import JitterBuffer
+from gateway.rtp.stats import ReceptionStats, ntp_middle, ntp_time
+
+if TYPE_CHECKING:
+    from mcu.settings import RtpSettings
+
+Address = tuple[str, int]
+
+RTCP_INTERVAL = 5.0  # s; RFC 3550 6.2 minimum, randomized x[0.5, 1.5] below
+SDES_CNAME = 1
+_FRAME_S = FRAME_MS / 1000
+
+
+def _is_rtcp(data: bytes) -> bool:
+    """RFC 5761 section 4: with rtcp-mux, RTCP packet types 192-223 sit where RTP
+    would have payload types 64-95, which no RTP session may use."""
+    return len(data) >= 2 and 192 <= data[1] <= 223
+
+
+def _counters() -> dict[str, float]:
+    keys = (
+        "received packets_sent octets_sent malformed foreign_dropped unknown_pt "
+        "ssrc_changes rtcp_received dtmf_events"
+    )
+    return dict.fromkeys(keys.split(), 0)
+
+
+class RtpSession:
+    def __init__(
+        self,
+        audio: AudioFormat,
+        telephone_event_pt: int | None,
+        remote_rtp: Address,
+        remote_rtcp: Address,
+        rtcp_mux: bool,
+        *,
+        jitter_min_ms: int = 20,
+        jitter_max_ms: int = 200,
+        ssrc: int | None = None,
+        telephone_event_rate: int | None = None,
+        cname: str | None = None,
+        wall_clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.audio = audio
+        self.telephone_event_pt = telephone_event_pt
+        self.ssrc = ssrc if ssrc is not None else random.getrandbits(32)
+        self.cname = cname or f"mcu-{self.ssrc:08x}"
+        self._wall_clock = wall_clock
+        self._jitter = JitterBuffer(audio.clock_rate, min_ms=jitter_min_ms, max_ms=jitter_max_ms)
+        self._dtmf = DtmfDecoder(telephone_event_rate or audio.clock_rate)
+        self._events: list[Dtmf] = []
+        self._remote: ReceptionStats | None = None
+        self._seq = random.getrandbits(16)  # RFC 3550: random initial values
+        self._ts = random.getrandbits(32)
+        self._last_sent: float | None = None
+        self._sent_since_report = False
+        self._next_report: float | None = None
+        self._lsr = 0  # middle bits of the last SR's NTP time, and when it came
+        self._lsr_at: float | None = None
+        self.counters = _counters()
+        self.last_received: float | None = None
+        self.latched: Address | None = None  # symmetric RTP: where the peer sends from
+        self.latched_rtcp: Address | None = None
+        self.remote_rtp = remote_rtp
+        self.set_remote(remote_rtp, remote_rtcp, rtcp_mux)
+
+    @classmethod
+    def from_settings(
+        cls,
+        audio: AudioFormat,
+        telephone_event_pt: int | None,
+        remote_rtp: Address,
+        remote_rtcp: Address,
+        rtcp_mux: bool,
+        settings: RtpSettings,
+        **kwargs: object,
+    ) -> RtpSession:
+        return cls(
+            audio,
+            telephone_event_pt,
+            remote_rtp,
+            remote_rtcp,
+            rtcp_mux,
+            jitter_min_ms=settings.jitter_min_ms,
+            jitter_max_ms=settings.jitter_max_ms,
+            **kwargs,  # type: ignore[arg-type]
+        )
+
+    # -- addresses ---------------------------------------------------------------
+
+    def set_remote(self, remote_rtp: Address, remote_rtcp: Address, rtcp_mux: bool) -> None:
+        """SDP addresses, again on re-INVITE. A changed address forgets the latch so
+        the next valid source is taken; an unchanged one (session refresh, hold)
+        keeps it, or a NATed peer would briefly be sent to its private address."""
+        if remote_rtp != self.remote_rtp:
+            self.latched = None
+            self.latched_rtcp = None
+        self.remote_rtp = remote_rtp
+        self.remote_rtcp = remote_rtp if rtcp_mux else remote_rtcp
+        self.rtcp_mux = rtcp_mux
+
+    @property
+    def rtp_destination(self) -> Address:
+        """Symmetric RTP (RFC 4961): reply where the remote sends from (NAT)."""
+        return self.latched or self.remote_rtp
+
+    @property
+    def rtcp_destination(self) -> Address:
+        if self.rtcp_mux:
+            return self.rtp_destination
+        return self.latched_rtcp or self.remote_rtcp
+
+    # -- receiving ---------------------------------------------------------------
+
+    def receive_rtp(self, data: bytes, addr: Address, now: float) -> None:
+        """A datagram from the RTP socket (which carries RTCP too under rtcp-mux)."""
+        if _is_rtcp(data):
+            self.receive_rtcp(data, addr, now)
+            return
+        try:
+            packet = RtpPacket.parse(data)
+        except ValueError:
+            self.counters["malformed"] += 1
+            return
+        if packet.payload_type not in (self.audio.payload_type, self.telephone_event_pt):
+            self.counters["unknown_pt"] += 1
+            return
+        if not self._accept_source(addr):
+            return
+        self._track_source(packet, now)
+        self.counters["received"] += 1
+        self.last_received = now
+        if packet.payload_type == self.audio.payload_type:
+            self._jitter.push(
+                packet.sequence_number, packet.timestamp, packet.payload, now, bool(packet.marker)
+            )
+        else:
+            self._events += self._dtmf.feed(packet.payload, packet.timestamp, now)
+
+    def _accept_source(self, addr: Address) -> bool:
+        """Latch on the first valid packet's source; drop everyone else's."""
+        if self.latched is None:
+            self.latched = addr
+            return True
+        if addr == self.latched:
+            return True
+        self.counters["foreign_dropped"] += 1
+        return False
+
+    def _track_source(self, packet: RtpPacket, now: float) -> None:
+        remote = self._remote
+        if remote is None or remote.ssrc != packet.ssrc:
+            if remote is not None:
+                # A new source (transfer, media server): its timeline is unrelated.
+                self.counters["ssrc_changes"] += 1
+                self._jitter.reset()
+                self._dtmf.reset()
+            remote = self._remote = ReceptionStats(
+                packet.ssrc, packet.sequence_number, self.audio.clock_rate
+            )
+        timed = packet.payload_type == self.audio.payload_type
+        remote.update(packet.sequence_number, packet.timestamp, now, timed=timed)
+
+    def receive_rtcp(self, data: bytes, addr: Address, now: float) -> None:
+        if self.latched is not None and addr[0] != self.latched[0]:
+            self.counters["foreign_dropped"] += 1
+            return
+        try:
+            packets = RtcpPacket.parse(data)
+        except ValueError:
+            self.counters["malformed"] += 1
+            return
+        self.counters["rtcp_received"] += 1
+        if not self.rtcp_mux and self.latched_rtcp is None:
+            self.latched_rtcp = addr
+        for packet in packets:
+            self._handle_rtcp(packet, now)
+
+    def _handle_rtcp(self, packet: object, now: float) -> None:
+        if isinstance(packet, RtcpSrPacket):
+            self._lsr = ntp_middle(packet.sender_info.ntp_timestamp)
+            self._lsr_at = now
+        if isinstance(packet, RtcpSrPacket | RtcpRrPacket):
+            for block in packet.reports:
+                if block.ssrc == self.ssrc:
+                    self._remote_report(block)
+        elif isinstance(packet, RtcpByePacket):
+            self.counters["bye"] = 1
+
+    def _remote_report(self, block: RtcpReceiverInfo) -> None:
+        """What the remote says about our stream: loss, jitter and round-trip time."""
+        self.counters["remote_fraction_lost"] = block.fraction_lost / 256
+        self.counters["remote_packets_lost"] = block.packets_lost
+        self.counters["remote_jitter_ms"] = block.jitter * 1000 / self.audio.clock_rate
+        if block.lsr:
+            now_mid = ntp_middle(ntp_time(self._wall_clock()))
+            rtt = ((now_mid - block.lsr - block.dlsr) & 0xFFFFFFFF) / 65536
+            if rtt < 60:  # a clock-skewed peer gives nonsense; keep only plausible values
+                self.counters["rtt_ms"] = rtt * 1000
+
+    # -- playout -----------------------------------------------------------------
+
+    def read_audio(self, now: float) -> EncodedAudio | None:
+        """The next 20 ms frame, called once per mixer tick."""
+        self.poll(now)
+        return self._jitter.pop(now)
+
+    def poll(self, now: float) -> None:
+        """Time-driven work with no packet to trigger it (a DTMF end that was lost)."""
+        self._events += self._dtmf.poll(now)
+
+    def events(self) -> list[Dtmf]:
+        events, self._events = self._events, []
+        self.counters["dtmf_events"] += len(events)
+        return events
+
+    # -- sending -----------------------------------------------------------------
+
+    def packetize(self, frame: EncodedAudio, now: float) -> bytes:
+        """One RTP packet for ``frame``; the timestamp keeps counting through silence
+        (RFC 3551 section 4.1) and the marker flags the first packet after it."""
+        marker = self._last_sent is None
+        if self._last_sent is not None:
+            gap = now - self._last_sent
+            frames = round(gap / _FRAME_S) if gap > 1.5 * _FRAME_S else 1
+            marker = frames > 1
+            self._seq = (self._seq + 1) & 0xFFFF
+            self._ts = (self._ts + frames * self.audio.rtp_ticks_per_frame) & 0xFFFFFFFF
+        self._last_sent = now
+        packet = RtpPacket(
+            payload_type=self.audio.payload_type,
+            marker=int(marker),
+            sequence_number=self._seq,
+            timestamp=self._ts,
+            ssrc=self.ssrc,
+            payload=frame.payload,
+        )
+        self.counters["packets_sent"] += 1
+        self.counters["octets_sent"] += len(frame.payload)
+        self._sent_since_report = True
+        return packet.serialize()
+
+    # -- RTCP --------------------------------------------------------------------
+
+    def rtcp_report(self, now: float) -> bytes | None:
+        """A compound SR or RR plus SDES CNAME when one is due (~every 5 s), else None."""
+        if self._next_report is None:
+            self._next_report = now + RTCP_INTERVAL * random.uniform(0.25, 0.75)
+        if now < self._next_report:
+            return None
+        self._next_report = now + RTCP_INTERVAL * random.uniform(0.5, 1.5)
+        return self.build_report(now)
+
+    def build_report(self, now: float) -> bytes:
+        """The report itself, whether due or not (also sent with BYE)."""
+        remote = self._remote
+        blocks = [self._report_block(remote, now)] if remote is not None else []
+        if self._sent_since_report:
+            report: RtcpSrPacket | RtcpRrPacket = RtcpSrPacket(
+                ssrc=self.ssrc, sender_info=self._sender_info(now), reports=blocks
+            )
+        else:
+            report = RtcpRrPacket(ssrc=self.ssrc, reports=blocks)
+        self._sent_since_report = False
+        sdes = RtcpSdesPacket(
+            chunks=[RtcpSourceInfo(ssrc=self.ssrc, items=[(SDES_CNAME, self.cname.encode())])]
+        )
+        return bytes(report) + bytes(sdes)
+
+    def _report_block(self, remote: ReceptionStats, now: float) -> RtcpReceiverInfo:
+        dlsr = int((now - self._lsr_at) * 65536) if self._lsr_at is not None else 0
+        return remote.report_block(self._lsr, dlsr & 0xFFFFFFFF)
+
+    def _sender_info(self, now: float) -> RtcpSenderInfo:
+        # The RTP timestamp of "now" on our media clock, so the peer can sync.
+        elapsed = now - (self._last_sent or now)
+        rtp_ts = self._ts + int(elapsed * self.audio.clock_rate)
+        return RtcpSenderInfo(
+            ntp_timestamp=ntp_time(self._wall_clock()),
+            rtp_timestamp=rtp_ts & 0xFFFFFFFF,
+            packet_count=int(self.counters["packets_sent"]) & 0xFFFFFFFF,
+            octet_count=int(self.counters["octets_sent"]) & 0xFFFFFFFF,
+        )
+
+    def bye(self, now: float) -> bytes:
+        """Final compound report with BYE (RFC 3550 6.6), for hang-up."""
+        return self.build_report(now) + bytes(RtcpByePacket(sources=[self.ssrc]))
+
+    @property
+    def stats(self) -> dict[str, float]:
+        """Counters plus the jitter buffer's view, for logs and the admin API."""
+        jb = self._jitter
+        remote = self._remote
+        return {
+            **self.counters,
+            **jb.stats,
+            "jitter_ms": jb.jitter_s * 1000,
+            "target_ms": jb.target_s * 1000,
+            "delay_ms": jb.delay_s * 1000,
+            "lost": remote.lost if remote else 0,
+        }

@@ -1,0 +1,191 @@
+"""The asyncio shell around ``RtpSession``: two UDP sockets, a timer, nothing else.
+
+Works on any asyncio loop, uvloop included: it only uses create_datagram_endpoint
+on pre-bound sockets, one background task and loop.time().
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import logging
+import socket
+from collections.abc import Callable
+
+from gateway.leg import Dtmf
+from gateway.media import EncodedAudio
+from gateway.rtp.ports import PortAllocator, PortPair
+from gateway.rtp.session import Address, RtpSession
+
+log = logging.getLogger(__name__)
+
+TICK_S = 0.25  # watchdog / RTCP / DTMF-timeout granularity
+
+
+class _Socket(asyncio.DatagramProtocol):
+    def __init__(self, on_datagram: Callable[[bytes, Address], None]) -> None:
+        self._on_datagram = on_datagram
+        self.closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.closed.done():
+            self.closed.set_result(None)
+
+    def datagram_received(self, data: bytes, addr: tuple) -> None:  # type: ignore[type-arg]
+        self._on_datagram(data, (addr[0], addr[1]))
+
+    def error_received(self, exc: Exception) -> None:
+        # ICMP port unreachable while the peer is not listening yet: not fatal.
+        log.debug("rtp socket error: %s", exc)
+
+
+def _sendable(addr: Address) -> bool:
+    """Never send to c=0.0.0.0 (hold) or port 0 (declined): Linux would deliver
+    0.0.0.0 to ourselves."""
+    try:
+        return addr[1] != 0 and not ipaddress.ip_address(addr[0]).is_unspecified
+    except ValueError:
+        return False  # a host name: SDP we cannot route without a resolver
+
+
+class RtpEndpoint:
+    """Owns one port pair; feeds the session with ``loop.time()``.
+
+    With rtcp-mux RTCP goes over the RTP socket; the RTCP port stays bound anyway so
+    a re-INVITE can turn mux off.
+    """
+
+    def __init__(
+        self,
+        session: RtpSession,
+        ports: PortPair,
+        allocator: PortAllocator,
+        *,
+        inactivity_timeout: float,
+        on_timeout: Callable[[], None] | None = None,
+    ) -> None:
+        self.session = session
+        self.ports = ports
+        self._allocator = allocator
+        self.inactivity_timeout = inactivity_timeout
+        self.on_timeout = on_timeout
+        self.sending = True
+        self.receiving = True
+        self._rtp: asyncio.DatagramTransport | None = None
+        self._rtcp: asyncio.DatagramTransport | None = None
+        self._protocols: list[_Socket] = []
+        self._task: asyncio.Task[None] | None = None
+        self._watch_from = 0.0
+        self._timed_out = False
+        self._closed = False
+
+    @property
+    def local_port(self) -> int:
+        return self.ports.rtp_port
+
+    async def start(self) -> None:
+        self._rtp = await self._open(self.ports.rtp_sock, self._on_rtp)
+        self._rtcp = await self._open(self.ports.rtcp_sock, self._on_rtcp)
+        self._watch_from = self._now()
+        self._task = asyncio.create_task(self._run(), name=f"rtp-{self.local_port}")
+
+    async def _open(
+        self, sock: socket.socket, handler: Callable[[bytes, Address], None]
+    ) -> asyncio.DatagramTransport:
+        loop = asyncio.get_running_loop()
+        transport, protocol = await loop.create_datagram_endpoint(
+            lambda: _Socket(handler), sock=sock
+        )
+        self._protocols.append(protocol)
+        return transport
+
+    def _now(self) -> float:
+        return asyncio.get_running_loop().time()
+
+    def _on_rtp(self, data: bytes, addr: Address) -> None:
+        self.session.receive_rtp(data, addr, self._now())
+
+    def _on_rtcp(self, data: bytes, addr: Address) -> None:
+        self.session.receive_rtcp(data, addr, self._now())
+
+    # -- media -------------------------------------------------------------------
+
+    def read_audio(self) -> EncodedAudio | None:
+        return self.session.read_audio(self._now())
+
+    def send_audio(self, frame: EncodedAudio) -> None:
+        if self._rtp is None or not self.sending:
+            return
+        data = self.session.packetize(frame, self._now())
+        self._send(self._rtp, data, self.session.rtp_destination)
+
+    def events(self) -> list[Dtmf]:
+        return self.session.events()
+
+    def update_remote(
+        self,
+        remote_rtp: Address,
+        remote_rtcp: Address,
+        rtcp_mux: bool,
+        *,
+        sending: bool = True,
+        receiving: bool = True,
+    ) -> None:
+        """Apply a re-INVITE. ``receiving`` False (remote holds: sendonly/inactive on
+        its side) pauses the inactivity watchdog, since silence is then expected."""
+        self.session.set_remote(remote_rtp, remote_rtcp, rtcp_mux)
+        self.sending = sending
+        if receiving and not self.receiving:
+            self._watch_from = self._now()  # restart the clock when media resumes
+        self.receiving = receiving
+
+    # -- timers ------------------------------------------------------------------
+
+    async def _run(self) -> None:
+        tick = min(TICK_S, self.inactivity_timeout / 4)
+        while not self._closed:
+            await asyncio.sleep(tick)
+            now = self._now()
+            self.session.poll(now)
+            self._send_rtcp(self.session.rtcp_report(now))
+            self._check_inactivity(now)
+
+    def _check_inactivity(self, now: float) -> None:
+        if self._timed_out or not self.receiving:
+            return
+        last = max(self.session.last_received or 0.0, self._watch_from)
+        if now - last >= self.inactivity_timeout:
+            self._timed_out = True
+            log.info("rtp port %d: no media for %.1fs", self.local_port, now - last)
+            if self.on_timeout is not None:
+                self.on_timeout()
+
+    def _send_rtcp(self, data: bytes | None) -> None:
+        transport = self._rtp if self.session.rtcp_mux else self._rtcp
+        if data is not None and transport is not None:
+            self._send(transport, data, self.session.rtcp_destination)
+
+    def _send(self, transport: asyncio.DatagramTransport, data: bytes, addr: Address) -> None:
+        if _sendable(addr) and not transport.is_closing():
+            transport.sendto(data, addr)
+
+    # -- teardown ----------------------------------------------------------------
+
+    async def close(self, *, send_bye: bool = True) -> None:
+        """Stop timers, send RTCP BYE, close both sockets and free the ports."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        if send_bye and self._rtp is not None:
+            self._send_rtcp(self.session.bye(self._now()))
+        for transport in (self._rtp, self._rtcp):
+            if transport is not None:
+                transport.close()
+        # Free the ports only once the loop has let go of the sockets.
+        await asyncio.gather(*(p.closed for p in self._protocols))
+        self._allocator.release(self.ports)

@@ -1,0 +1,340 @@
+"""RFC 3264 offer/answer for one audio stream; every other stream is declined.
+
+The MCU mixes audio (video is negotiated elsewhere, later), so an answer accepts
+the first usable audio m-line with exactly one codec (the first of our preferences
+the offer has) plus telephone-event at that codec's clock rate, and answers every
+other m-line with port 0.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+
+from gateway.media import FRAME_MS, AudioFormat
+from gateway.sdp.model import (
+    Connection,
+    Media,
+    Origin,
+    RtpMap,
+    SdpError,
+    SessionDescription,
+    addrtype_of,
+    parse_sdp,
+)
+
+# Codecs we can carry: canonical name -> (rtpmap clock rate, channels, PT we offer).
+# RFC 7587: opus is always opus/48000/2 in SDP, whatever the real channel count.
+CODECS: dict[str, tuple[int, int, int]] = {
+    "opus": (48000, 2, 111),
+    "G722": (8000, 1, 9),
+    "PCMU": (8000, 1, 0),
+    "PCMA": (8000, 1, 8),
+}
+TELEPHONE_EVENT_PTS = {8000: 101, 48000: 110}  # dynamic PTs we offer
+TELEPHONE_EVENTS = "0-15"  # the DTMF digits RFC 4733 section 3.2 defines
+OPUS_FMTP = "useinbandfec=1"
+RTP_PROTOS = ("RTP/AVP", "RTP/AVPF")
+_ANSWER_DIRECTION = {
+    "sendrecv": "sendrecv",
+    "sendonly": "recvonly",
+    "recvonly": "sendonly",
+    "inactive": "inactive",
+}
+
+
+@dataclass(slots=True)
+class LocalSession:
+    """Our o= line across one dialog: RFC 3264 section 8 wants the version bumped
+    exactly when the description we send changes (re-INVITE), and kept otherwise."""
+
+    session_id: int = field(default_factory=lambda: random.randint(1, 2**31 - 1))
+    version: int = field(default=0)
+    username: str = "mcu"
+    _last_body: tuple[str, ...] | None = None
+
+    def stamp(self, body: list[str]) -> int:
+        """The version for ``body`` (all lines but o=), bumped if it changed."""
+        key = tuple(body)
+        if self._last_body is not None and key != self._last_body:
+            self.version += 1
+        self._last_body = key
+        return self.version
+
+    def origin(self, address: str) -> Origin:
+        return Origin(
+            self.username,
+            str(self.session_id),
+            str(self.version),
+            "IN",
+            addrtype_of(address),
+            address,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Negotiated:
+    """The outcome of one offer/answer exchange, as the RTP layer needs it.
+
+    ``answer_sdp`` is the answer: the one we built (``answer_offer``) or the one the
+    remote sent (``accept_answer``). Directions are from each side's point of view;
+    the remote's already folds in RFC 2543 hold (c=0.0.0.0 means it receives nothing).
+    """
+
+    answer_sdp: bytes
+    audio: AudioFormat | None
+    telephone_event_pt: int | None
+    telephone_event_rate: int | None
+    remote_rtp: tuple[str, int]
+    remote_rtcp: tuple[str, int]
+    rtcp_mux: bool
+    remote_direction: str
+    local_direction: str
+
+    @property
+    def on_hold(self) -> bool:
+        """The remote put us on hold: it will not receive what we send."""
+        return self.remote_direction in ("sendonly", "inactive")
+
+    @property
+    def sending(self) -> bool:
+        return self.audio is not None and self.local_direction in ("sendrecv", "sendonly")
+
+    @property
+    def receiving(self) -> bool:
+        return self.audio is not None and self.local_direction in ("sendrecv", "recvonly")
+
+
+def answer_offer(
+    offer: bytes,
+    *,
+    local_ip: str,
+    audio_port: int,
+    preferences: list[str],
+    session: LocalSession,
+) -> Negotiated:
+    """Answer ``offer``; SdpError(400) if malformed, SdpError(488) if nothing fits."""
+    desc = parse_sdp(offer)
+    chosen = _choose_audio(desc, preferences)
+    if chosen is None:
+        raise SdpError(488, "no common audio codec")
+    index, audio, event = chosen
+    media = desc.media[index]
+    remote_dir = _remote_direction(desc, media)
+    local_dir = _ANSWER_DIRECTION[remote_dir]
+    answer_media: list[Media] = []
+    for i, offered in enumerate(desc.media):
+        if i == index:
+            answer_media.append(
+                _audio_media(audio, event, audio_port, offered.proto, offered.rtcp_mux, local_dir)
+            )
+        else:
+            answer_media.append(_rejected(offered))
+    answer = _render(local_ip, session, answer_media)
+    rtp, rtcp = _remote_addresses(desc, media, media.rtcp_mux)
+    return Negotiated(
+        answer_sdp=answer,
+        audio=audio,
+        telephone_event_pt=event.payload_type if event else None,
+        telephone_event_rate=event.clock_rate if event else None,
+        remote_rtp=rtp,
+        remote_rtcp=rtcp,
+        rtcp_mux=media.rtcp_mux,
+        remote_direction=remote_dir,
+        local_direction=local_dir,
+    )
+
+
+def make_offer(
+    local_ip: str,
+    audio_port: int,
+    preferences: list[str],
+    session: LocalSession,
+    *,
+    direction: str = "sendrecv",
+) -> bytes:
+    """An offer with every preferred codec, in order, plus telephone-event."""
+    names = _canonical_names(preferences)
+    if not names:
+        raise ValueError("no known codec in preferences")
+    media = Media("audio", audio_port, "RTP/AVP", [])
+    for name in names:
+        rate, channels, pt = CODECS[name]
+        _add_format(media, RtpMap(pt, name, rate, channels))
+        if name == "opus":
+            media.attributes.append(("fmtp", f"{pt} {OPUS_FMTP}"))
+    rates = {CODECS[name][0] for name in names}
+    for rate, pt in TELEPHONE_EVENT_PTS.items():
+        if rate in rates:  # an event clock no offered codec uses would never be picked
+            _add_format(media, RtpMap(pt, "telephone-event", rate))
+            media.attributes.append(("fmtp", f"{pt} {TELEPHONE_EVENTS}"))
+    media.attributes += [("ptime", str(FRAME_MS)), ("rtcp-mux", None), (direction, None)]
+    return _render(local_ip, session, [media])
+
+
+def accept_answer(offer: bytes, answer: bytes) -> Negotiated:
+    """Apply the remote's ``answer`` to our ``offer`` (dial-out, offerless INVITE)."""
+    ours = parse_sdp(offer)
+    theirs = parse_sdp(answer)
+    if len(theirs.media) != len(ours.media):
+        raise SdpError(400, "answer has a different number of m-lines than the offer")
+    index = _first_audio(ours)
+    if index is None:
+        raise SdpError(400, "our offer has no audio m-line")
+    media = theirs.media[index]
+    if media.media != "audio":
+        raise SdpError(400, "answer m-lines are not in offer order")
+    offered = ours.media[index].rtpmaps()
+    audio, event = _pick_from_answer(media, offered) if media.port else (None, None)
+    if audio is None:
+        raise SdpError(488, "answer accepts none of our audio codecs")
+    remote_dir = _remote_direction(theirs, media)
+    local_dir = _ANSWER_DIRECTION[remote_dir]
+    mux = media.rtcp_mux and ours.media[index].rtcp_mux
+    rtp, rtcp = _remote_addresses(theirs, media, mux)
+    return Negotiated(
+        answer_sdp=answer,
+        audio=audio,
+        telephone_event_pt=event.payload_type if event else None,
+        telephone_event_rate=event.clock_rate if event else None,
+        remote_rtp=rtp,
+        remote_rtcp=rtcp,
+        rtcp_mux=mux,
+        remote_direction=remote_dir,
+        local_direction=local_dir,
+    )
+
+
+def _canonical_names(preferences: list[str]) -> list[str]:
+    by_lower = {name.lower(): name for name in CODECS}
+    names = [by_lower[p.lower()] for p in preferences if p.lower() in by_lower]
+    return list(dict.fromkeys(names))  # dedupe, keep order
+
+
+def _usable_audio(media: Media) -> bool:
+    return media.media == "audio" and media.port != 0 and media.proto in RTP_PROTOS
+
+
+def _first_audio(desc: SessionDescription) -> int | None:
+    return next((i for i, m in enumerate(desc.media) if _usable_audio(m)), None)
+
+
+def _choose_audio(
+    desc: SessionDescription, preferences: list[str]
+) -> tuple[int, AudioFormat, RtpMap | None] | None:
+    """The first usable audio m-line with a common codec, and that codec."""
+    for index, media in enumerate(desc.media):
+        if not _usable_audio(media):
+            continue
+        maps = media.rtpmaps()
+        for name in _canonical_names(preferences):
+            found = _find_codec(maps, name)
+            if found is not None:
+                return index, _format(found, name), _find_event(maps, found.clock_rate)
+    return None
+
+
+def _find_codec(maps: dict[int, RtpMap], name: str) -> RtpMap | None:
+    rate, channels, _ = CODECS[name]
+    for rtpmap in maps.values():  # dicts keep m-line order: the offerer's preference
+        if rtpmap.matches(name, rate) and (name != "opus" or rtpmap.channels == channels):
+            return rtpmap
+    return None
+
+
+def _find_event(maps: dict[int, RtpMap], clock_rate: int) -> RtpMap | None:
+    """telephone-event at the codec's clock rate, as RFC 4733 section 2.1 recommends.
+    Failing that, any rate offered: baresip 1.0.0 offers opus with only
+    telephone-event/8000, and a SHOULD is not worth losing every digit over."""
+    events = [m for m in maps.values() if m.matches("telephone-event")]
+    return next((m for m in events if m.clock_rate == clock_rate), events[0] if events else None)
+
+
+def _format(rtpmap: RtpMap, name: str) -> AudioFormat:
+    return AudioFormat(name, rtpmap.payload_type, rtpmap.clock_rate, rtpmap.channels)
+
+
+def _pick_from_answer(
+    media: Media, offered: dict[int, RtpMap]
+) -> tuple[AudioFormat | None, RtpMap | None]:
+    """The answerer's first codec that we offered (matched by name and rate, since an
+    answerer may renumber dynamic payload types)."""
+    maps = media.rtpmaps()
+    wanted = [m for m in offered.values() if m.encoding in CODECS]
+    for rtpmap in maps.values():
+        for ours in wanted:
+            if rtpmap.matches(ours.encoding, ours.clock_rate):
+                return _format(rtpmap, ours.encoding), _find_event(maps, rtpmap.clock_rate)
+    return None, None
+
+
+def _remote_direction(desc: SessionDescription, media: Media) -> str:
+    direction = desc.direction_for(media)
+    conn = desc.connection_for(media)
+    if conn is not None and conn.is_hold_address:
+        # RFC 2543 hold: the peer will not receive, whatever the attribute says.
+        return {"sendrecv": "sendonly", "recvonly": "inactive"}.get(direction, direction)
+    return direction
+
+
+def _remote_addresses(
+    desc: SessionDescription, media: Media, mux: bool
+) -> tuple[tuple[str, int], tuple[str, int]]:
+    conn = desc.connection_for(media)
+    ip = conn.address if conn is not None else "0.0.0.0"
+    rtp = (ip, media.port)
+    if mux:
+        return rtp, rtp
+    rtcp = media.rtcp()
+    if rtcp is not None:
+        return rtp, (rtcp[1] or ip, rtcp[0])
+    return rtp, (ip, media.port + 1)
+
+
+def _audio_media(
+    audio: AudioFormat,
+    event: RtpMap | None,
+    port: int,
+    proto: str,
+    mux: bool,
+    direction: str,
+) -> Media:
+    media = Media("audio", port, proto, [])
+    _add_format(media, RtpMap(audio.payload_type, audio.name, audio.clock_rate, audio.channels))
+    if audio.name == "opus":
+        media.attributes.append(("fmtp", f"{audio.payload_type} {OPUS_FMTP}"))
+    if event is not None:
+        _add_format(media, event)
+        media.attributes.append(("fmtp", f"{event.payload_type} {TELEPHONE_EVENTS}"))
+    media.attributes.append(("ptime", str(FRAME_MS)))
+    if mux:
+        media.attributes.append(("rtcp-mux", None))
+    media.attributes.append((direction, None))
+    return media
+
+
+def _add_format(media: Media, rtpmap: RtpMap) -> None:
+    media.formats.append(str(rtpmap.payload_type))
+    channels = f"/{rtpmap.channels}" if rtpmap.channels != 1 else ""
+    media.attributes.append(
+        ("rtpmap", f"{rtpmap.payload_type} {rtpmap.encoding}/{rtpmap.clock_rate}{channels}")
+    )
+
+
+def _rejected(offered: Media) -> Media:
+    """RFC 3264 section 6: a declined stream keeps its type and proto, port 0, and
+    still lists a format so the m-line stays well formed."""
+    return Media(offered.media, 0, offered.proto, offered.formats[:1] or ["0"])
+
+
+def _render(local_ip: str, session: LocalSession, media: list[Media]) -> bytes:
+    desc = SessionDescription(
+        origin=session.origin(local_ip),
+        name="mcu",
+        connection=Connection.for_address(local_ip),
+        media=media,
+    )
+    body = [line for line in desc.lines() if not line.startswith("o=")]
+    session.stamp(body)
+    desc.origin = session.origin(local_ip)
+    return desc.serialize()

@@ -1,0 +1,256 @@
+"""The thin asyncio shell around ``SipEndpoint``: sockets, one timer, nothing else.
+
+Usage::
+
+    ep = SipEndpoint(SipCoreConfig.from_settings(settings.sip))
+    tr = SipTransport(ep, "0.0.0.0", 5060, udp=True, tcp=True, on_events=handle)
+    await tr.start()
+    ...                       # handle(events) acts on ep, e.g. ep.respond_invite(...)
+    tr.flush()                # after acting on ep from outside a callback
+    await tr.close()
+
+Events are delivered to ``on_events`` from inside ``flush()``; actions taken inside
+that callback are flushed before ``flush()`` returns. Works with uvloop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import socket
+from collections.abc import Callable
+
+from .endpoint import Event, SipEndpoint
+
+log = logging.getLogger("gateway.sip.transport")
+
+
+def local_ip_toward(peer_ip: str) -> str:
+    """The local address the kernel would use to reach ``peer_ip`` (no packet sent)."""
+    family = socket.AF_INET6 if ":" in peer_ip else socket.AF_INET
+    with socket.socket(family, socket.SOCK_DGRAM) as s:
+        try:
+            s.connect((peer_ip, 9))
+            return s.getsockname()[0]
+        except OSError:
+            return "127.0.0.1" if family == socket.AF_INET else "::1"
+
+
+class _Udp(asyncio.DatagramProtocol):
+    def __init__(self, shell: SipTransport) -> None:
+        self.shell = shell
+
+    def datagram_received(self, data: bytes, addr: tuple) -> None:
+        self.shell._on_datagram(data, addr)
+
+    def error_received(self, exc: Exception) -> None:
+        log.debug("sip udp error: %s", exc)
+
+
+class _Tcp(asyncio.Protocol):
+    def __init__(self, shell: SipTransport) -> None:
+        self.shell = shell
+        self.conn_id = next(shell._conn_ids)
+        self.transport: asyncio.Transport | None = None
+        self.peer: tuple[str, int] = ("", 0)
+        self.local: tuple[str, int] = ("", 0)
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # uvloop's transports are not asyncio.Transport subclasses: duck-type them
+        self.transport = transport  # type: ignore[assignment]
+        peer = transport.get_extra_info("peername")
+        sock = transport.get_extra_info("sockname")
+        self.peer = (peer[0], peer[1])
+        self.local = (sock[0], sock[1])
+        self.shell._conns[self.conn_id] = self
+        self.shell._by_remote[self.peer] = self.conn_id
+
+    def data_received(self, data: bytes) -> None:
+        self.shell._on_stream(self, data)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.shell._on_conn_lost(self)
+
+
+class SipTransport:
+    def __init__(self, endpoint: SipEndpoint, host: str = "0.0.0.0", port: int = 5060,
+                 udp: bool = True, tcp: bool = True,
+                 on_events: Callable[[list[Event]], None] | None = None) -> None:
+        self.endpoint = endpoint
+        self.host = host
+        self.port = port
+        self.udp = udp
+        self.tcp = tcp
+        self.on_events = on_events
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._udp: asyncio.DatagramTransport | None = None
+        self._server: asyncio.Server | None = None
+        self._conn_ids = itertools.count(1)
+        self._conns: dict[int, _Tcp] = {}
+        self._by_remote: dict[tuple[str, int], int] = {}
+        self._connecting: dict[tuple[str, int], list[bytes]] = {}
+        self._tasks: set[asyncio.Task] = set()
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_at: float | None = None
+        self._flushing = False
+        self._again = False
+        self._local_ips: dict[str, str] = {}
+        self._closed = False
+
+    # ------------------------------------------------------------------ lifecycle
+    async def start(self) -> None:
+        loop = self._loop = asyncio.get_running_loop()
+        if self.endpoint.clock is None:
+            self.endpoint.clock = loop.time
+        if self.udp:
+            transport, _ = await loop.create_datagram_endpoint(
+                lambda: _Udp(self), local_addr=(self.host, self.port))
+            self._udp = transport  # type: ignore[assignment]
+            self.port = transport.get_extra_info("sockname")[1]
+        if self.tcp:
+            self._server = await loop.create_server(lambda: _Tcp(self), self.host, self.port,
+                                                    reuse_address=True)
+            if not self.udp or self.port == 0:
+                self.port = self._server.sockets[0].getsockname()[1]
+        self.flush()
+
+    async def close(self) -> None:
+        self._closed = True
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        for task in list(self._tasks):
+            task.cancel()
+        if self._udp is not None:
+            self._udp.close()
+        for conn in list(self._conns.values()):
+            if conn.transport is not None:
+                conn.transport.close()
+        if self._server is not None:
+            self._server.close()
+            with contextlib.suppress(Exception):
+                await self._server.wait_closed()
+        await asyncio.sleep(0)
+
+    # ------------------------------------------------------------------ addresses
+    def local_address(self, peer_ip: str | None = None) -> tuple[str, int]:
+        """Our address as a peer should see it (for Via, Contact and SDP)."""
+        host = self.host
+        if host in ("0.0.0.0", "::", ""):
+            ip = peer_ip or "192.0.2.1"
+            host = self._local_ips.get(ip) or local_ip_toward(ip)
+            self._local_ips[ip] = host
+        return (host, self.port)
+
+    def _now(self) -> float:
+        assert self._loop is not None
+        return self._loop.time()
+
+    # ------------------------------------------------------------------ input
+    def _on_datagram(self, data: bytes, addr: tuple) -> None:
+        remote = (addr[0], addr[1])
+        try:
+            self.endpoint.receive_datagram(data, remote, self.local_address(remote[0]),
+                                           self._now())
+        except Exception:  # never let one packet take the socket down
+            log.exception("sip: error handling datagram from %s:%s", *remote)
+        self.flush()
+
+    def _on_stream(self, conn: _Tcp, data: bytes) -> None:
+        local = conn.local
+        if self.host in ("0.0.0.0", "::", ""):
+            local = (local[0], self.port)
+        try:
+            self.endpoint.receive_stream(conn.conn_id, data, conn.peer, local, self._now())
+        except Exception:
+            log.exception("sip: error handling stream from %s:%s", *conn.peer)
+        self.flush()
+
+    def _on_conn_lost(self, conn: _Tcp) -> None:
+        self._conns.pop(conn.conn_id, None)
+        if self._by_remote.get(conn.peer) == conn.conn_id:
+            del self._by_remote[conn.peer]
+        if not self._closed:
+            self.endpoint.connection_lost(conn.conn_id)
+            self.flush()
+
+    # ------------------------------------------------------------------ output
+    def flush(self) -> None:
+        """Send what the endpoint has queued, hand its events over, re-arm the timer."""
+        if self._flushing:
+            self._again = True
+            return
+        self._flushing = True
+        try:
+            while True:
+                self._again = False
+                for t in self.endpoint.transmissions():
+                    if t.transport == "udp":
+                        if self._udp is not None:
+                            self._udp.sendto(t.data, t.remote)
+                    else:
+                        self._send_tcp(t.remote, t.data, t.conn_id)
+                events = self.endpoint.events()
+                if events and self.on_events is not None:
+                    try:
+                        self.on_events(events)
+                    except Exception:
+                        log.exception("sip: on_events callback failed")
+                if not self._again and not events:
+                    break
+        finally:
+            self._flushing = False
+        self._arm_timer()
+
+    def _arm_timer(self) -> None:
+        if self._loop is None or self._closed:
+            return
+        deadline = self.endpoint.next_timer()
+        if deadline == self._timer_at and self._timer is not None:
+            return
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._timer_at = deadline
+        if deadline is not None:
+            self._timer = self._loop.call_at(deadline, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        self._timer_at = None
+        self.endpoint.handle_timer(self._now())
+        self.flush()
+
+    def _send_tcp(self, remote: tuple[str, int], data: bytes, conn_id: int | None) -> None:
+        conn = self._conns.get(conn_id) if conn_id is not None else None
+        if conn is None:
+            cid = self._by_remote.get(tuple(remote))
+            conn = self._conns.get(cid) if cid is not None else None
+        if conn is not None and conn.transport is not None and not conn.transport.is_closing():
+            conn.transport.write(data)
+            return
+        key = (remote[0], remote[1])
+        queue = self._connecting.get(key)
+        if queue is not None:
+            queue.append(data)
+            return
+        self._connecting[key] = [data]
+        assert self._loop is not None
+        task = self._loop.create_task(self._connect(key))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _connect(self, remote: tuple[str, int]) -> None:
+        assert self._loop is not None
+        try:
+            _, proto = await self._loop.create_connection(lambda: _Tcp(self), remote[0],
+                                                          remote[1])
+        except OSError as exc:
+            log.warning("sip: cannot connect to %s:%s: %s", remote[0], remote[1], exc)
+            self._connecting.pop(remote, None)
+            return
+        for data in self._connecting.pop(remote, []):
+            assert proto.transport is not None
+            proto.transport.write(data)

@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Install the third-party peers the tests drive (baresip, ffmpeg, tshark).
+# Idempotent: does nothing (not even apt-get update) when everything is present.
+set -euo pipefail
+
+PACKAGES=(baresip baresip-ffmpeg baresip-gstreamer baresip-x11 ffmpeg tshark)
+COMMANDS=(baresip ffmpeg ffprobe tshark)
+
+SUDO=()
+if [ "$(id -u)" -ne 0 ]; then
+    SUDO=(sudo)
+fi
+
+package_installed() {
+    dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"
+}
+
+missing_packages() {
+    local pkg
+    for pkg in "${PACKAGES[@]}"; do
+        package_installed "$pkg" || echo "$pkg"
+    done
+}
+
+all_commands_present() {
+    local cmd
+    for cmd in "${COMMANDS[@]}"; do
+        command -v "$cmd" >/dev/null 2>&1 || return 1
+    done
+}
+
+wait_for_apt_lock() {
+    local lock waited=0
+    for lock in /var/lib/dpkg/lock-frontend /var/lib/dpkg/lock /var/lib/apt/lists/lock; do
+        while command -v fuser >/dev/null 2>&1 && "${SUDO[@]}" fuser "$lock" >/dev/null 2>&1; do
+            if [ "$waited" -ge 600 ]; then
+                echo "install-system-deps: apt still locked after ${waited}s" >&2
+                return 1
+            fi
+            echo "install-system-deps: waiting for apt lock $lock" >&2
+            sleep 5
+            waited=$((waited + 5))
+        done
+    done
+}
+
+main() {
+    local missing
+    mapfile -t missing < <(missing_packages)
+    if [ "${#missing[@]}" -eq 0 ] && all_commands_present; then
+        echo "install-system-deps: all present"
+        return 0
+    fi
+    echo "install-system-deps: installing ${missing[*]:-(commands missing)}"
+    wait_for_apt_lock
+    echo "wireshark-common wireshark-common/install-setuid boolean false" \
+        | "${SUDO[@]}" debconf-set-selections
+    export DEBIAN_FRONTEND=noninteractive
+    "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update
+    "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive \
+        apt-get install -y --no-install-recommends "${PACKAGES[@]}"
+}
+
+main "$@"

@@ -1,0 +1,452 @@
+"""Drive a real baresip 1.0.0 SIP user agent as a subprocess, on loopback only.
+
+Each peer gets its own config dir (`config` + `accounts`), SIP port, console
+port and RTP port range.  It sends a sine tone (`ausine`), auto-answers, and
+records audio with `sndfile`: `dump-<time>-dec.wav` is what it RECEIVED
+(decoded from RTP), `dump-<time>-enc.wav` what it SENT.  Commands go over the
+`cons` module's UDP console (one datagram per command, e.g. b"/dial URI\\n");
+events are read from baresip's stdout, which is redirected to `baresip.log`.
+
+Things that matter in baresip 1.0.0 (Debian 12):
+- `sip_listen IP:P` binds UDP+TCP on P and TLS on P+1: leave a gap of 2.
+- `net_interface 127.0.0.1` keeps SDP/RTP on loopback (otherwise eth0's address).
+- `ausine` only runs at 48 kHz stereo and integer Hz; baresip resamples to the codec.
+- No sound card: the player is `aubridge` with a device of its own (nothing
+  reads it); the received-audio WAV comes from `sndfile` on the decode path.
+- Hold (`/hold`) sends a=sendonly and baresip then stops RTP both ways;
+  after `/resume` RTP flows again but `sndfile` no longer writes the dec WAV.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import random
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+LOOPBACK = "127.0.0.1"
+BARESIP = "baresip"
+MODULE_PATH = "/usr/lib/baresip/modules"
+SIP_PORTS = (15000, 19998)  # auto-picked SIP ports; RTP uses 20000-59999
+START_ATTEMPTS = 5
+
+# Codec name (any case) -> (module that provides it, name for ;audio_codecs=).
+CODECS: dict[str, tuple[str, str]] = {
+    "pcmu": ("g711.so", "pcmu"),
+    "pcma": ("g711.so", "pcma"),
+    "g722": ("g722.so", "g722"),
+    "opus": ("opus.so", "opus"),
+}
+
+ESTABLISHED = re.compile(r"Call established")
+# A call is over on this side.  baresip 1.0 prints one or more of these per call:
+# "Call with X terminated (duration: N)" normally, "call: terminate call" at once
+# on a local /hangup, and "session closed: ..." when the peer's TCP connection
+# drops (an immediate hangup over TCP may print only that one).  Use mark() and
+# after= rather than occurrence= when several calls share a log.
+TERMINATED = re.compile(r"terminated \(duration|session closed|call: terminate call")
+LOCAL_HANGUP = re.compile(r"call: terminate call")
+READY = "baresip is ready."
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+LinePredicate = str | re.Pattern[str] | Callable[[str], bool]
+
+
+class BaresipError(RuntimeError):
+    """baresip failed to start, or an expected log line never came."""
+
+
+def baresip_available() -> bool:
+    return shutil.which(BARESIP) is not None and Path(MODULE_PATH, "cons.so").exists()
+
+
+def _port_free(port: int, kind: int) -> bool:
+    with socket.socket(socket.AF_INET, kind) as sock:
+        try:
+            sock.bind((LOOPBACK, port))
+        except OSError:
+            return False
+    return True
+
+
+def free_sip_port(start: int = SIP_PORTS[0], stop: int = SIP_PORTS[1]) -> int:
+    """A port P with UDP+TCP P and TCP P+1 (baresip's TLS) free on loopback.
+
+    Starts at a random even port so concurrent test runs rarely pick the same
+    one; BaresipPeer.start() still retries with new ports if the bind races.
+    """
+    count = (stop - start) // 2
+    offset = random.randrange(count)
+    for i in range(count):
+        port = start + 2 * ((offset + i) % count)
+        checks = [(port, socket.SOCK_DGRAM), (port, socket.SOCK_STREAM)]
+        checks.append((port + 1, socket.SOCK_STREAM))
+        if all(_port_free(p, k) for p, k in checks):
+            return port
+    raise BaresipError(f"no free SIP port in {start}-{stop}")
+
+
+def free_udp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind((LOOPBACK, 0))
+        return int(sock.getsockname()[1])
+
+
+def _matcher(predicate: LinePredicate) -> Callable[[str], bool]:
+    if isinstance(predicate, str):
+        return lambda line: predicate in line
+    if isinstance(predicate, re.Pattern):
+        return lambda line: predicate.search(line) is not None
+    return predicate
+
+
+class BaresipPeer:
+    """One baresip instance: writes its config, runs it, talks to its console.
+
+    Use as a context manager (or call start()/close()); close() always leaves
+    no process behind.  All methods are blocking; the *_async variants run
+    them in a thread for asyncio tests.
+    """
+
+    def __init__(
+        self,
+        workdir: str | Path,
+        name: str,
+        local_sip_port: int,  # 0: pick a free one
+        tone_hz: float,
+        audio_codecs: list[str],
+        transport: str = "udp",
+        ctrl_port: int | None = None,
+        rtp_ports: tuple[int, int] | None = None,
+        answermode: str = "auto",
+        extra_config: dict[str, str] | None = None,
+    ) -> None:
+        if transport not in ("udp", "tcp"):
+            raise ValueError(f"transport must be udp or tcp, not {transport!r}")
+        unknown = [c for c in audio_codecs if c.lower() not in CODECS]
+        if unknown or not audio_codecs:
+            raise ValueError(f"audio_codecs must be from {sorted(CODECS)}, got {audio_codecs}")
+        self.name = name
+        self._auto_sip = not local_sip_port
+        self._auto_ctrl = not ctrl_port
+        self._auto_rtp = rtp_ports is None
+        self.sip_port = local_sip_port or free_sip_port()
+        self.tone_hz = int(round(tone_hz))
+        self.audio_codecs = [c.lower() for c in audio_codecs]
+        self.transport = transport
+        self.ctrl_port = ctrl_port or free_udp_port()
+        self.rtp_ports = rtp_ports or _default_rtp_ports(self.sip_port)
+        self.answermode = answermode
+        self.extra_config = dict(extra_config or {})
+        self.dir = Path(workdir) / name
+        self.record_dir = self.dir / "audio"
+        self.log_path = self.dir / "baresip.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    # ---- addresses -------------------------------------------------------
+    @property
+    def aor(self) -> str:
+        """This peer's own SIP URI (what another peer dials to reach it)."""
+        uri = f"sip:{self.name}@{LOOPBACK}:{self.sip_port}"
+        return uri + (";transport=tcp" if self.transport == "tcp" else "")
+
+    # ---- config ----------------------------------------------------------
+    def config_text(self) -> str:
+        lines = [
+            "poll_method epoll",
+            f"sip_listen {LOOPBACK}:{self.sip_port}",
+            f"net_interface {LOOPBACK}",
+            "call_local_timeout 30",
+            "call_max_calls 4",
+            f"audio_source ausine,{self.tone_hz}",
+            f"audio_player aubridge,play_{self.name}_{self.sip_port}",
+            f"audio_alert aubridge,alert_{self.name}_{self.sip_port}",
+            "ausrc_srate 48000",
+            "ausrc_channels 2",
+            "audio_level no",
+            f"rtp_ports {self.rtp_ports[0]}-{self.rtp_ports[1]}",
+            "rtcp_mux no",
+            "jitter_buffer_delay 5-10",
+            "rtp_stats yes",
+            f"module_path {MODULE_PATH}",
+            *[f"module {m}" for m in self._modules()],
+            "module_tmp account.so",
+            "module_app menu.so",
+            f"cons_listen {LOOPBACK}:{self.ctrl_port}",
+            f"snd_path {self.record_dir}",
+            "statmode_default off",
+            "ringback_disabled yes",
+            "opus_bitrate 64000",
+        ]
+        lines += [f"{k} {v}" for k, v in self.extra_config.items()]
+        return "\n".join(lines) + "\n"
+
+    def _modules(self) -> list[str]:
+        codec_modules = dict.fromkeys(CODECS[c][0] for c in self.audio_codecs)
+        return ["cons.so", *codec_modules, "sndfile.so", "ausine.so", "aubridge.so"]
+
+    def accounts_text(self) -> str:
+        codecs = ",".join(CODECS[c][1] for c in self.audio_codecs)
+        uri = f"sip:{self.name}@{LOOPBACK}:{self.sip_port}"
+        if self.transport == "tcp":
+            uri += ";transport=tcp"
+        params = f"regint=0;answermode={self.answermode};audio_codecs={codecs}"
+        return f"<{uri}>;{params}\n"
+
+    def write_config(self) -> None:
+        self.record_dir.mkdir(parents=True, exist_ok=True)
+        (self.dir / "config").write_text(self.config_text())
+        (self.dir / "accounts").write_text(self.accounts_text())
+        (self.dir / "contacts").write_text("")
+
+    # ---- process ---------------------------------------------------------
+    def start(self, timeout: float = 10.0) -> BaresipPeer:
+        """Write the config and run baresip until it is ready.
+
+        If a port is taken (a concurrent run raced us) and that port was picked
+        automatically, picks new ports and tries again.
+        """
+        if self.proc is not None:
+            raise BaresipError(f"{self.name}: already started")
+        for attempt in range(START_ATTEMPTS):
+            try:
+                return self._start_once(timeout)
+            except BaresipError:
+                self.kill9()
+                if attempt + 1 == START_ATTEMPTS or not self._repick_ports():
+                    raise
+                self.proc = None
+        raise AssertionError("unreachable")
+
+    def _repick_ports(self) -> bool:
+        """After "Address already in use", re-pick auto ports; False if none are auto."""
+        if "Address already in use" not in self.log_tail(100):
+            return False
+        if self._auto_sip:
+            self.sip_port = free_sip_port()
+        if self._auto_ctrl:
+            self.ctrl_port = free_udp_port()
+        if self._auto_rtp:
+            self.rtp_ports = _default_rtp_ports(self.sip_port)
+        return self._auto_sip or self._auto_ctrl or self._auto_rtp
+
+    def _start_once(self, timeout: float) -> BaresipPeer:
+        self.write_config()
+        with open(self.log_path, "wb") as log:
+            self.proc = subprocess.Popen(
+                [BARESIP, "-f", str(self.dir)],
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=self.dir,
+                start_new_session=True,
+            )
+        self.wait_for(READY, timeout)
+        if self.count("cons: failed to listen"):
+            raise BaresipError(f"{self.name}: console port taken\n{self.log_tail()}")
+        return self
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def quit(self, timeout: float = 3.0) -> int | None:
+        """Ask baresip to quit (`/quit`); kill it if it does not exit in time."""
+        if not self.alive():
+            return self.returncode
+        with contextlib.suppress(OSError):
+            self._send("/quit")
+        return self._reap(timeout)
+
+    def kill9(self) -> int | None:
+        """SIGKILL the whole process group (simulates a crashed peer)."""
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:  # not reaped yet, so the pid is still ours
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.proc.wait(timeout=5)
+        return self.proc.returncode
+
+    def close(self) -> None:
+        """Quit politely, then SIGTERM, then SIGKILL: never leaves a process."""
+        if self.proc is None:
+            return
+        self.quit(timeout=2.0)
+        self.kill9()
+
+    def _reap(self, timeout: float) -> int | None:
+        assert self.proc is not None
+        try:
+            return self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.proc.pid, signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout=2)
+        except subprocess.TimeoutExpired:
+            return self.kill9()
+
+    @property
+    def returncode(self) -> int | None:
+        return None if self.proc is None else self.proc.returncode
+
+    def __enter__(self) -> BaresipPeer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        with contextlib.suppress(Exception):
+            self.kill9()
+
+    # ---- console ---------------------------------------------------------
+    def command(self, line: str, reply_wait: float = 0.3) -> str:
+        """Send one console command (e.g. "/dial sip:..."); return its reply text.
+
+        The reply echoes the typed characters too; use the log to check effects.
+        """
+        if not self.alive():
+            raise BaresipError(f"{self.name}: baresip is not running\n{self.log_tail()}")
+        return self._send(line, reply_wait)
+
+    def _send(self, line: str, reply_wait: float = 0.0) -> str:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            sock.bind((LOOPBACK, 0))
+            sock.sendto((line.rstrip("\n") + "\n").encode(), (LOOPBACK, self.ctrl_port))
+            return _collect_replies(sock, reply_wait)
+
+    def dial(self, uri: str) -> str:
+        """Call `uri`, e.g. "sip:1000@127.0.0.1:5062" or "...;transport=tcp"."""
+        return self.command(f"/dial {uri}")
+
+    def hangup(self, wait: float | None = 5.0) -> str:
+        """Hang up the current call; unless wait is None, wait for baresip to act on it."""
+        start = self.mark()
+        reply = self.command("/hangup")
+        if wait is not None:
+            self.wait_for(LOCAL_HANGUP, wait, after=start)
+        return reply
+
+    def hold(self) -> str:
+        """Put the current call on hold (re-INVITE with a=sendonly)."""
+        return self.command("/hold")
+
+    def resume(self) -> str:
+        """Resume the current call (re-INVITE with a=sendrecv)."""
+        return self.command("/resume")
+
+    def send_dtmf(self, digits: str) -> str:
+        """Send RFC 4733 telephone-events for digits in 0-9 * # A-D."""
+        if not re.fullmatch(r"[0-9*#A-Da-d]+", digits):
+            raise ValueError(f"bad DTMF digits {digits!r}")
+        return self.command(f"/sndcode {digits}")
+
+    # ---- log -------------------------------------------------------------
+    def log_lines(self) -> list[str]:
+        if not self.log_path.exists():
+            return []
+        text = self.log_path.read_bytes().decode("utf-8", errors="replace")
+        return [_ANSI.sub("", line) for line in text.splitlines()]
+
+    def log_tail(self, count: int = 30) -> str:
+        return "\n".join(self.log_lines()[-count:])
+
+    def mark(self) -> int:
+        """Current log length; pass it as `after=` to only look at later lines."""
+        return len(self.log_lines())
+
+    def count(self, predicate: LinePredicate, after: int = 0) -> int:
+        match = _matcher(predicate)
+        return sum(1 for line in self.log_lines()[after:] if match(line))
+
+    def wait_for(
+        self,
+        predicate: LinePredicate,
+        timeout: float = 10.0,
+        occurrence: int = 1,
+        after: int = 0,
+    ) -> str:
+        """Wait until the log holds `occurrence` matching lines; return that line.
+
+        `predicate` is a substring, a compiled regex or a callable on each line;
+        only lines from index `after` on (see mark()) count.
+        """
+        match = _matcher(predicate)
+        deadline = time.monotonic() + timeout
+        while True:
+            hits = [line for line in self.log_lines()[after:] if match(line)]
+            if len(hits) >= occurrence:
+                return hits[occurrence - 1]
+            if not self.alive() or time.monotonic() > deadline:
+                state = "exited" if not self.alive() else "timed out"
+                raise BaresipError(
+                    f"{self.name}: {state} waiting for {predicate!r}\n{self.log_tail()}"
+                )
+            time.sleep(0.05)
+
+    def wait_established(self, timeout: float = 10.0, after: int = 0) -> str:
+        return self.wait_for(ESTABLISHED, timeout, after=after)
+
+    def wait_terminated(self, timeout: float = 10.0, after: int = 0) -> str:
+        """Wait for the first call-ended line (see TERMINATED) from index `after` on."""
+        return self.wait_for(TERMINATED, timeout, after=after)
+
+    async def wait_for_async(
+        self,
+        predicate: LinePredicate,
+        timeout: float = 10.0,
+        occurrence: int = 1,
+        after: int = 0,
+    ) -> str:
+        return await asyncio.to_thread(self.wait_for, predicate, timeout, occurrence, after)
+
+    def rtp_packets(self) -> tuple[int, int] | None:
+        """(sent, received) audio RTP packets of the last ended call (`rtp_stats yes`)."""
+        found = None
+        for line in self.log_lines():
+            m = re.match(r"packets:\s+(\d+)\s+(\d+)", line.strip())
+            if m:
+                found = (int(m.group(1)), int(m.group(2)))
+        return found
+
+    # ---- recordings ------------------------------------------------------
+    def received_wav_path(self) -> Path | None:
+        """Newest WAV of audio this peer received (sndfile's `*-dec.wav`)."""
+        return _newest(self.record_dir, "*-dec.wav")
+
+    def sent_wav_path(self) -> Path | None:
+        """Newest WAV of audio this peer sent (sndfile's `*-enc.wav`)."""
+        return _newest(self.record_dir, "*-enc.wav")
+
+
+def _default_rtp_ports(sip_port: int) -> tuple[int, int]:
+    """A 16-port RTP range derived from the SIP port (distinct per SIP port)."""
+    base = 20000 + ((sip_port - SIP_PORTS[0]) // 2 % 2500) * 16
+    return base, base + 15
+
+
+def _collect_replies(sock: socket.socket, wait: float) -> str:
+    chunks: list[str] = []
+    sock.settimeout(wait)
+    while wait > 0:
+        try:
+            data, _ = sock.recvfrom(65536)
+        except (TimeoutError, ConnectionRefusedError):
+            break
+        chunks.append(data.decode("utf-8", errors="replace"))
+    return _ANSI.sub("", "".join(chunks))
+
+
+def _newest(folder: Path, pattern: str) -> Path | None:
+    files = sorted(folder.glob(pattern), key=lambda p: (p.stat().st_mtime_ns, p.name))
+    return files[-1] if files else None
