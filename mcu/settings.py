@@ -27,6 +27,7 @@ class SipSettings(BaseModel):
     tcp: bool = True
     max_message_bytes: int = Field(65535, ge=1024)
     user_agent: str = "mcu/0.1"
+    t1: float = Field(0.5, gt=0, le=5, description="RFC 3261 T1 (RTT estimate), seconds")
 
 
 class RtpSettings(BaseModel):

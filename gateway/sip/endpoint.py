@@ -82,6 +82,7 @@ class SipCoreConfig:
             max_message_bytes=getattr(sip, "max_message_bytes", DEFAULT_MAX_SIZE),
             local_host=getattr(sip, "host", "127.0.0.1"),
             local_port=getattr(sip, "port", 5060),
+            t1=getattr(sip, "t1", T1),
         )
 
 
