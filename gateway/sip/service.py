@@ -144,7 +144,9 @@ class SipService:
             self.hang_up(handle, "shutdown")
         loop = asyncio.get_running_loop()
         deadline = loop.time() + grace
-        while self.calls and loop.time() < deadline:
+        # Wait for the BYEs to be answered, not just sent: the SIP core ends a call
+        # for us at once, but its dialog lives until the BYE transaction completes.
+        while (self.calls or self.endpoint.call_count) and loop.time() < deadline:
             await asyncio.sleep(0.02)
         for call in list(self.calls.values()):  # peers that never answered our BYE
             self._end(call, "shutdown", by_remote=False)
