@@ -110,6 +110,15 @@ def start_mcu(port: int, rooms: int, concurrency: int, workdir: str,
                             stdin=subprocess.DEVNULL, stdout=sys.stderr, stderr=sys.stderr)
 
 
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time of a live process (Linux /proc), else None."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def stop_mcu(proc: subprocess.Popen[bytes], timeout: float = 15.0) -> int | None:
     """SIGTERM, wait; returns the exit status (None: it had to be killed)."""
     if proc.poll() is not None:
@@ -433,7 +442,11 @@ def main(argv: list[str] | None = None) -> int:
             wait_ready(proc, port)
             print(f"sip_cps: mcu on udp/{port}, {seconds:g} s at concurrency "
                   f"{args.concurrency} over {rooms} conferences", file=sys.stderr)
+            mcu_cpu0 = cpu_seconds(proc.pid)
+            own_cpu0 = time.process_time()
             result = _run(run_load(port, seconds, args.concurrency, rooms, args.call_timeout))
+            mcu_cpu1 = cpu_seconds(proc.pid)
+            own_cpu = time.process_time() - own_cpu0
         except BaseException:
             stop_mcu(proc)
             raise
@@ -443,6 +456,10 @@ def main(argv: list[str] | None = None) -> int:
     result["raw_udp_round_trips_per_second"] = round(raw, 1)
     result["raw_udp_datagram_bytes"] = size
     result["cps_to_raw_udp_ratio"] = round(float(result["calls_per_second"]) / raw, 5)  # type: ignore[arg-type]
+    load_s = float(result["seconds"])  # type: ignore[arg-type]
+    if mcu_cpu0 is not None and mcu_cpu1 is not None and not args.profile:
+        result["mcu_cpu_percent"] = round(100 * (mcu_cpu1 - mcu_cpu0) / load_s, 1)
+    result["generator_cpu_percent"] = round(100 * own_cpu / load_s, 1)
     result["mcu_exit_status"] = status
     ok = status == 0 and result["failed_calls"] == 0
     result["ok"] = ok
