@@ -22,6 +22,12 @@ log = logging.getLogger("mcu.app")
 MEDIA_WORKERS = 2  # the bounded pool for decode/mix/encode: one per core here
 
 
+class DialOutRefused(Exception):
+    def __init__(self, refuse: Refuse):
+        super().__init__(refuse.reason)
+        self.refuse = refuse
+
+
 @dataclass(slots=True)
 class _ConferenceSeat:
     """A seat reserved by ``ConferenceDirectory.route`` for one call being set up."""
@@ -61,6 +67,23 @@ class Mcu:
             await asyncio.gather(*self._closing, return_exceptions=True)
         self.executor.shutdown(wait=True)
         log_event(log, "mcu.stopped")
+
+    def dial_out(self, numeric_id: str, uri: str, display_name: str | None = None) -> str:
+        """Bring ``uri`` into conference ``numeric_id`` by calling it (for the web control).
+
+        Raises ``DialOutRefused`` when the conference cannot take another participant,
+        ValueError for an undiallable URI, PortsExhausted when no RTP ports are left.
+        """
+        routed = self.directory.route(numeric_id)
+        if isinstance(routed, Refuse):
+            raise DialOutRefused(routed)
+        seat = _ConferenceSeat(self, routed)
+        try:
+            return self.sip.dial(uri, seat, from_user=numeric_id,
+                                 display_name=display_name or routed.conference.name)
+        except Exception:
+            seat.abandon()
+            raise
 
     def release_seat(self, numeric_id: str) -> None:
         emptied = self.directory.release(numeric_id)

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from gateway.leg import Dtmf, Hangup, HoldChanged, Leg
 from gateway.log import log_event
-from mcu.mixer.audio import AudioMixer
+from mcu.mixer.audio import ActiveSpeakerChanged, AudioMixer, MixOutputs
 from mcu.mixer.clock import MixClock
 from mcu.settings import MixerSettings
 
@@ -41,7 +41,8 @@ class Conference:
         self.numeric_id = numeric_id
         self.name = name
         self.mixer = AudioMixer(mixer_settings)
-        self._clock = MixClock(self.mixer, executor=executor)
+        self._clock = MixClock(self, executor=executor)
+        self.active_speaker: str | None = None
         self._on_leave = on_leave
         self.participants: dict[str, Participant] = {}
 
@@ -75,6 +76,22 @@ class Conference:
         for leg in legs:
             self.leave(leg.id)
         await self._clock.stop()
+
+    # The clock ticks the conference, which ticks its mixer and then reads the mixer's
+    # events on the loop, so they never pile up.
+    def collect(self) -> object:
+        return self.mixer.collect()
+
+    def mix(self, collected: object) -> MixOutputs:
+        return self.mixer.mix(collected)  # type: ignore[arg-type]
+
+    def deliver(self, outputs: MixOutputs) -> None:
+        self.mixer.deliver(outputs)
+        for event in self.mixer.events():
+            if isinstance(event, ActiveSpeakerChanged):
+                self.active_speaker = event.leg_id
+                log_event(log, "conference.speaker", conference=self.numeric_id,
+                          leg=event.leg_id)
 
     async def _watch(self, leg: Leg) -> None:
         async for event in leg.events():

@@ -25,6 +25,7 @@ from gateway.rtp.transport import RtpEndpoint
 from gateway.sdp.model import SdpError
 from gateway.sdp.negotiate import LocalSession, Negotiated, accept_answer, answer_offer, make_offer
 from gateway.sip import endpoint as sip
+from gateway.sip.message import parse_uri
 from gateway.sip.transport import SipTransport
 
 if TYPE_CHECKING:
@@ -68,7 +69,7 @@ class SipLeg:
         if rtp is None:
             return None
         for dtmf in rtp.events():  # drained once a tick: DTMF rides the media clock
-            self._queue.put_nowait(dtmf)
+            self.post(dtmf)
         return rtp.read_audio()
 
     def write_audio(self, frame: EncodedAudio) -> None:
@@ -154,6 +155,34 @@ class SipService:
             await asyncio.gather(*self._closing, return_exceptions=True)
         await self.transport.close()
 
+    def dial(self, uri: str, seat: Seat, *, from_user: str = "mcu",
+             display_name: str | None = None) -> str:
+        """Call out (UAC); the Leg joins ``seat`` once the callee answers.
+
+        The URI's host must be an IP address (no DNS yet); ``;transport=tcp`` is
+        honoured. Raises ValueError for a URI we cannot dial and PortsExhausted when
+        no RTP ports are left; nothing is held after either.
+        """
+        target = parse_uri(uri)
+        if target.scheme not in ("sip", "sips") or not target.host:
+            raise ValueError(f"not a SIP URI: {uri!r}")
+        transport = (target.params.get("transport") or "udp").lower()
+        remote = (target.host.strip("[]"), target.port or 5060)
+        local = self.transport.local_address(remote[0])
+        info = CallInfo(target.user or "", display_name or "", uri, f"{remote[0]}:{remote[1]}")
+        ports = self.ports.allocate(self._rtp_host)
+        local_ip = self._media.advertised_address or local[0]
+        call = _Call("", info, seat=seat, ports=ports, local_ip=local_ip)
+        call.our_offer = make_offer(local_ip, ports.rtp_port, self._media.audio_codecs,
+                                    call.sdp_session)
+        call.handle = self.endpoint.invite(str(target), remote, transport, from_user=from_user,
+                                           display_name=display_name, sdp=call.our_offer,
+                                           local=local)
+        self.calls[call.handle] = call
+        self.transport.flush()
+        log_event(log, "sip.dialing", call=call.handle, remote=info.remote, transport=transport)
+        return call.handle
+
     def hang_up(self, handle: str, reason: str) -> None:
         if handle in self.calls:
             self.endpoint.hangup(handle, reason)
@@ -172,8 +201,8 @@ class SipService:
         match event:
             case sip.IncomingCall():
                 self._incoming(event)
-            case sip.CallConfirmed(call=handle, sdp=sdp):
-                self._confirmed(handle, sdp)
+            case sip.CallConfirmed(call=handle, sdp=sdp) | sip.CallAnswered(call=handle, sdp=sdp):
+                self._confirmed(handle, sdp)  # UAS: ACK came; UAC: 200 came (core ACKs)
             case sip.ReInvite(call=handle, sdp=sdp):
                 self._reinvite(handle, sdp)
             case sip.InfoReceived(call=handle, content_type=content_type, body=body):

@@ -181,7 +181,7 @@ class AudioMixer:
         self._legs: dict[str, _LegState] = {}
         self._seq = itertools.count()
         self._tick = 0
-        self._events: deque[MixerEvent] = deque()
+        self._events: deque[MixerEvent] = deque(maxlen=1024)  # bounded if nobody drains
         # mix()-only state: shared streams, keyed by rate / codec key.
         self._shared_down: dict[int, Downsampler] = {}
         self._shared_enc: dict[tuple[str, int], Encoder] = {}

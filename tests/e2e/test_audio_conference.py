@@ -124,3 +124,47 @@ def test_conference_and_mcu_limits_refuse_with_486(start_mcu, peers):
     hang_up_all([first])
     mcu.wait_idle()
 
+
+
+def test_the_mcu_dials_out_and_the_callee_joins_the_conference(start_mcu, peers):
+    mcu = start_mcu()
+    caller, callee = peers("caller", TONES[0], ["pcmu"]), peers("callee", TONES[1], ["pcmu"])
+    dial_all([caller], f"sip:7000@{mcu.uri_host}")
+
+    async def dial_out(m: Mcu) -> str:
+        return m.dial_out("7000", callee.aor)
+
+    mcu.run(dial_out(mcu.mcu))
+    callee.wait_established()  # baresip answers automatically
+    mcu.wait_until(lambda m: len(m.directory.get("7000").participants) == 2)
+    time.sleep(TALK_SECONDS)
+    hang_up_all([caller, callee])  # the callee's BYE ends our UAC dialog
+    assert_hears_others_not_self([caller, callee], TONES[:2])
+    mcu.wait_idle()
+
+
+def test_rfc4733_digits_from_a_caller_reach_its_leg_as_dtmf_events(start_mcu, peers):
+    mcu = start_mcu()
+    peer = peers("keys", TONES[0], ["pcmu"])
+    dial_all([peer], f"sip:8000@{mcu.uri_host}")
+    received: list[str] = []
+
+    def watch(m: Mcu) -> None:
+        leg = next(iter(m.directory.get("8000").participants.values())).leg
+        original = leg.post
+
+        def post(event) -> None:
+            if type(event).__name__ == "Dtmf":
+                received.append(event.digit)
+            original(event)
+
+        leg.post = post  # observe what the SIP leg hands its conference
+
+    mcu.inspect(watch)
+    peer.send_dtmf("12#")
+    deadline = time.monotonic() + 5
+    while len(received) < 3 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert received == ["1", "2", "#"]
+    hang_up_all([peer])
+    mcu.wait_idle()
