@@ -216,3 +216,27 @@ def test_renegotiated_codec_resets_state() -> None:
     run(mixer, 20)
     assert len(make_decoder(G722).decode(b.received[-1].payload)) == 320
     assert hears(b, 500, 10) > -20 and hears(a, 900, 10) > -20
+
+
+class LossyLeg(FakeLeg):
+    """A participant on a bad network: most of its frames never arrive."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._rng = np.random.default_rng(7)
+
+    def read_audio(self):
+        frame = super().read_audio()
+        return frame if self._rng.random() > 0.6 else None
+
+
+def test_a_participant_on_a_bad_network_never_makes_the_others_choppy() -> None:
+    clean_a, clean_b = FakeLeg("a", PCMU, 400.0), FakeLeg("b", PCMU, 1000.0)
+    lossy = LossyLeg("lossy", PCMU, 1700.0)
+    mixer = AudioMixer(MixerSettings(speakers=3))
+    for leg in (clean_a, lossy, clean_b):
+        mixer.add(leg)
+    run(mixer, 100)
+    heard = clean_a.heard(80).reshape(80, -1)  # the last 80 frames, one row each
+    per_frame_b = [band_db(frame, 8000, 1000.0, width=150) for frame in heard]
+    assert min(per_frame_b) > -30, "b's voice dropped out of a's audio in some frame"
