@@ -180,16 +180,16 @@ class SipMessage:
 
     # -- access
     def get(self, name: str, default: str | None = None) -> str | None:
-        values = self._index.get(_lname(name))
+        values = self._index.get(_LNAME_CACHE.get(name) or _lname(name))
         return values[0] if values else default
 
     def get_all(self, name: str) -> list[str]:
         """Every header field value of that name, as written (not comma-split)."""
-        return list(self._index.get(_lname(name), ()))
+        return list(self._index.get((_LNAME_CACHE.get(name) or _lname(name)), ()))
 
     def values(self, name: str) -> list[str]:
         """Every value of that name, comma-separated lists split (quotes and <> kept)."""
-        lname = _lname(name)
+        lname = (_LNAME_CACHE.get(name) or _lname(name))
         raw = self._index.get(lname)
         if not raw:
             return []
@@ -201,24 +201,26 @@ class SipMessage:
         return out
 
     def count(self, name: str) -> int:
-        return len(self._index.get(_lname(name), ()))
+        return len(self._index.get((_LNAME_CACHE.get(name) or _lname(name)), ()))
 
     def __contains__(self, name: str) -> bool:
-        return _lname(name) in self._index
+        return (_LNAME_CACHE.get(name) or _lname(name)) in self._index
 
     # -- mutation
     def add(self, name: str, value: str) -> None:
-        lname = _lname(name)
+        lname = (_LNAME_CACHE.get(name) or _lname(name))
         self.headers.append((_CANONICAL.get(lname, name), value))
         self._index.setdefault(lname, []).append(value)
         if lname == "via":
             self._vias = None
 
     def remove(self, name: str) -> None:
-        lname = _lname(name)
+        lname = (_LNAME_CACHE.get(name) or _lname(name))
         if lname in self._index:
             del self._index[lname]
-            self.headers = [(n, v) for n, v in self.headers if _lname(n) != lname]
+            cache = _LNAME_CACHE
+            self.headers = [(n, v) for n, v in self.headers
+                            if (cache.get(n) or _lname(n)) != lname]
             if lname == "via":
                 self._vias = None
 
@@ -280,11 +282,9 @@ class SipMessage:
 
     # -- serialisation
     def _header_lines(self) -> list[str]:
-        lines = []
-        for name, value in self.headers:
-            if _lname(name) == "content-length":
-                continue
-            lines.append(f"{name}: {value}")
+        cache = _LNAME_CACHE
+        lines = [f"{name}: {value}" for name, value in self.headers
+                 if (cache.get(name) or _lname(name)) != "content-length"]
         lines.append(f"Content-Length: {len(self.body)}")
         return lines
 
@@ -335,6 +335,23 @@ class SipResponse(SipMessage):
 
 _LNAME_CACHE: dict[str, str] = {}
 
+# Memo of successful parses, keyed by the exact header text. The same From/To/Via
+# strings are parsed several times per message and again by every message of a
+# transaction or dialog. Only immutable parts are stored; every call returns a fresh
+# object (params copied), so callers may still mutate what they get. Failures are
+# not memoised: they raise each time. Bounded: cleared when full.
+_MEMO_MAX = 4096
+_VIA_MEMO: dict[str, tuple[str, str, int | None, dict[str, str | None]]] = {}
+_NAME_ADDR_MEMO: dict[str, tuple[str | None, str, dict[str, str | None], bool]] = {}
+_URI_MEMO: dict[str, tuple] = {}
+_TAG_MEMO: dict[str, str | None] = {}
+
+
+def _remember(memo: dict, key: str, value: object) -> None:
+    if len(memo) >= _MEMO_MAX:
+        memo.clear()
+    memo[key] = value
+
 
 def _lname(name: str) -> str:
     cached = _LNAME_CACHE.get(name)
@@ -351,13 +368,19 @@ def _lname(name: str) -> str:
 def _tag_of(value: str | None) -> str | None:
     if not value:
         return None
+    try:
+        return _TAG_MEMO[value]
+    except KeyError:
+        pass
     # fast path: the tag is a header param after the URI
     if "tag" not in value.lower():
         return None
     try:
-        return parse_name_addr(value).params.get("tag")
+        tag = parse_name_addr(value).params.get("tag")
     except SipParseError:
         return None
+    _remember(_TAG_MEMO, value, tag)
+    return tag
 
 
 # --------------------------------------------------------------------------- parsing
@@ -425,7 +448,7 @@ def parse_message(data: bytes, max_size: int = DEFAULT_MAX_SIZE,
         value = value.strip(" \t")
         if pair[1]:
             value = (value + " " + pair[1]).strip(" \t") if value else pair[1]
-        lname = _lname(name)
+        lname = (_LNAME_CACHE.get(name) or _lname(name))
         hdrs.append((_CANONICAL.get(lname, name), value))
         lst = index.get(lname)
         if lst is None:
@@ -638,6 +661,17 @@ _HOST_RE = re.compile(r"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~%!$&'()*+,=]+)(?::(\d
 def parse_uri(text: str) -> SipUri:
     """Parse a URI. sip/sips/tel URIs are broken into parts (escapes kept); other
     schemes keep their opaque part."""
+    hit = _URI_MEMO.get(text)
+    if hit is not None:
+        scheme, user, password, host, port, params, headers, opaque = hit
+        return SipUri(scheme, user, password, host, port, dict(params), headers, opaque)
+    uri = _parse_uri(text)
+    _remember(_URI_MEMO, text, (uri.scheme, uri.user, uri.password, uri.host, uri.port,
+                                dict(uri.params), uri.headers, uri.opaque))
+    return uri
+
+
+def _parse_uri(text: str) -> SipUri:
     scheme, sep, rest = text.strip().partition(":")
     if not sep or not scheme or not re.fullmatch(r"[A-Za-z][A-Za-z0-9+.\-]*", scheme):
         raise _bad("malformed URI")
@@ -693,6 +727,15 @@ class NameAddr:
 
 def parse_name_addr(value: str) -> NameAddr:
     """Parse From/To/Contact/Route style values: name-addr or addr-spec, then params."""
+    hit = _NAME_ADDR_MEMO.get(value)
+    if hit is not None:
+        return NameAddr(hit[0], hit[1], dict(hit[2]), hit[3])
+    na = _parse_name_addr(value)
+    _remember(_NAME_ADDR_MEMO, value, (na.display_name, na.uri, dict(na.params), na.bracketed))
+    return na
+
+
+def _parse_name_addr(value: str) -> NameAddr:
     text = value.strip()
     if not text:
         raise _bad("empty address")
@@ -755,6 +798,15 @@ class Via:
 
 
 def parse_via(value: str) -> Via:
+    hit = _VIA_MEMO.get(value)
+    if hit is not None:
+        return Via(hit[0], hit[1], hit[2], dict(hit[3]))
+    via = _parse_via(value)
+    _remember(_VIA_MEMO, value, (via.transport, via.host, via.port, dict(via.params)))
+    return via
+
+
+def _parse_via(value: str) -> Via:
     m = _VIA_RE.fullmatch(value.strip())
     if not m:
         raise _bad("malformed Via")
