@@ -8,6 +8,9 @@ what runs in the worker thread); ``collect()`` and ``deliver()`` are the loop's.
 The naive baseline is what a first mixer does: decode every leg, resample every leg
 to 48 kHz, and for each participant sum the N-1 others, downsample and encode.
 
+The ``added_latency_*`` / ``raw_relay_*`` keys come from ``audio_latency.py`` (a short
+run of it: mouth-to-ear delay through a live MCU on loopback, against a raw relay).
+
     .venv/bin/python benchmarks/audio_mix.py [--quick]
 """
 
@@ -23,6 +26,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks.audio_latency import measure_added_latency  # noqa: E402
 from gateway.media import AudioFormat, EncodedAudio  # noqa: E402
 from mcu.mixer.audio import AudioMixer  # noqa: E402
 from mcu.mixer.codecs import G711Decoder, G711Encoder, make_encoder  # noqa: E402
@@ -30,6 +34,7 @@ from mcu.mixer.resample import Downsampler, Upsampler  # noqa: E402
 from mcu.settings import MixerSettings  # noqa: E402
 
 PCMU = AudioFormat("PCMU", 0, 8000)
+LATENCY_SECONDS = 5.0  # measured seconds of the added-latency run (2 with --quick)
 FRAMES = 50  # one second of audio per leg, replayed in a loop
 LOUD = 4
 
@@ -143,6 +148,7 @@ def main() -> None:
     assert isinstance(at200, dict)
     result["core_percent_at_200"] = round(at200["ours_ms_per_tick"] / 20 * 100, 1)
     result["naive_core_percent_at_200"] = round(at200["naive_ms_per_tick"] / 20 * 100, 1)
+    result.update(measure_added_latency(2.0 if args.quick else LATENCY_SECONDS))
     print(json.dumps(result))
 
 
