@@ -11,6 +11,7 @@ ends, whichever way it ends, so ports never leak.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -105,7 +106,7 @@ class _Call:
     sdp_session: LocalSession = field(default_factory=LocalSession)
     local_ip: str = ""
     ports: PortPair | None = None
-    our_offer: bytes | None = None  # offerless INVITE: the offer we put in the 200
+    our_offer: bytes | None = None  # dial-out, or offerless INVITE (offer in our 200)
     negotiated: Negotiated | None = None
     leg: SipLeg | None = None
     rtp_started: asyncio.Task[None] | None = None
@@ -164,10 +165,16 @@ class SipService:
         no RTP ports are left; nothing is held after either.
         """
         target = parse_uri(uri)
-        if target.scheme not in ("sip", "sips") or not target.host:
-            raise ValueError(f"not a SIP URI: {uri!r}")
+        if target.scheme != "sip" or not target.host:
+            raise ValueError(f"not a sip: URI: {uri!r}")
         transport = (target.params.get("transport") or "udp").lower()
+        if transport not in ("udp", "tcp"):
+            raise ValueError(f"unsupported transport {transport!r} in {uri!r}")
         remote = (target.host.strip("[]"), target.port or 5060)
+        try:  # a name would need a (blocking) DNS lookup on the event loop
+            ipaddress.ip_address(remote[0])
+        except ValueError:
+            raise ValueError(f"the host of {uri!r} must be an IP address") from None
         local = self.transport.local_address(remote[0])
         info = CallInfo(target.user or "", display_name or "", uri, f"{remote[0]}:{remote[1]}")
         ports = self.ports.allocate(self._rtp_host)
@@ -175,9 +182,13 @@ class SipService:
         call = _Call("", info, seat=seat, ports=ports, local_ip=local_ip)
         call.our_offer = make_offer(local_ip, ports.rtp_port, self._media.audio_codecs,
                                     call.sdp_session)
-        call.handle = self.endpoint.invite(str(target), remote, transport, from_user=from_user,
-                                           display_name=display_name, sdp=call.our_offer,
-                                           local=local)
+        try:
+            call.handle = self.endpoint.invite(str(target), remote, transport,
+                                               from_user=from_user, display_name=display_name,
+                                               sdp=call.our_offer, local=local)
+        except Exception:
+            self.ports.release(ports)
+            raise
         self.calls[call.handle] = call
         self.transport.flush()
         log_event(log, "sip.dialing", call=call.handle, remote=info.remote, transport=transport)

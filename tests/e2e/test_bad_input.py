@@ -67,3 +67,15 @@ def test_no_free_rtp_port_is_503_with_retry_after(start_mcu, peers):
     assert refused.startswith(b"SIP/2.0 503") and b"\r\nRetry-After: 30\r\n" in refused
     first.hangup()
     mcu.wait_idle()
+
+
+def test_an_undiallable_uri_is_refused_and_holds_nothing(start_mcu):
+    mcu = start_mcu()
+
+    async def dial(uri: str) -> None:
+        mcu.mcu.dial_out("1000", uri)
+
+    for uri in ("sip:bob@example.com", "tel:+15551234", "sip:bob@127.0.0.1;transport=sctp"):
+        with pytest.raises(ValueError):
+            mcu.run(dial(uri))
+    mcu.wait_idle()
