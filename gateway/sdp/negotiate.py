@@ -131,18 +131,7 @@ def answer_offer(
         else:
             answer_media.append(_rejected(offered))
     answer = _render(local_ip, session, answer_media)
-    rtp, rtcp = _remote_addresses(desc, media, media.rtcp_mux)
-    return Negotiated(
-        answer_sdp=answer,
-        audio=audio,
-        telephone_event_pt=event.payload_type if event else None,
-        telephone_event_rate=event.clock_rate if event else None,
-        remote_rtp=rtp,
-        remote_rtcp=rtcp,
-        rtcp_mux=media.rtcp_mux,
-        remote_direction=remote_dir,
-        local_direction=local_dir,
-    )
+    return _negotiated(answer, audio, event, desc, media, media.rtcp_mux, remote_dir, local_dir)
 
 
 def make_offer(
@@ -191,7 +180,20 @@ def accept_answer(offer: bytes, answer: bytes) -> Negotiated:
     remote_dir = _remote_direction(theirs, media)
     local_dir = _ANSWER_DIRECTION[remote_dir]
     mux = media.rtcp_mux and ours.media[index].rtcp_mux
-    rtp, rtcp = _remote_addresses(theirs, media, mux)
+    return _negotiated(answer, audio, event, theirs, media, mux, remote_dir, local_dir)
+
+
+def _negotiated(
+    answer: bytes,
+    audio: AudioFormat,
+    event: RtpMap | None,
+    remote: SessionDescription,
+    media: Media,
+    mux: bool,
+    remote_dir: str,
+    local_dir: str,
+) -> Negotiated:
+    rtp, rtcp = _remote_addresses(remote, media, mux)
     return Negotiated(
         answer_sdp=answer,
         audio=audio,
