@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Install the third-party peers the tests drive (baresip, ffmpeg, tshark).
+# Install the third-party peers the tests drive (baresip, ffmpeg, tshark, PostgreSQL).
 # Idempotent: does nothing (not even apt-get update) when everything is present.
 set -euo pipefail
 
-PACKAGES=(baresip baresip-ffmpeg baresip-gstreamer baresip-x11 ffmpeg tshark)
+PACKAGES=(baresip baresip-ffmpeg baresip-gstreamer baresip-x11 ffmpeg tshark postgresql)
 COMMANDS=(baresip ffmpeg ffprobe tshark)
 
 SUDO=()

@@ -90,13 +90,14 @@ def test_torture_messages_over_udp_then_options_still_answered(served):
     assert proc.poll() is None, "mcu serve died"
 
 
-def test_sigterm_ends_calls_with_bye_and_exits_zero(served, peers):
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_a_signal_ends_calls_with_bye_and_exits_zero(served, peers, signum):
     proc, port = served
     caller = peers("caller", TONES[0], ["pcmu"])
     caller.dial(f"sip:1000@127.0.0.1:{port}")
     caller.wait_established()
     mark = caller.mark()
-    proc.send_signal(signal.SIGTERM)
+    proc.send_signal(signum)
     assert proc.wait(timeout=10) == 0
     # baresip reports a BYE it received as "session closed: Connection reset by peer"
     caller.wait_for("session closed", after=mark)
