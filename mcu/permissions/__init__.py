@@ -3,7 +3,8 @@
 Where each seed rule lives:
 - seed 003 privilege x ownership -> control: `tables.CONTROL_BY_PRIVILEGE`
 - seed 003 full / limited control operations: `tables.FULL_OPERATIONS`,
-  `tables.LIMITED_OPERATIONS`, `tables.CONFIGURATION_OPERATIONS`
+  `tables.LIMITED_OPERATIONS`, `tables.CONFIGURATION_OPERATIONS`; admitting a PIN-lobby
+  caller (`Operation.ADMIT_PARTICIPANT`) is full control, beside disconnect and dial-out
 - seed 003 names-only or hidden list: `tables.LISTING_WITHOUT_CONTROL`, `listing()`
 - seed 003 who may own / change owner: `tables.CAN_OWN`, `tables.CAN_CHANGE_OWNER`,
   `authorize._owner_choice`; owner reset on user deletion: `owner_after_user_deleted()`

@@ -74,6 +74,8 @@ class Operation(StrEnum):
     DELETE_CONFERENCE = "delete_conference"
     CHANGE_OWNER = "change_owner"
     DISCONNECT_PARTICIPANT = "disconnect_participant"
+    # Letting a caller waiting in a PIN lobby in: control of who is in the conference.
+    ADMIT_PARTICIPANT = "admit_participant"
     DIAL_OUT = "dial_out"
     MESSAGE_ALL = "message_all"
     CONFERENCE_CUSTOM_LAYOUT = "conference_custom_layout"

@@ -100,13 +100,15 @@ CONFIGURATION_OPERATIONS: Final = frozenset(
 
 # Seed 003, full control: participant control, configuration access, live parameters,
 # "plus all of the operations covered by limited control"; seed 000 adds the owner's
-# recordings, analytics and appointing moderators.
+# recordings, analytics and appointing moderators. Admitting a PIN-lobby caller decides
+# who is in the conference, like disconnecting and dialling out, so it is full control.
 FULL_OPERATIONS: Final = (
     LIMITED_OPERATIONS
     | CONFIGURATION_OPERATIONS
     | OWNER_ONLY_OPERATIONS
     | {
         Op.DISCONNECT_PARTICIPANT,
+        Op.ADMIT_PARTICIPANT,
         Op.DIAL_OUT,
         Op.END_CONFERENCE,
         Op.MESSAGE_ALL,

@@ -85,6 +85,8 @@ NEEDS: dict[Operation, str] = {
     # Seed 003, full control: "disconnect participants, connect new participants to the
     # conference, and end the conference whenever they want to."
     Op.DISCONNECT_PARTICIPANT: "full",
+    # Letting a PIN-lobby caller in is connecting a new participant: full control.
+    Op.ADMIT_PARTICIPANT: "full",
     Op.DIAL_OUT: "full",
     Op.END_CONFERENCE: "full",
     # "view and modify any aspect of the conference's configuration. This includes the

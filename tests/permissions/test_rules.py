@@ -229,3 +229,33 @@ def test_root_admin_cannot_be_demoted(new_privilege: Privilege) -> None:
 def test_other_users_can_be_promoted_and_demoted() -> None:
     update = UserTarget("ops", P.ADMINISTRATOR, P.CONFERENCE_LIST_ONLY)
     assert authorize(ADMIN, Op.UPDATE_USER, update).allowed
+
+
+@pytest.mark.parametrize(
+    ("privilege", "own", "allowed", "rule"),
+    [
+        (P.ADMINISTRATOR, False, True, "full-control: administrator over every conference"),
+        (P.CONFERENCE_CREATION, True, True, "full-control: owner of the conference"),
+        (P.CONFERENCE_CREATION, False, False, "no-control: not owner of the conference"),
+        (
+            P.CONFERENCE_CREATION_LIMITED_CONTROL,
+            False,
+            False,
+            "limited-control: not owner of the conference",
+        ),
+        (
+            P.CONFERENCE_LIST_ONLY,
+            True,
+            False,
+            "no-control: conference_list_only cannot own conferences",
+        ),
+    ],
+    ids=str,
+)
+def test_admit_from_lobby_is_full_control(
+    privilege: Privilege, own: bool, allowed: bool, rule: str
+) -> None:
+    # Admitting a PIN-lobby caller decides who is in the conference, like disconnect.
+    conference = ConferenceTarget(owner="alice" if own else "bob")
+    decision = authorize(Actor("alice", privilege), Op.ADMIT_PARTICIPANT, conference)
+    assert (decision.allowed, decision.rule) == (allowed, rule)
