@@ -1,4 +1,8 @@
-"""Wires the MCU into one uvloop event loop: SIP gateway → entry → conferences → mixers."""
+"""Wires the MCU into one uvloop event loop: SIP gateway → entry → conferences → mixers.
+
+The store's conferences (PINs, limits, entry policy) are kept in memory here and
+re-read when the web control changes them, so routing an INVITE never waits on SQL.
+"""
 
 from __future__ import annotations
 
@@ -13,10 +17,16 @@ import uvloop
 from gateway.leg import Leg, Refuse
 from gateway.log import log_event
 from gateway.sip.service import CallInfo, SipService
-from mcu.conference import Conference
-from mcu.entry import Admit, ConferenceDirectory
+from mcu.conference import Conference, EntryServices, RoomPolicy
+from mcu.entry import Admit, ConferenceDirectory, RoomSpec
+from mcu.live import ParticipantView
+from mcu.lobby import Access, Enter, Locked
 from mcu.log import configure_logging
+from mcu.metrics import Metrics
+from mcu.pinguard import GuardSettings, PinGuard
 from mcu.settings import Settings
+from mcu.store import Store, open_store
+from mcu.store.records import ConferenceRecord
 
 log = logging.getLogger("mcu.app")
 MEDIA_WORKERS = 2  # the bounded pool for decode/mix/encode: one per core here
@@ -34,9 +44,10 @@ class _ConferenceSeat:
 
     mcu: Mcu
     admitted: Admit[Conference]
+    keyed: str = ""  # PIN digits dialled with the number (direct entry)
 
     def join(self, leg: Leg) -> None:
-        self.admitted.conference.join(leg)
+        self.admitted.conference.join(leg, keyed=self.keyed)
 
     def abandon(self) -> None:
         self.mcu.release_seat(self.admitted.numeric_id)
@@ -47,12 +58,28 @@ class Mcu:
         self.settings = settings
         self.executor = ThreadPoolExecutor(MEDIA_WORKERS, thread_name_prefix="media")
         self.directory: ConferenceDirectory[Conference] = ConferenceDirectory(
-            settings.conferences, self._create_conference
+            settings.conferences, self._create_conference, self._room_spec
         )
         self.sip = SipService(settings.sip, settings.rtp, settings.media, admit=self._admit)
+        self.metrics = Metrics()
+        entry = settings.entry
+        self.entry = EntryServices(
+            settings=entry,
+            guard=PinGuard(GuardSettings(max_failures=entry.lockout_failures,
+                                         window_s=entry.lockout_window_s,
+                                         lock_s=entry.lockout_s)),
+            lookup=self._access_by_id, on_locked=self._locked, on_transfer=self._transfer,
+        )
+        self.store: Store | None = None
+        self._catalogue: dict[str, ConferenceRecord] = {}
         self._closing: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
+        self.store = await open_store(self.settings.database.url)
+        if self.store.generated_admin_password:  # first start: shown once, never logged
+            print(f"mcu: created user 'admin' with password {self.store.generated_admin_password}",
+                  flush=True)
+        await self.refresh_conferences()
         await self.sip.start()
         log_event(log, "mcu.started", sip_port=self.settings.sip.port,
                   rtp_ports=f"{self.settings.rtp.port_min}-{self.settings.rtp.port_max}",
@@ -66,6 +93,8 @@ class Mcu:
         if self._closing:
             await asyncio.gather(*self._closing, return_exceptions=True)
         self.executor.shutdown(wait=True)
+        if self.store is not None:
+            await self.store.close()
         log_event(log, "mcu.stopped")
 
     def dial_out(self, numeric_id: str, uri: str, display_name: str | None = None) -> str:
@@ -92,18 +121,122 @@ class Mcu:
             self._closing.add(task)
             task.add_done_callback(self._closing.discard)
 
+    # ---- the store's conferences
+
+    async def refresh_conferences(self) -> None:
+        assert self.store is not None
+        records = await self.store.list_conferences()
+        self._catalogue = {record.numeric_id: record for record in records}
+        for conference in self.directory.conferences():  # new PINs apply to new entries
+            record = self._catalogue.get(conference.numeric_id)
+            if record is not None:
+                conference.name = record.name
+                conference.access, conference.policy = _access(record), _policy(record)
+
+    def _room_spec(self, numeric_id: str) -> RoomSpec | None:
+        if numeric_id == self.settings.entry.attendant_number:
+            return RoomSpec("Auto attendant")
+        record = self._catalogue.get(numeric_id)
+        return RoomSpec(record.name, record.max_participants) if record else None
+
+    def _access_by_id(self, numeric_id: str) -> Access | Refuse:
+        """The auto attendant's lookup of a keyed conference ID."""
+        if numeric_id == self.settings.entry.attendant_number:
+            return Refuse(404, "Not Found (that is the attendant)")
+        record = self._catalogue.get(numeric_id)
+        if record is not None:
+            return _access(record)
+        if self.directory.exists(numeric_id):
+            return Access(numeric_id)
+        return Refuse(404, "Not Found (no conference with that number)")
+
+    # ---- calls arriving
+
     def _admit(self, call: CallInfo) -> Refuse | _ConferenceSeat:
-        routed = self.directory.route(call.user)
+        numeric_id, keyed = self._dialled(call.user)
+        routed = self.directory.route(numeric_id)
         if isinstance(routed, Refuse):
             return routed
-        return _ConferenceSeat(self, routed)
+        return _ConferenceSeat(self, routed, keyed)
+
+    def _dialled(self, user: str) -> tuple[str, str]:
+        """Request-URI user → (conference ID, PIN keyed with it). The bare host and the
+        attendant number reach the attendant; ``ID*PIN`` / ``ID**PIN`` is direct entry."""
+        entry = self.settings.entry
+        if not user:
+            return entry.attendant_number, ""
+        if entry.direct_entry and "*" in user:
+            numeric_id, _, pin = user.partition("*")
+            return numeric_id, pin.lstrip("*")
+        return user, ""
+
+    def _transfer(self, attendant: Conference, leg: Leg, enter: Enter) -> None:
+        """The attendant's caller chose a conference (and keyed its PIN): move the leg."""
+        routed = self.directory.route(enter.access.numeric_id)
+        if isinstance(routed, Refuse):
+            log_event(log, "attendant.refused", leg=leg.id, remote=leg.remote,
+                      conference=enter.access.numeric_id, status=routed.status)
+            attendant.say_goodbye(leg.id, "conference-full" if routed.status == 486
+                                  else "refused")
+            return
+        attendant.leave(leg.id)
+        log_event(log, "attendant.transfer", leg=leg.id, conference=routed.numeric_id,
+                  role=enter.role)
+        routed.conference.join(leg, role=enter.role)
+
+    def _locked(self, locked: Locked, remote: str) -> None:
+        lock = locked.lock
+        self.metrics.inc("pin_lockouts_total", scope=lock.scope)
+        if self.store is not None:
+            task = asyncio.get_running_loop().create_task(self.store.audit(
+                None, "pin_lockout", f"{lock.scope} {lock.key}",
+                f"locked for {self.settings.entry.lockout_s:.0f} s after wrong PINs "
+                f"(last from {remote})"))
+            self._closing.add(task)
+            task.add_done_callback(self._closing.discard)
 
     def _create_conference(self, numeric_id: str, name: str) -> Conference:
         log_event(log, "conference.created", conference=numeric_id, name=name)
+        record = self._catalogue.get(numeric_id)
         return Conference(
             numeric_id, name, self.settings.mixer, self.executor,
             on_leave=lambda conference, leg: self.release_seat(conference.numeric_id),
+            access=_access(record) if record else None,
+            policy=_policy(record) if record else None,
+            entry=self.entry,
+            attendant=numeric_id == self.settings.entry.attendant_number,
         )
+
+    # ---- what the web control asks (mcu.live.LiveControl)
+
+    def participants(self, numeric_id: str) -> list[ParticipantView]:
+        conference = self.directory.get(numeric_id)
+        return conference.views() if conference else []
+
+    def admit(self, numeric_id: str, participant_id: str) -> bool:
+        conference = self.directory.get(numeric_id)
+        return conference is not None and conference.admit_from_lobby(participant_id)
+
+    def drop(self, numeric_id: str, participant_id: str) -> bool:
+        conference = self.directory.get(numeric_id)
+        return conference is not None and conference.drop(participant_id)
+
+    def set_muted(self, numeric_id: str, participant_id: str, muted: bool) -> bool:
+        conference = self.directory.get(numeric_id)
+        return conference is not None and conference.set_muted(participant_id, muted)
+
+
+def _access(record: ConferenceRecord) -> Access:
+    return Access(record.numeric_id, record.pin or None, record.guest_pin or None)
+
+
+def _policy(record: ConferenceRecord) -> RoomPolicy:
+    return RoomPolicy(
+        end_when_chair_leaves=record.end_when_chair_leaves,
+        guests_send_audio=record.guests_send_audio,
+        guests_send_video=record.guests_send_video,
+        participant_layout_control=record.participant_layout_control,
+    )
 
 
 async def run_until_signalled(settings: Settings) -> None:

@@ -1,32 +1,109 @@
-"""A running conference: its participants, their events, and its audio mixer clock.
+"""A running conference: its participants, their entry, their events, its audio clock.
 
 The conference owns one ``AudioMixer`` and the drift-free clock that ticks it. The
 clock runs only while someone is in the room. Each participant's Leg events are
 consumed by one task; a ``Hangup`` takes the participant out of the mixer between
 two ticks, so nobody else's audio skips.
+
+A participant is in one of three states (``mcu.live.ParticipantState``):
+
+* ``lobby``: keying a conference ID (the auto attendant is a conference whose
+  callers never leave the lobby) or a PIN. The mixer isolates the leg: it hears its
+  prompts, and nothing it says reaches anyone.
+* ``waiting``: a guest who arrived before any chairperson; isolated, hearing the
+  waiting prompt now and then.
+* ``connected``: in the mix.
+
+Digits arrive in three forms (RFC 4733 and SIP INFO as Leg events, in-band tones as
+mixer events) and pass one ``DtmfMerger`` per participant, so a press heard twice
+counts once; then the lobby's ``EntrySession`` or the in-call ``KeyMap`` reads them.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 
-from gateway.leg import Dtmf, Hangup, HoldChanged, Leg
+from gateway.dtmf.merge import DtmfMerger
+from gateway.leg import Dtmf, Hangup, HoldChanged, Leg, Refuse
 from gateway.log import log_event
-from mcu.mixer.audio import ActiveSpeakerChanged, AudioMixer, MixOutputs
+from layouts.registry import available_layouts
+from mcu.keys import KeyMap
+from mcu.live import ParticipantRole, ParticipantState, ParticipantView
+from mcu.lobby import (
+    Access,
+    Action,
+    EndCall,
+    Enter,
+    EntryRules,
+    EntrySession,
+    Locked,
+    Lookup,
+    PinFailed,
+    Play,
+)
+from mcu.mixer.audio import ActiveSpeakerChanged, AudioMixer, MixOutputs, TonesDetected
 from mcu.mixer.clock import MixClock
-from mcu.settings import MixerSettings
+from mcu.pinguard import PinGuard
+from mcu.prompts import PromptPlayer
+from mcu.settings import EntrySettings, MixerSettings
 
 log = logging.getLogger("mcu.conference")
+
+HANGUP_PROMPT_LIMIT_S = 15.0
+"""A hang-up waits for its goodbye prompt at most this long."""
+
+
+@dataclass(frozen=True, slots=True)
+class RoomPolicy:
+    """How a conference treats its participants (from the store's conference row)."""
+
+    end_when_chair_leaves: bool = False
+    guests_send_audio: bool = True
+    guests_send_video: bool = True  # kept for the video mixer
+    participant_layout_control: bool = True
+
+
+@dataclass(slots=True)
+class EntryServices:
+    """What every conference shares for endpoint entry (one per MCU)."""
+
+    settings: EntrySettings = field(default_factory=EntrySettings)
+    guard: PinGuard = field(default_factory=PinGuard)
+    lookup: Lookup = lambda numeric_id: Refuse(404, "Not Found")  # attendant: ID → Access
+    on_locked: Callable[[Locked, str], None] = lambda locked, remote: None
+    on_transfer: Callable[[Conference, Leg, Enter], None] = lambda room, leg, enter: None
+    clock: Callable[[], float] = time.monotonic
+
+    @property
+    def rules(self) -> EntryRules:
+        s = self.settings
+        return EntryRules(pin_attempts=s.pin_attempts, digit_timeout_s=s.digit_timeout_s,
+                          timeouts_allowed=s.timeouts_allowed, max_digits=s.max_digits)
 
 
 @dataclass(slots=True)
 class Participant:
     leg: Leg
+    keys: KeyMap
+    state: ParticipantState = "connected"
+    role: ParticipantRole | None = "participant"
+    entry: EntrySession | None = None
+    player: PromptPlayer = field(default_factory=PromptPlayer)
+    merger: DtmfMerger = field(default_factory=DtmfMerger)
+    muted: bool = False  # by the web control or *6
+    layout: str | None = None  # the participant's own layout choice (keys 2/8)
+    hangup_reason: str | None = None  # hang up once the queued prompts have played
+    hangup_at: float = 0.0
     watcher: asyncio.Task[None] | None = field(default=None, repr=False)
+
+    def view(self) -> ParticipantView:
+        return ParticipantView(self.leg.id, self.leg.display_name, self.leg.remote,
+                               self.state, self.role, self.muted)
 
 
 class Conference:
@@ -37,26 +114,47 @@ class Conference:
         mixer_settings: MixerSettings,
         executor: Executor,
         on_leave: Callable[[Conference, Leg], None] = lambda conference, leg: None,
+        *,
+        access: Access | None = None,
+        policy: RoomPolicy | None = None,
+        entry: EntryServices | None = None,
+        attendant: bool = False,
     ):
         self.numeric_id = numeric_id
         self.name = name
+        self.access = access or Access(numeric_id)
+        self.policy = policy or RoomPolicy()
+        self.attendant = attendant  # the auto attendant's menu room
         self.mixer = AudioMixer(mixer_settings)
         self._clock = MixClock(self, executor=executor)
+        self._entry = entry or EntryServices()
         self.active_speaker: str | None = None
         self._on_leave = on_leave
         self.participants: dict[str, Participant] = {}
+        self._ending: asyncio.Task[None] | None = None
 
-    def join(self, leg: Leg) -> None:
+    # ---- joining and leaving
+
+    def join(self, leg: Leg, *, keyed: str = "", role: ParticipantRole | None = None) -> None:
+        """A leg arrives: through the lobby, or straight in as ``role`` (already keyed
+        its PIN at the attendant)."""
         self.mixer.add(leg)
-        participant = Participant(leg)
+        participant = Participant(leg, KeyMap(self._entry.settings.keys))
         self.participants[leg.id] = participant
-        participant.watcher = asyncio.get_running_loop().create_task(self._watch(leg))
+        self._watch_tones(leg)
+        participant.watcher = asyncio.get_running_loop().create_task(self._watch(participant))
         if not self._clock.running:
             self._clock.start()  # runs until close(): an empty static room ticks cheaply
         log_event(log, "conference.join", conference=self.numeric_id, leg=leg.id,
                   name=leg.display_name, remote=leg.remote,
                   codec=leg.audio_format.name if leg.audio_format else None,
                   participants=len(self.participants))
+        if role is not None:
+            self._admit(participant, role)
+        elif self.attendant or self.access.needs_pin:
+            self._enter_lobby(participant, keyed)
+        else:
+            self._admit(participant, "participant")
 
     def leave(self, leg_id: str) -> None:
         participant = self.participants.pop(leg_id, None)
@@ -68,6 +166,8 @@ class Conference:
         log_event(log, "conference.leave", conference=self.numeric_id, leg=leg_id,
                   participants=len(self.participants))
         self._on_leave(self, participant.leg)
+        if participant.role == "chair" and participant.state == "connected":
+            self._chair_left()
 
     async def close(self, reason: str = "conference-ended") -> None:
         """Hang up everyone (BYE) and stop the clock."""
@@ -76,6 +176,158 @@ class Conference:
         for leg in legs:
             self.leave(leg.id)
         await self._clock.stop()
+
+    # ---- what the web control asks (mcu.live.LiveControl, per conference)
+
+    def views(self) -> list[ParticipantView]:
+        return [p.view() for p in self.participants.values()]
+
+    def admit_from_lobby(self, leg_id: str) -> bool:
+        participant = self.participants.get(leg_id)
+        if participant is None or participant.state != "lobby" or self.attendant:
+            return False
+        self._admit(participant, "guest" if self.access.guest_pin else "participant")
+        return True
+
+    def drop(self, leg_id: str) -> bool:
+        participant = self.participants.get(leg_id)
+        if participant is None:
+            return False
+        asyncio.get_running_loop().create_task(participant.leg.hang_up("dropped"))
+        return True
+
+    def set_muted(self, leg_id: str, muted: bool) -> bool:
+        participant = self.participants.get(leg_id)
+        if participant is None:
+            return False
+        participant.muted = muted
+        self._apply_mute(participant)
+        log_event(log, "conference.mute", conference=self.numeric_id, leg=leg_id, muted=muted)
+        return True
+
+    def say_goodbye(self, leg_id: str, reason: str) -> None:
+        """End a caller's call after the goodbye prompt (e.g. the attendant's target
+        conference turned out to be full)."""
+        participant = self.participants.get(leg_id)
+        if participant is not None:
+            participant.entry = None
+            self._apply(participant, [Play(("goodbye",)), EndCall(reason)])
+
+    def chairs_present(self) -> bool:
+        return any(p.role == "chair" and p.state == "connected"
+                   for p in self.participants.values())
+
+    # ---- entry
+
+    def _enter_lobby(self, participant: Participant, keyed: str) -> None:
+        participant.state, participant.role = "lobby", None
+        self.mixer.isolate(participant.leg.id, participant.player)
+        participant.entry = EntrySession(
+            source=_host(participant.leg.remote), lookup=self._entry.lookup,
+            guard=self._entry.guard, rules=self._entry.rules,
+            target=None if self.attendant else self.access, keyed=keyed,
+        )
+        self._apply(participant, participant.entry.start(self._entry.clock()))
+
+    def _apply(self, participant: Participant, actions: list[Action]) -> None:
+        leg = participant.leg
+        for action in actions:
+            match action:
+                case Play(prompts=prompts):
+                    participant.player.play(*prompts)
+                case PinFailed(conference=conference, attempt=attempt):
+                    log_event(log, "entry.pin_failed", level=logging.WARNING,
+                              conference=conference, leg=leg.id, remote=leg.remote,
+                              attempt=attempt)
+                case Locked():
+                    log_event(log, "entry.locked", level=logging.WARNING,
+                              conference=self.numeric_id, remote=leg.remote,
+                              scope=action.lock.scope)
+                    self._entry.on_locked(action, leg.remote)
+                case EndCall(reason=reason):
+                    participant.hangup_reason = reason
+                    participant.hangup_at = self._entry.clock() + HANGUP_PROMPT_LIMIT_S
+                case Enter(access=access, role=role):
+                    participant.entry = None
+                    if access.numeric_id == self.numeric_id and not self.attendant:
+                        self._admit(participant, role)
+                    else:
+                        self._entry.on_transfer(self, leg, action)
+
+    def _admit(self, participant: Participant, role: ParticipantRole) -> None:
+        participant.entry, participant.role = None, role
+        if role == "guest" and not self.chairs_present():
+            participant.state = "waiting"
+            participant.player.play("waiting_for_chair", loop=True)
+            self.mixer.isolate(participant.leg.id, participant.player)
+        else:
+            self._connect(participant)
+        log_event(log, "conference.admitted", conference=self.numeric_id,
+                  leg=participant.leg.id, role=role, state=participant.state)
+        if role == "chair":
+            for waiting in [p for p in self.participants.values() if p.state == "waiting"]:
+                self._connect(waiting)
+
+    def _connect(self, participant: Participant) -> None:
+        participant.state = "connected"
+        participant.player.stop()
+        self.mixer.isolate(participant.leg.id, None)
+        self._apply_mute(participant)
+
+    def _apply_mute(self, participant: Participant) -> None:
+        silenced_guest = participant.role == "guest" and not self.policy.guests_send_audio
+        self.mixer.set_mute_in(participant.leg.id, participant.muted or silenced_guest)
+
+    def _chair_left(self) -> None:
+        if not self.policy.end_when_chair_leaves or self.chairs_present():
+            return
+        if self._ending is None or self._ending.done():
+            log_event(log, "conference.chair_left", conference=self.numeric_id)
+            self._ending = asyncio.get_running_loop().create_task(self.close("chair-left"))
+
+    # ---- digits
+
+    def _watch_tones(self, leg: Leg) -> None:
+        mode = self._entry.settings.inband_dtmf
+        wanted = mode == "always" or (mode == "auto" and not getattr(leg, "dtmf_events", True))
+        self.mixer.detect_tones(leg.id, wanted)
+
+    def _digit(self, participant: Participant, dtmf: Dtmf) -> None:
+        now = self._entry.clock()
+        if participant.merger.accept(dtmf, now) is None:
+            return
+        leg = participant.leg
+        log_event(log, "conference.dtmf", conference=self.numeric_id, leg=leg.id,
+                  source=dtmf.source, state=participant.state)
+        if participant.entry is not None:
+            self._apply(participant, participant.entry.digit(dtmf.digit, now))
+        elif participant.state == "connected":
+            self._key_command(participant, participant.keys.digit(dtmf.digit, now))
+
+    def _key_command(self, participant: Participant, action: str | None) -> None:
+        if action == "toggle_mute":
+            self.set_muted(participant.leg.id, not participant.muted)
+        elif action in ("next_layout", "previous_layout"):
+            if not self.policy.participant_layout_control:
+                return
+            names = available_layouts()
+            index = names.index(participant.layout) if participant.layout in names else 0
+            step = 1 if action == "next_layout" else -1
+            participant.layout = names[(index + step) % len(names)]
+            log_event(log, "conference.participant_layout", conference=self.numeric_id,
+                      leg=participant.leg.id, layout=participant.layout)
+
+    def _lobby_timers(self) -> None:
+        """Entry timeouts and hang-ups waiting for their prompt; runs every tick."""
+        now = self._entry.clock()
+        for participant in list(self.participants.values()):
+            if participant.entry is not None and participant.entry.deadline is not None:
+                self._apply(participant, participant.entry.on_timer(now))
+            reason = participant.hangup_reason
+            if reason and (participant.player.finished() or not participant.player.playing
+                           or now >= participant.hangup_at):
+                participant.hangup_reason = None
+                asyncio.get_running_loop().create_task(participant.leg.hang_up(reason))
 
     # The clock ticks the conference, which ticks its mixer and then reads the mixer's
     # events on the loop, so they never pile up.
@@ -92,8 +344,14 @@ class Conference:
                 self.active_speaker = event.leg_id
                 log_event(log, "conference.speaker", conference=self.numeric_id,
                           leg=event.leg_id)
+            elif isinstance(event, TonesDetected):
+                participant = self.participants.get(event.leg_id)
+                if participant is not None:
+                    self._digit(participant, event.dtmf)
+        self._lobby_timers()
 
-    async def _watch(self, leg: Leg) -> None:
+    async def _watch(self, participant: Participant) -> None:
+        leg = participant.leg
         async for event in leg.events():
             if isinstance(event, Hangup):
                 self.leave(leg.id)
@@ -102,5 +360,13 @@ class Conference:
                 log_event(log, "conference.hold", conference=self.numeric_id, leg=leg.id,
                           on_hold=event.on_hold)
             elif isinstance(event, Dtmf):
-                log_event(log, "conference.dtmf", conference=self.numeric_id, leg=leg.id,
-                          source=event.source)
+                self._digit(participant, event)
+            if self.participants.get(leg.id) is not participant:
+                return  # moved to another conference (auto attendant): stop reading here
+
+
+def _host(remote: str) -> str:
+    """The address part of "ip:port" or "[v6]:port": what lockouts count by."""
+    if remote.startswith("["):
+        return remote[1:remote.find("]")]
+    return remote.rsplit(":", 1)[0] if remote.count(":") == 1 else remote

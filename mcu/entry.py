@@ -2,8 +2,10 @@
 
 Pure decisions, no I/O: the SIP side asks ``route(user)`` when an INVITE arrives and
 turns a ``Refuse`` into the matching SIP final response. Conferences come from the
-settings file until the store exists; unknown IDs create ad hoc conferences when
-``conferences.ad_hoc`` is on.
+settings file (static: they stay open once opened), from the store or the auto
+attendant (``configured``, asked synchronously: the MCU keeps the store's conferences
+in memory), and unknown IDs create ad hoc conferences when ``conferences.ad_hoc`` is
+on. Rooms that are not static close when their last participant leaves.
 
 Seats are reserved at routing time (a call being set up counts), so the limits hold
 even while many INVITEs arrive at once; ``release`` gives a seat back when the call
@@ -32,6 +34,14 @@ class Admit(Generic[C]):
     numeric_id: str
 
 
+@dataclass(frozen=True, slots=True)
+class RoomSpec:
+    """A conference the MCU knows of without settings: its name and seat limit."""
+
+    name: str
+    max_participants: int | None = None
+
+
 @dataclass(slots=True)
 class _Room(Generic[C]):
     conference: C
@@ -43,9 +53,15 @@ class _Room(Generic[C]):
 class ConferenceDirectory(Generic[C]):
     """Numeric ID → conference, with per-conference and global seat limits."""
 
-    def __init__(self, settings: ConferenceSettings, create: Callable[[str, str], C]):
+    def __init__(
+        self,
+        settings: ConferenceSettings,
+        create: Callable[[str, str], C],
+        configured: Callable[[str], RoomSpec | None] = lambda numeric_id: None,
+    ):
         self._settings = settings
         self._create = create
+        self._configured = configured
         self._rooms: dict[str, _Room[C]] = {}
         self._static = {s.numeric_id: s for s in settings.static}
         self.total_seats = 0
@@ -84,12 +100,21 @@ class ConferenceDirectory(Generic[C]):
     def conferences(self) -> list[C]:
         return [room.conference for room in self._rooms.values()]
 
+    def exists(self, numeric_id: str) -> bool:
+        """Whether ``route`` would find or open this conference (seats aside)."""
+        if not NUMERIC_ID.match(numeric_id):
+            return False
+        return (numeric_id in self._rooms or numeric_id in self._static
+                or self._configured(numeric_id) is not None or self._settings.ad_hoc)
+
     def _open(self, numeric_id: str) -> _Room[C] | None:
         static = self._static.get(numeric_id)
-        if static is None and not self._settings.ad_hoc:
+        spec = RoomSpec(static.name, static.max_participants) if static else None
+        spec = spec or self._configured(numeric_id)
+        if spec is None and not self._settings.ad_hoc:
             return None
-        name = (static.name if static else "") or f"Conference {numeric_id}"
-        limit = (static.max_participants if static else None) or self._settings.max_participants
+        name = (spec.name if spec else "") or f"Conference {numeric_id}"
+        limit = (spec.max_participants if spec else None) or self._settings.max_participants
         room = _Room(self._create(numeric_id, name), limit, ad_hoc=static is None)
         self._rooms[numeric_id] = room
         return room

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 from pydantic_settings import (
@@ -78,6 +79,35 @@ class ConferenceSettings(BaseModel):
     static: list[StaticConference] = []
 
 
+class EntrySettings(BaseModel):
+    """Endpoint entry by keypad: auto attendant, PINs, guessing limits, in-call keys."""
+
+    attendant_number: str = Field("0", pattern=r"^[0-9]{0,32}$",
+                                  description="dialling this (or the bare host) reaches the menu")
+    direct_entry: bool = Field(True, description="dialling ID*PIN (or ID**PIN) skips prompts")
+    pin_attempts: int = Field(3, ge=1, description="wrong PINs before the MCU hangs up")
+    digit_timeout_s: float = Field(10.0, gt=0, description="silence before asking again")
+    timeouts_allowed: int = Field(2, ge=0, description="re-prompts for silence, then hang up")
+    max_digits: int = Field(32, ge=1, le=64, description="longer entries are wrong")
+    lockout_failures: int = Field(20, ge=1, description="more wrong PINs than this in the "
+                                  "window lock PIN entry for that source or conference")
+    lockout_window_s: float = Field(600.0, gt=0)
+    lockout_s: float = Field(600.0, gt=0, description="how long a lockout lasts")
+    inband_dtmf: Literal["auto", "always", "off"] = Field(
+        "auto", description="auto: detect tones only on legs without telephone-event")
+    keys: dict[str, str] = Field(
+        {"*6": "toggle_mute", "2": "previous_layout", "8": "next_layout"},
+        description="in-conference keypad commands",
+    )
+
+    @field_validator("keys")
+    @classmethod
+    def _known_keys(cls, value: dict[str, str]) -> dict[str, str]:
+        from mcu.keys import check_bindings  # mcu.keys imports nothing of settings
+
+        return check_bindings(value)
+
+
 class HttpSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=1, le=65535)
@@ -101,6 +131,7 @@ class Settings(BaseSettings):
     media: MediaSettings = MediaSettings()
     mixer: MixerSettings = MixerSettings()
     conferences: ConferenceSettings = ConferenceSettings()
+    entry: EntrySettings = EntrySettings()
     http: HttpSettings = HttpSettings()
     database: DatabaseSettings = DatabaseSettings()
     log: LogSettings = LogSettings()

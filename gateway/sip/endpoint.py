@@ -54,6 +54,9 @@ KNOWN_UNSUPPORTED = frozenset(
     {"PRACK", "SUBSCRIBE", "NOTIFY", "UPDATE", "MESSAGE", "REFER", "PUBLISH"}
 )
 SDP = "application/sdp"
+
+InfoCheck = Callable[[str, bytes], "tuple[int, str] | None"]
+"""Decides an INFO's answer from its body: (status, reason) to refuse, None for 200."""
 _ACCEPTS_SDP = frozenset({"application/sdp", "application/*", "*/*"})
 _RPORT_RE = re.compile(r";\s*rport(?=\s*(?:;|$))", re.I)
 
@@ -227,9 +230,11 @@ class _Call:
 
 class SipEndpoint:
     def __init__(self, config: SipCoreConfig | None = None,
-                 clock: Callable[[], float] | None = None) -> None:
+                 clock: Callable[[], float] | None = None,
+                 check_info: InfoCheck | None = None) -> None:
         self.config = config or SipCoreConfig()
         self.clock = clock
+        self._check_info = check_info
         self._now = 0.0
         self._out: list[Transmit] = []
         self._events: list[Event] = []
@@ -606,6 +611,10 @@ class SipEndpoint:
             self._fail_pending(call, now)
             self._end_call(call, "bye", True)
         elif method == "INFO":
+            refusal = self._check_info(req.content_type, req.body) if self._check_info else None
+            if refusal is not None:
+                self._reject(req, tx, refusal[0], now, reason=refusal[1], src=src)
+                return
             tx.respond(self._response(req, 200), now)
             self._emit(InfoReceived(call.id, req.content_type, req.body))
         elif method == "OPTIONS":

@@ -17,7 +17,8 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from gateway.leg import Hangup, HoldChanged, InfoReceived, LegEvent, Refuse, Seat
+from gateway.dtmf.info import InfoDtmfError, parse_info_dtmf
+from gateway.leg import Dtmf, Hangup, HoldChanged, InfoReceived, LegEvent, Refuse, Seat
 from gateway.log import log_event
 from gateway.media import AudioFormat, EncodedAudio
 from gateway.rtp.ports import PortAllocator, PortPair, PortsExhausted
@@ -64,6 +65,12 @@ class SipLeg:
     @property
     def audio_format(self) -> AudioFormat | None:
         return self._call.negotiated.audio if self._call.negotiated else None
+
+    @property
+    def dtmf_events(self) -> bool:
+        """Whether the peer sends keys as RFC 4733 events (else listen for tones)."""
+        negotiated = self._call.negotiated
+        return negotiated is not None and negotiated.telephone_event_pt is not None
 
     def read_audio(self) -> EncodedAudio | None:
         rtp = self._call.rtp
@@ -123,7 +130,8 @@ class SipService:
         self._rtp_settings = rtp_settings
         self._media = media_settings
         self._admit = admit
-        self.endpoint = sip.SipEndpoint(sip.SipCoreConfig.from_settings(sip_settings))
+        self.endpoint = sip.SipEndpoint(sip.SipCoreConfig.from_settings(sip_settings),
+                                        check_info=check_info)
         self.transport = SipTransport(
             self.endpoint,
             sip_settings.host,
@@ -219,7 +227,9 @@ class SipService:
             case sip.InfoReceived(call=handle, content_type=content_type, body=body):
                 call = self.calls.get(handle)
                 if call and call.leg:
-                    call.leg.post(InfoReceived(content_type, body))
+                    # The core answered 400 already when a DTMF body was malformed.
+                    dtmf = _info_dtmf(content_type, body)
+                    call.leg.post(dtmf or InfoReceived(content_type, body))
             case sip.CallEnded(call=handle, reason=reason, by_remote=by_remote):
                 call = self.calls.get(handle)
                 if call is not None:
@@ -369,6 +379,22 @@ class SipService:
             call.seat.abandon()
         log_event(log, "sip.ended", call=call.handle, remote=call.info.remote, reason=reason,
                   by_remote=by_remote)
+
+
+def _info_dtmf(content_type: str, body: bytes) -> Dtmf | None:
+    try:
+        return parse_info_dtmf(content_type, body)
+    except InfoDtmfError:
+        return None
+
+
+def check_info(content_type: str, body: bytes) -> tuple[int, str] | None:
+    """The SIP core's INFO check: a malformed DTMF body is refused with 400 (RFC 6086)."""
+    try:
+        parse_info_dtmf(content_type, body)
+    except InfoDtmfError as error:
+        return 400, f"Bad Request ({error})"
+    return None
 
 
 def _reason(error: SdpError) -> str:

@@ -27,6 +27,8 @@ from typing import Protocol
 
 import numpy as np
 
+from gateway.dtmf.inband import InbandDtmfDetector
+from gateway.leg import Dtmf
 from gateway.media import FRAME_MS, INTERNAL_RATE, AudioFormat, EncodedAudio
 from mcu.mixer.codecs import (
     Decoder,
@@ -89,9 +91,24 @@ class ActiveSpeakerChanged:
     leg_id: str | None
 
 
+@dataclass(frozen=True, slots=True)
+class TonesDetected:
+    """In-band DTMF found in a leg's decoded audio."""
+
+    leg_id: str
+    dtmf: Dtmf
+
+
 MixerEvent = (
     ParticipantJoined | ParticipantLeft | SpeakerStarted | SpeakerStopped | ActiveSpeakerChanged
+    | TonesDetected
 )
+
+
+class PromptSource(Protocol):
+    """What an isolated leg hears: 20 ms of 48 kHz PCM per tick, None for silence."""
+
+    def next_frame(self) -> np.ndarray | None: ...
 
 
 class AudioLeg(Protocol):
@@ -114,6 +131,7 @@ class _LegState:
     __slots__ = (
         "leg", "id", "seq", "fmt", "decoder", "mute_in", "mute_out", "vad_active",
         "hangover_ms", "rank_level", "upsampler", "own_encoder", "own_downsampler", "key",
+        "prompt", "detect_tones", "detector",
     )  # fmt: skip
 
     def __init__(self, leg: AudioLeg, seq: int, fmt: AudioFormat) -> None:
@@ -122,6 +140,9 @@ class _LegState:
         self.seq = seq  # join order: the stable tie-break
         self.mute_in = False
         self.mute_out = False
+        # Isolated (lobby, attendant, waiting room): hears only this, adds nothing.
+        self.prompt: PromptSource | None = None
+        self.detect_tones = False  # in-band DTMF wanted (set on the loop)
         self.reset_codec(fmt)
 
     def reset_codec(self, fmt: AudioFormat) -> None:
@@ -134,6 +155,7 @@ class _LegState:
         self.upsampler: Upsampler | None = None
         self.own_encoder: Encoder | None = None
         self.own_downsampler: Downsampler | None = None
+        self.detector: InbandDtmfDetector | None = None  # made and fed by mix() only
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,6 +167,9 @@ class Entry:
     payload: bytes | None
     mute_in: bool
     mute_out: bool
+    isolated: bool = False
+    prompt_pcm: np.ndarray | None = None  # what an isolated leg hears this tick (48 kHz)
+    detect_tones: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,6 +235,15 @@ class AudioMixer:
     def set_mute_out(self, leg_id: str, muted: bool) -> None:
         self._legs[leg_id].mute_out = muted
 
+    def isolate(self, leg_id: str, prompt: PromptSource | None) -> None:
+        """Take the leg out of the conference audio both ways; it hears ``prompt`` instead
+        (lobby, attendant, waiting room). ``None`` puts it back in the conference."""
+        self._legs[leg_id].prompt = prompt
+
+    def detect_tones(self, leg_id: str, on: bool) -> None:
+        """Look for in-band DTMF in this leg's audio (raises ``TonesDetected``)."""
+        self._legs[leg_id].detect_tones = on
+
     def __contains__(self, leg_id: object) -> bool:
         return leg_id in self._legs
 
@@ -252,7 +286,11 @@ class AudioMixer:
                 frame = None
             fmt = st.leg.audio_format or st.fmt
             payload = frame.payload if frame is not None else None
-            entries.append(Entry(st, fmt, payload, st.mute_in, st.mute_out))
+            prompt = st.prompt
+            # The prompt cursor is advanced here, on the loop, where it is also replaced.
+            pcm = prompt.next_frame() if prompt is not None else None
+            entries.append(Entry(st, fmt, payload, st.mute_in, st.mute_out,
+                                 prompt is not None, pcm, st.detect_tones))
         return Collected(self._tick, tuple(entries))
 
     def deliver(self, outputs: MixOutputs) -> None:
@@ -274,6 +312,7 @@ class AudioMixer:
             if e.fmt is not e.state.fmt and e.fmt != e.state.fmt:
                 e.state.reset_codec(e.fmt)
         groups = _decode_all(entries)
+        tones = _detect_tones(entries, groups)
         levels = np.full(len(entries), SILENCE_DBOV, np.float32)
         for group in groups.values():  # metering at the native rate: no resampling
             levels[group.index] = dbov(group.frames)
@@ -281,7 +320,7 @@ class AudioMixer:
         own, total = self._mix(entries, groups, chosen)
         writes = self._encode_outputs(entries, own, total)
         ids = tuple(entries[i].state.id for i in chosen)
-        events = self._speaker_events(ids)
+        events: list[MixerEvent] = [*self._speaker_events(ids), *tones]
         self._speakers = ids
         self._personal = {entries[i].state.id for i in own}
         self._levels = dict(zip([e.state.id for e in entries], levels.tolist(), strict=True))
@@ -305,7 +344,7 @@ class AudioMixer:
                 st.hangover_ms -= FRAME_MS
                 st.vad_active = st.hangover_ms > 0
             st.rank_level = max(level, st.rank_level - RANK_RELEASE_DB)
-            if st.vad_active and not e.mute_in:
+            if st.vad_active and not e.mute_in and not e.isolated:
                 # Incumbents keep their place unless beaten by SWITCH_MARGIN_DB; exact
                 # ties go to whoever is already mixed, then to whoever joined first.
                 incumbent = st.id in previous
@@ -352,7 +391,10 @@ class AudioMixer:
         writes = []
         for i, e in enumerate(entries):
             key = e.state.key
-            if e.mute_out:
+            if e.isolated:
+                pcm = e.prompt_pcm if e.prompt_pcm is not None else _SILENCE_48K
+                frame = self._personal_frame(e, pcm)
+            elif e.mute_out:
                 frame = silence.get(key) or silence.setdefault(key, self._silence(e.fmt))
             elif i in own:
                 frame = self._personal_frame(e, _saturate(total - own[i]))
@@ -412,6 +454,7 @@ class AudioMixer:
 # --------------------------------------------------------------------------- helpers
 
 
+_SILENCE_48K = np.zeros(INTERNAL_SAMPLES, np.int16)
 _FADE_IN = np.linspace(0.0, 1.0, INTERNAL_SAMPLES, dtype=np.float32)
 _FADE_OUT = _FADE_IN[::-1].copy()
 
@@ -442,6 +485,23 @@ def _decode_all(entries: tuple[Entry, ...]) -> dict[tuple[str, int], _Group]:
             frames = np.stack([d.decode(p) for d, p in zip(decoders, payloads, strict=True)])
         groups[key] = _Group(np.asarray(idx), frames)
     return groups
+
+
+def _detect_tones(
+    entries: tuple[Entry, ...], groups: dict[tuple[str, int], _Group]
+) -> list[MixerEvent]:
+    """Feed the decoded frame of every leg that asked for in-band DTMF detection."""
+    found: list[MixerEvent] = []
+    for i, e in enumerate(entries):
+        st = e.state
+        if not e.detect_tones:
+            st.detector = None  # switched off: the next switch-on starts clean
+            continue
+        if st.detector is None or st.detector.sample_rate != st.fmt.sample_rate:
+            st.detector = InbandDtmfDetector(st.fmt.sample_rate)
+        for dtmf in st.detector.feed(_frame_of(groups, st.key, i)):
+            found.append(TonesDetected(st.id, dtmf))
+    return found
 
 
 def _frame_of(groups: dict[tuple[str, int], _Group], key: tuple[str, int], i: int) -> np.ndarray:

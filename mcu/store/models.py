@@ -126,6 +126,11 @@ class Conference(Base):
     streaming: Mapped[bool] = mapped_column(Boolean, default=False)
     layout: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Entry policy (migration 0002).
+    end_when_chair_leaves: Mapped[bool] = mapped_column(Boolean, default=False)
+    guests_send_audio: Mapped[bool] = mapped_column(Boolean, default=True)
+    guests_send_video: Mapped[bool] = mapped_column(Boolean, default=True)
+    participant_layout_control: Mapped[bool] = mapped_column(Boolean, default=True)
 
 
 class PreconfiguredParticipant(Base):

@@ -44,6 +44,10 @@ class ConferenceRecord(_FromRow):
     streaming: bool
     layout: str | None
     created_at: datetime
+    end_when_chair_leaves: bool = False
+    guests_send_audio: bool = True
+    guests_send_video: bool = True
+    participant_layout_control: bool = True
 
 
 @dataclass(frozen=True)

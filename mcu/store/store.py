@@ -73,6 +73,10 @@ CONFERENCE_FIELDS = frozenset(
         "encryption",
         "streaming",
         "layout",
+        "end_when_chair_leaves",
+        "guests_send_audio",
+        "guests_send_video",
+        "participant_layout_control",
     }
 )
 _ENUM_FIELDS: dict[str, type[StrEnum]] = {

@@ -8,6 +8,7 @@ ports, seats) through ``RunningMcu.inspect`` to prove nothing leaks.
 from __future__ import annotations
 
 import asyncio
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -102,7 +103,9 @@ def mcu_settings(**sections: Any) -> Settings:
     sip = {"host": "127.0.0.1", "port": free_sip_port(), "t1": 0.05} | sections.pop("sip", {})
     rtp = {"port_min": MCU_RTP_PORTS[0], "port_max": MCU_RTP_PORTS[1],
            "inactivity_timeout": 30.0} | sections.pop("rtp", {})
-    return Settings(sip=sip, rtp=rtp, **sections)
+    # Each MCU gets its own store, so conferences one test creates never reach another.
+    database = {"url": f"sqlite+aiosqlite:///{tempfile.mkdtemp(prefix='mcu-e2e-')}/mcu.db"}
+    return Settings(sip=sip, rtp=rtp, database=sections.pop("database", database), **sections)
 
 
 @pytest.fixture
