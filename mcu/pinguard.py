@@ -7,7 +7,9 @@ counters bound that:
   reset its count by changing ports): stops one host trying every PIN;
 * per conference: stops many hosts (or spoofed UDP sources) sharing the work on one
   conference. Locking a conference also keeps its legitimate callers out for
-  ``lock_s``; that is the price of not letting a botnet enumerate its PIN.
+  ``lock_s``; that is the price of not letting a botnet enumerate its PIN. A source
+  that gets locked takes its failures out of the conference's count, so one guesser
+  locks only itself and cannot lock everyone else out of a meeting.
 
 More than ``max_failures`` failures inside a sliding ``window_s`` locks that source or
 conference for ``lock_s``. A correct PIN does not clear anything: failures age out of
@@ -66,8 +68,8 @@ class Lock:
 class PinGuard:
     def __init__(self, settings: GuardSettings | None = None) -> None:
         self.settings = settings or GuardSettings()
-        # Per scope, key -> failure times, ordered by latest failure (oldest first).
-        self._failures: dict[Scope, OrderedDict[str, deque[float]]] = {
+        # Per scope, key -> (failure time, source), ordered by latest failure (oldest first).
+        self._failures: dict[Scope, OrderedDict[str, deque[tuple[float, str]]]] = {
             s: OrderedDict() for s in SCOPES
         }
         # Per scope, key -> lock, in the order imposed (with a fixed lock_s: by expiry).
@@ -85,16 +87,19 @@ class PinGuard:
     def failure(self, source: str, conference: str, now: float) -> Lock | None:
         """Count one wrong PIN against both; the lock it newly imposed, if any.
 
-        When this failure locks both the source and the conference, the source's lock is
-        returned; ``locked`` reports either until it expires.
+        A locked source's failures (this one and those before) stop counting against the
+        conference: the source lock already answers that guesser.
         """
         self._prune(now)
-        imposed: Lock | None = None
-        for scope, key in (("source", source), ("conference", conference)):
-            lock = self._record(scope, key, now)
-            if imposed is None:
-                imposed = lock
-        return imposed
+        lock = self._record("source", source, source, now)
+        if lock is not None or self._active_lock("source", source, now) is not None:
+            times = self._failures["conference"].get(conference)
+            if times:
+                kept = [entry for entry in times if entry[1] != source]
+                times.clear()
+                times.extend(kept)
+            return lock
+        return self._record("conference", conference, source, now)
 
     def success(self, source: str, conference: str, now: float) -> None:
         """A correct PIN. Deliberately clears nothing (see the module docstring)."""
@@ -109,7 +114,7 @@ class PinGuard:
         if times is None:
             return 0
         cutoff = now - self.settings.window_s
-        return sum(1 for t in times if t > cutoff)
+        return sum(1 for t, _ in times if t > cutoff)
 
     def tracked(self) -> int:
         """Keys with recent failures or live locks, all scopes (memory bound checks)."""
@@ -117,7 +122,7 @@ class PinGuard:
             len(d) for d in self._locks.values()
         )
 
-    def _record(self, scope: Scope, key: str, now: float) -> Lock | None:
+    def _record(self, scope: Scope, key: str, source: str, now: float) -> Lock | None:
         table = self._failures[scope]
         times = table.get(key)
         if times is None:
@@ -127,9 +132,9 @@ class PinGuard:
         else:
             table.move_to_end(key)
         cutoff = now - self.settings.window_s
-        while times and times[0] <= cutoff:
+        while times and times[0][0] <= cutoff:
             times.popleft()
-        times.append(now)
+        times.append((now, source))
         # The deque never needs more than max_failures + 1 entries to decide a lock.
         while len(times) > self.settings.max_failures + 1:
             times.popleft()
@@ -164,7 +169,7 @@ class PinGuard:
             table = self._failures[scope]
             while table:
                 key, times = next(iter(table.items()))
-                if times and times[-1] > cutoff:
+                if times and times[-1][0] > cutoff:
                     break
                 del table[key]
             locks = self._locks[scope]
