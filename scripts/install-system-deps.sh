@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# Install the third-party peers the tests drive (baresip, ffmpeg, tshark, PostgreSQL).
+# Install the third-party peers the tests drive (baresip, ffmpeg, tshark, PostgreSQL,
+# Chromium for the web control tests).
 # Idempotent: does nothing (not even apt-get update) when everything is present.
 set -euo pipefail
 
-PACKAGES=(baresip baresip-ffmpeg baresip-gstreamer baresip-x11 ffmpeg tshark postgresql)
-COMMANDS=(baresip ffmpeg ffprobe tshark)
+PACKAGES=(baresip baresip-ffmpeg baresip-gstreamer baresip-x11 ffmpeg tshark postgresql chromium)
+COMMANDS=(baresip ffmpeg ffprobe tshark chromium)
 
 SUDO=()
 if [ "$(id -u)" -ne 0 ]; then

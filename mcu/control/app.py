@@ -1,0 +1,90 @@
+"""`create_app`: the web control's FastAPI application (API under /api/v1, pages, static).
+
+Errors keep one shape everywhere in the API — ``{"detail", "rule"?, "field"?}`` — and
+pages show the same facts as HTML; a page asked without a session goes to /login.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from mcu.control import api, pages
+from mcu.control.access import Control, ControlError
+from mcu.live import LiveControl
+from mcu.store import Conflict, Invalid, NotFound, Protected, Store
+
+API_PREFIX = "/api/"
+
+
+def create_app(store: Store, live: LiveControl, *, session_ttl_s: float = 3600) -> FastAPI:
+    """The control application over `store` (configuration) and `live` (running calls)."""
+    if session_ttl_s <= 0:
+        raise ValueError("session_ttl_s must be positive")
+    app = FastAPI(
+        title="MCU control",
+        version="1",
+        openapi_url="/api/v1/openapi.json",
+        docs_url="/api/v1/docs",
+        redoc_url=None,
+    )
+    app.state.control = Control(store, live, timedelta(seconds=session_ttl_s))
+    app.include_router(api.build_router())
+    app.include_router(pages.build_router())
+    app.mount("/static", StaticFiles(directory=pages.HERE / "static"), name="static")
+
+    @app.exception_handler(ControlError)
+    async def control_error(request: Request, exc: ControlError) -> Response:
+        return _answer(request, exc)
+
+    @app.exception_handler(Conflict)
+    async def conflict(request: Request, exc: Conflict) -> Response:
+        return _answer(request, ControlError(409, f"{exc.field} already exists", field=exc.field))
+
+    @app.exception_handler(Invalid)
+    async def invalid(request: Request, exc: Invalid) -> Response:
+        return _answer(request, ControlError(422, exc.reason, field=exc.field))
+
+    @app.exception_handler(NotFound)
+    async def not_found(request: Request, exc: NotFound) -> Response:
+        return _answer(request, ControlError(404, f"{exc.kind} not found"))
+
+    @app.exception_handler(Protected)
+    async def protected(request: Request, exc: Protected) -> Response:
+        return _answer(request, ControlError(403, exc.reason))
+
+    @app.exception_handler(RequestValidationError)
+    async def request_invalid(request: Request, exc: RequestValidationError) -> Response:
+        first = exc.errors()[0] if exc.errors() else {}
+        loc = [str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path")]
+        error = ControlError(422, str(first.get("msg", "invalid")), field=".".join(loc) or "body")
+        return _answer(request, error)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        return _answer(request, ControlError(exc.status_code, str(exc.detail)))
+
+    return app
+
+
+def _answer(request: Request, error: ControlError) -> Response:
+    if request.url.path.startswith(API_PREFIX):
+        headers = {"WWW-Authenticate": "Bearer"} if error.status == 401 else None
+        return JSONResponse(error.body(), status_code=error.status, headers=headers)
+    if error.status == 401:
+        return RedirectResponse("/login", status_code=303)
+    return pages.render(
+        request,
+        "error.html",
+        status=error.status,
+        principal=None,
+        code=error.status,
+        detail=error.detail,
+        rule=error.rule,
+        field=error.field,
+    )
