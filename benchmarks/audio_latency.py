@@ -28,6 +28,7 @@ import random
 import socket
 import statistics
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -314,6 +315,8 @@ def mcu_settings() -> Settings:
     return Settings(
         sip={"host": HOST, "port": free_udp_port(), "tcp": False},
         rtp={"port_min": RTP_MIN, "port_max": RTP_MAX},
+        http={"port": 0},
+        database={"url": f"sqlite+aiosqlite:///{tempfile.mkdtemp(prefix='mcu-bench-')}/mcu.db"},
         log={"level": "WARNING"},
     )
 

@@ -18,6 +18,7 @@ from gateway.leg import Leg, Refuse
 from gateway.log import log_event
 from gateway.sip.service import CallInfo, SipService
 from mcu.conference import Conference, EntryServices, RoomPolicy
+from mcu.control import WebServer, create_app
 from mcu.entry import Admit, ConferenceDirectory, RoomSpec
 from mcu.live import ParticipantView
 from mcu.lobby import Access, Enter, Locked
@@ -71,6 +72,7 @@ class Mcu:
             lookup=self._access_by_id, on_locked=self._locked, on_transfer=self._transfer,
         )
         self.store: Store | None = None
+        self.web: WebServer | None = None
         self._catalogue: dict[str, ConferenceRecord] = {}
         self._closing: set[asyncio.Task[None]] = set()
 
@@ -81,12 +83,17 @@ class Mcu:
                   flush=True)
         await self.refresh_conferences()
         await self.sip.start()
+        self.web = WebServer()
+        await self.web.start(create_app(self.store, self), self.settings.http.host,
+                             self.settings.http.port)
         log_event(log, "mcu.started", sip_port=self.settings.sip.port,
                   rtp_ports=f"{self.settings.rtp.port_min}-{self.settings.rtp.port_max}",
                   ad_hoc=self.settings.conferences.ad_hoc)
 
     async def stop(self) -> None:
         """End every call with BYE, then every conference, then the media pool."""
+        if self.web is not None:
+            await self.web.stop()
         await self.sip.stop()
         for conference in self.directory.conferences():
             await conference.close("shutdown")

@@ -110,7 +110,7 @@ class EntrySettings(BaseModel):
 
 class HttpSettings(BaseModel):
     host: str = "127.0.0.1"
-    port: int = Field(8080, ge=1, le=65535)
+    port: int = Field(8080, ge=0, le=65535, description="0: any free port (tests)")
 
 
 class DatabaseSettings(BaseModel):

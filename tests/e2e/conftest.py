@@ -105,7 +105,9 @@ def mcu_settings(**sections: Any) -> Settings:
            "inactivity_timeout": 30.0} | sections.pop("rtp", {})
     # Each MCU gets its own store, so conferences one test creates never reach another.
     database = {"url": f"sqlite+aiosqlite:///{tempfile.mkdtemp(prefix='mcu-e2e-')}/mcu.db"}
-    return Settings(sip=sip, rtp=rtp, database=sections.pop("database", database), **sections)
+    http = {"port": 0} | sections.pop("http", {})  # any free port: tests run side by side
+    return Settings(sip=sip, rtp=rtp, database=sections.pop("database", database), http=http,
+                    **sections)
 
 
 @pytest.fixture

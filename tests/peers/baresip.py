@@ -29,6 +29,7 @@ import signal
 import socket
 import subprocess
 import time
+import wave
 from collections.abc import Callable
 from pathlib import Path
 
@@ -128,6 +129,9 @@ class BaresipPeer:
         rtp_ports: tuple[int, int] | None = None,
         answermode: str = "auto",
         extra_config: dict[str, str] | None = None,
+        host: str = LOOPBACK,
+        account_params: str = "",
+        audio_file: Path | None = None,
     ) -> None:
         if transport not in ("udp", "tcp"):
             raise ValueError(f"transport must be udp or tcp, not {transport!r}")
@@ -146,6 +150,10 @@ class BaresipPeer:
         self.rtp_ports = rtp_ports or _default_rtp_ports(self.sip_port)
         self.answermode = answermode
         self.extra_config = dict(extra_config or {})
+        self.host = host  # another loopback address (127.0.0.2) is another source
+        self.account_params = account_params  # e.g. "dtmfmode=info"
+        # A mono WAV at the codec's rate sent instead of the sine (aufile plays it once).
+        self.audio_file = audio_file
         self.dir = Path(workdir) / name
         self.record_dir = self.dir / "audio"
         self.log_path = self.dir / "baresip.log"
@@ -155,22 +163,20 @@ class BaresipPeer:
     @property
     def aor(self) -> str:
         """This peer's own SIP URI (what another peer dials to reach it)."""
-        uri = f"sip:{self.name}@{LOOPBACK}:{self.sip_port}"
+        uri = f"sip:{self.name}@{self.host}:{self.sip_port}"
         return uri + (";transport=tcp" if self.transport == "tcp" else "")
 
     # ---- config ----------------------------------------------------------
     def config_text(self) -> str:
         lines = [
             "poll_method epoll",
-            f"sip_listen {LOOPBACK}:{self.sip_port}",
-            f"net_interface {LOOPBACK}",
+            f"sip_listen {self.host}:{self.sip_port}",
+            f"net_interface {self.host}",
             "call_local_timeout 30",
             "call_max_calls 4",
-            f"audio_source ausine,{self.tone_hz}",
+            *self._source_lines(),
             f"audio_player aubridge,play_{self.name}_{self.sip_port}",
             f"audio_alert aubridge,alert_{self.name}_{self.sip_port}",
-            "ausrc_srate 48000",
-            "ausrc_channels 2",
             "audio_level no",
             f"rtp_ports {self.rtp_ports[0]}-{self.rtp_ports[1]}",
             "rtcp_mux no",
@@ -189,16 +195,28 @@ class BaresipPeer:
         lines += [f"{k} {v}" for k, v in self.extra_config.items()]
         return "\n".join(lines) + "\n"
 
+    def _source_lines(self) -> list[str]:
+        if self.audio_file is None:
+            return [f"audio_source ausine,{self.tone_hz}", "ausrc_srate 48000",
+                    "ausrc_channels 2"]
+        with wave.open(str(self.audio_file)) as wav:
+            rate, channels = wav.getframerate(), wav.getnchannels()
+        return [f"audio_source aufile,{self.audio_file}", f"ausrc_srate {rate}",
+                f"ausrc_channels {channels}"]
+
     def _modules(self) -> list[str]:
         codec_modules = dict.fromkeys(CODECS[c][0] for c in self.audio_codecs)
-        return ["cons.so", *codec_modules, "sndfile.so", "ausine.so", "aubridge.so"]
+        source = "aufile.so" if self.audio_file is not None else "ausine.so"
+        return ["cons.so", *codec_modules, "sndfile.so", source, "aubridge.so"]
 
     def accounts_text(self) -> str:
         codecs = ",".join(CODECS[c][1] for c in self.audio_codecs)
-        uri = f"sip:{self.name}@{LOOPBACK}:{self.sip_port}"
+        uri = f"sip:{self.name}@{self.host}:{self.sip_port}"
         if self.transport == "tcp":
             uri += ";transport=tcp"
         params = f"regint=0;answermode={self.answermode};audio_codecs={codecs}"
+        if self.account_params:
+            params += f";{self.account_params}"
         return f"<{uri}>;{params}\n"
 
     def write_config(self) -> None:
