@@ -30,6 +30,7 @@ test: $(INSTALLED) system-deps lint
 bench: $(INSTALLED)
 	$(PY) benchmarks/audio_mix.py
 	$(PY) benchmarks/sip_cps.py
+	$(PY) benchmarks/dtmf.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

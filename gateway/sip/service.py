@@ -56,7 +56,8 @@ class SipLeg:
 
     def __init__(self, service: SipService, call: _Call):
         self.id = f"sip-{call.handle}"
-        self.display_name = call.info.display_name
+        # Endpoints that send no display name are shown by their From user part.
+        self.display_name = call.info.display_name or _user_of(call.info.from_uri)
         self.remote = call.info.remote
         self._service = service
         self._call = call
@@ -379,6 +380,13 @@ class SipService:
             call.seat.abandon()
         log_event(log, "sip.ended", call=call.handle, remote=call.info.remote, reason=reason,
                   by_remote=by_remote)
+
+
+def _user_of(uri: str) -> str:
+    try:
+        return parse_uri(uri.strip("<>")).user or ""
+    except Exception:  # a From we could route on but not parse again: show nothing
+        return ""
 
 
 def _info_dtmf(content_type: str, body: bytes) -> Dtmf | None:
