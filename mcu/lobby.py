@@ -156,7 +156,7 @@ class EntrySession:
         self._buffer, self._overflow = "", False
         if self._timeouts > self.rules.timeouts_allowed:
             return self._finish(Play(("timeout", "goodbye")), EndCall("entry-timeout"))
-        return [Play(("timeout",)), *self._prompt(now)]
+        return self._prompt(now, "timeout")
 
     # ---- steps
 

@@ -561,13 +561,6 @@ async def test_silence_hangs_up_after_the_allowed_timeouts() -> None:
     await conference.close()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="EntrySession.on_timer returns Play(('timeout',)) and then a separate "
-    "Play(('enter_pin',)); Conference._apply plays each in turn and PromptPlayer.play "
-    "replaces what is playing, so the caller never hears the 'timeout' prompt "
-    "(other re-prompts use one Play, e.g. ('wrong_pin', 'enter_pin'))",
-)
 async def test_a_lobby_timeout_plays_the_timeout_prompt() -> None:
     conference, clock = make(Access("1000", pin=PIN))
     leg = EntryLeg("a")

@@ -322,7 +322,9 @@ class AudioMixer:
         ids = tuple(entries[i].state.id for i in chosen)
         events: list[MixerEvent] = [*self._speaker_events(ids), *tones]
         self._speakers = ids
+        # Isolated legs keep their own encoder and filter too, tick after tick.
         self._personal = {entries[i].state.id for i in own}
+        self._personal.update(e.state.id for e in entries if e.isolated)
         self._levels = dict(zip([e.state.id for e in entries], levels.tolist(), strict=True))
         return MixOutputs(collected.tick, tuple(writes), tuple(events))
 
@@ -393,7 +395,7 @@ class AudioMixer:
             key = e.state.key
             if e.isolated:
                 pcm = e.prompt_pcm if e.prompt_pcm is not None else _SILENCE_48K
-                frame = self._personal_frame(e, pcm)
+                frame = self._personal_frame(e, pcm, from_shared=False)
             elif e.mute_out:
                 frame = silence.get(key) or silence.setdefault(key, self._silence(e.fmt))
             elif i in own:
@@ -428,13 +430,15 @@ class AudioMixer:
             enc = self._silence_enc[fmt.key] = make_encoder(fmt)
         return EncodedAudio(enc.encode(np.zeros(samples_per_frame(fmt.sample_rate), np.int16)))
 
-    def _personal_frame(self, e: Entry, pcm48: np.ndarray) -> EncodedAudio:
+    def _personal_frame(self, e: Entry, pcm48: np.ndarray, from_shared: bool = True
+                        ) -> EncodedAudio:
         st = e.state
         rate = e.fmt.sample_rate
         if st.id not in self._personal or st.own_downsampler is None:
-            # Leaving the shared mix: carry on from its filter state, no click.
+            # Leaving the shared mix: carry on from its filter state, no click. An
+            # isolated leg starts clean instead: nothing of the conference may leak.
             st.own_downsampler = Downsampler(rate)
-            if rate in self._shared_down:
+            if from_shared and rate in self._shared_down:
                 st.own_downsampler.copy_state(self._shared_down[rate])
         if st.own_encoder is None:
             st.own_encoder = make_encoder(e.fmt)

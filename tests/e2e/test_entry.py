@@ -211,3 +211,32 @@ def test_auto_attendant_menu_then_id_then_pin(start_mcu, peers):
     assert hears(b.received_wav_path(), TONES[0], skip_seconds=3.0)
     assert hears(a.received_wav_path(), TONES[1], skip_seconds=3.0)
     mcu.wait_idle()
+
+
+def test_no_digits_at_all_is_asked_again_then_hung_up_cleanly(start_mcu, peers):
+    mcu = start_mcu(entry={"digit_timeout_s": 1.0, "timeouts_allowed": 1})
+    configure(mcu, "6100", pin=PIN)
+    silent = peers("silent", TONES[0], ["pcmu"])
+    call(silent, mcu, "6100")
+    mark = silent.mark()
+    wait_states(mcu, "6100", [("lobby", None)])
+    silent.wait_terminated(timeout=30, after=mark)  # prompt, timeout, prompt, goodbye, BYE
+    mcu.wait_idle()
+
+
+def test_a_pin_of_200_digits_is_wrong_and_the_right_one_still_works(start_mcu, peers):
+    mcu = start_mcu()
+    configure(mcu, "6200", pin=PIN)
+    caller = peers("long", TONES[0], ["pcmu"])
+    call(caller, mcu, "6200")
+    caller.send_dtmf(PIN * 50 + "#")  # starts with the PIN: must not match
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not mcu.inspect(
+            lambda m: m.directory.get("6200").participants
+            and next(iter(m.directory.get("6200").participants.values())).entry._pin_failures):
+        time.sleep(0.1)
+    assert states(mcu, "6200") == [("lobby", None)]
+    caller.send_dtmf(PIN + "#")
+    wait_states(mcu, "6200", [("connected", "participant")])
+    hang_up(caller)
+    mcu.wait_idle()

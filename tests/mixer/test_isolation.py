@@ -106,13 +106,6 @@ def test_isolated_leg_with_nothing_playing_hears_silence_when_nobody_shares_the_
     assert np.abs(iso.heard()).max() <= 8  # PCMU's smallest steps
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="AudioMixer._personal_frame rebuilds an isolated leg's Downsampler every tick "
-    "(isolated legs never enter self._personal, which only holds mixed speakers) and seeds "
-    "it with the shared mix's filter history: each 20 ms frame of the prompt starts with "
-    "~1 ms of the conference mix (here -34 dB of the others' tone, peaks ~12000)",
-)
 def test_isolated_leg_hears_nothing_of_the_conference_when_a_listener_shares_the_mix() -> None:
     mixer = AudioMixer(MixerSettings(speakers=3))
     a, d = FakeLeg("a", PCMU, A_HZ, 12000), FakeLeg("d", PCMU, None)
@@ -127,12 +120,6 @@ def test_isolated_leg_hears_nothing_of_the_conference_when_a_listener_shares_the
     assert np.abs(heard).max() <= 8
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="AudioMixer._personal_frame restarts an isolated leg's Downsampler every tick "
-    "(it is never in self._personal), so the prompt is filtered frame by frame with no "
-    "history: a click every 20 ms, residual only ~9 dB below the prompt",
-)
 def test_isolated_leg_hears_the_prompt_without_frame_edge_artefacts() -> None:
     mixer, a, b, iso, _, _ = room()
     run(mixer, TICKS)
