@@ -4,8 +4,8 @@
 # Idempotent: does nothing (not even apt-get update) when everything is present.
 set -euo pipefail
 
-PACKAGES=(baresip baresip-ffmpeg baresip-gstreamer baresip-x11 ffmpeg tshark postgresql chromium)
-COMMANDS=(baresip ffmpeg ffprobe tshark chromium)
+PACKAGES=(baresip baresip-ffmpeg baresip-gstreamer baresip-x11 ffmpeg tshark postgresql chromium linphone-cli)
+COMMANDS=(baresip ffmpeg ffprobe tshark chromium linphonec)
 
 SUDO=()
 if [ "$(id -u)" -ne 0 ]; then
