@@ -16,7 +16,7 @@ import uvloop
 
 from gateway.leg import Leg, Refuse
 from gateway.log import log_event
-from gateway.sip.service import CallInfo, SipService
+from gateway.sip.service import CallInfo, SipService, leg_id_of
 from mcu.conference import Conference, EntryServices, RoomPolicy
 from mcu.control import WebServer, create_app
 from mcu.entry import Admit, ConferenceDirectory, RoomSpec
@@ -115,8 +115,9 @@ class Mcu:
             raise DialOutRefused(routed)
         seat = _ConferenceSeat(self, routed)
         try:
-            return self.sip.dial(uri, seat, from_user=numeric_id,
-                                 display_name=display_name or routed.conference.name)
+            handle = self.sip.dial(uri, seat, from_user=numeric_id,
+                                   display_name=display_name or routed.conference.name)
+            return leg_id_of(handle)
         except Exception:
             seat.abandon()
             raise
@@ -231,6 +232,27 @@ class Mcu:
     def set_muted(self, numeric_id: str, participant_id: str, muted: bool) -> bool:
         conference = self.directory.get(numeric_id)
         return conference is not None and conference.set_muted(participant_id, muted)
+
+    def set_important(self, numeric_id: str, participant_id: str, important: bool) -> bool:
+        conference = self.directory.get(numeric_id)
+        return conference is not None and conference.set_important(participant_id, important)
+
+    def set_layout(self, numeric_id: str, participant_id: str, layout: str | None) -> bool:
+        conference = self.directory.get(numeric_id)
+        return conference is not None and conference.set_layout(participant_id, layout)
+
+    def send_message(self, numeric_id: str, participant_id: str | None, text: str) -> bool:
+        conference = self.directory.get(numeric_id)
+        return conference is not None and conference.send_message(participant_id, text)
+
+    def end_conference(self, numeric_id: str) -> bool:
+        conference = self.directory.get(numeric_id)
+        if conference is None:
+            return False
+        task = asyncio.get_running_loop().create_task(conference.close("ended-by-operator"))
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
+        return True
 
 
 def _access(record: ConferenceRecord) -> Access:

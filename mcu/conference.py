@@ -99,11 +99,13 @@ class Participant:
     layout: str | None = None  # the participant's own layout choice (keys 2/8)
     hangup_reason: str | None = None  # hang up once the queued prompts have played
     hangup_at: float = 0.0
+    message: str | None = None  # text over this participant's picture (web control)
     watcher: asyncio.Task[None] | None = field(default=None, repr=False)
 
-    def view(self) -> ParticipantView:
+    def view(self, speaking: bool, important: bool, everyone: str | None) -> ParticipantView:
         return ParticipantView(self.leg.id, self.leg.display_name, self.leg.remote,
-                               self.state, self.role, self.muted)
+                               self.state, self.role, self.muted, speaking, important,
+                               self.layout, self.message or everyone)
 
 
 class Conference:
@@ -132,6 +134,9 @@ class Conference:
         self._on_leave = on_leave
         self.participants: dict[str, Participant] = {}
         self._ending: asyncio.Task[None] | None = None
+        # Chosen by the web control; the video mixer reads them (issue 4).
+        self.important: str | None = None
+        self.message: str | None = None  # text over everyone's picture
 
     # ---- joining and leaving
 
@@ -163,6 +168,8 @@ class Conference:
         self.mixer.remove(leg_id)
         if participant.watcher and participant.watcher is not asyncio.current_task():
             participant.watcher.cancel()
+        if self.important == leg_id:
+            self.important = None
         log_event(log, "conference.leave", conference=self.numeric_id, leg=leg_id,
                   participants=len(self.participants))
         self._on_leave(self, participant.leg)
@@ -180,7 +187,9 @@ class Conference:
     # ---- what the web control asks (mcu.live.LiveControl, per conference)
 
     def views(self) -> list[ParticipantView]:
-        return [p.view() for p in self.participants.values()]
+        speaking = set(self.mixer.speakers)
+        return [p.view(p.leg.id in speaking, p.leg.id == self.important, self.message)
+                for p in self.participants.values()]
 
     def admit_from_lobby(self, leg_id: str) -> bool:
         participant = self.participants.get(leg_id)
@@ -212,6 +221,36 @@ class Conference:
         if participant is not None:
             participant.entry = None
             self._apply(participant, [Play(("goodbye",)), EndCall(reason)])
+
+    def set_important(self, leg_id: str, important: bool) -> bool:
+        if leg_id not in self.participants:
+            return False
+        if important:
+            self.important = leg_id
+        elif self.important == leg_id:
+            self.important = None
+        return True
+
+    def set_layout(self, leg_id: str, layout: str | None) -> bool:
+        """Raises ValueError for a layout name ``layouts`` does not know."""
+        if layout is not None and layout not in available_layouts():
+            raise ValueError(f"unknown layout {layout!r}")
+        participant = self.participants.get(leg_id)
+        if participant is None:
+            return False
+        participant.layout = layout
+        return True
+
+    def send_message(self, leg_id: str | None, text: str) -> bool:
+        """Text over one participant's picture, or everyone's (``None``); "" clears."""
+        if leg_id is None:
+            self.message = text or None
+            return True
+        participant = self.participants.get(leg_id)
+        if participant is None:
+            return False
+        participant.message = text or None
+        return True
 
     def chairs_present(self) -> bool:
         return any(p.role == "chair" and p.state == "connected"

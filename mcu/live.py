@@ -25,6 +25,10 @@ class ParticipantView:
     state: ParticipantState
     role: ParticipantRole | None  # None while in the lobby
     muted: bool
+    speaking: bool = False  # among the mixed speakers right now
+    important: bool = False  # takes the large cell in video layouts
+    layout: str | None = None  # the participant's own layout, None: the conference's
+    message: str | None = None  # text shown over this participant's picture
 
     def as_json(self) -> dict[str, object]:
         return {
@@ -34,6 +38,10 @@ class ParticipantView:
             "state": self.state,
             "role": self.role,
             "muted": self.muted,
+            "speaking": self.speaking,
+            "important": self.important,
+            "layout": self.layout,
+            "message": self.message,
         }
 
 
@@ -50,6 +58,24 @@ class LiveControl(Protocol):
 
     def set_muted(self, numeric_id: str, participant_id: str, muted: bool) -> bool:
         """Mute a participant's audio into the conference; False when there is none."""
+
+    def set_important(self, numeric_id: str, participant_id: str, important: bool) -> bool:
+        """Make (or unmake) the conference's one important participant."""
+
+    def set_layout(self, numeric_id: str, participant_id: str, layout: str | None) -> bool:
+        """The participant's own layout (a name from ``layouts.available_layouts()``, or
+        None for the conference's). Raises ValueError for an unknown layout name."""
+
+    def send_message(self, numeric_id: str, participant_id: str | None, text: str) -> bool:
+        """Show ``text`` over one participant's picture, or everyone's (None)."""
+
+    def dial_out(self, numeric_id: str, uri: str, display_name: str | None = None) -> str:
+        """Call ``uri`` into the conference; returns the new participant's id. Raises
+        ``mcu.app.DialOutRefused`` (conference full/inactive), ValueError (undiallable
+        URI), ``gateway.rtp.ports.PortsExhausted``."""
+
+    def end_conference(self, numeric_id: str) -> bool:
+        """Hang up everyone in a running conference; False when it is not running."""
 
     async def refresh_conferences(self) -> None:
         """Re-read the configured conferences (PINs, limits) after the store changed."""

@@ -51,11 +51,16 @@ class CallInfo:
 Admit = Callable[[CallInfo], Refuse | Seat]
 
 
+def leg_id_of(handle: str) -> str:
+    """The Leg id of a SIP call handle (what the web control calls a participant)."""
+    return f"sip-{handle}"
+
+
 class SipLeg:
     """One SIP call as the conference sees it (gateway.leg.Leg)."""
 
     def __init__(self, service: SipService, call: _Call):
-        self.id = f"sip-{call.handle}"
+        self.id = leg_id_of(call.handle)
         # Endpoints that send no display name are shown by their From user part.
         self.display_name = call.info.display_name or _user_of(call.info.from_uri)
         self.remote = call.info.remote
