@@ -13,6 +13,8 @@ Where each seed rule lives:
   `roles_of()`; moderators lack `tables.OWNER_ONLY_OPERATIONS`
 - seed 000 security administrator: `tables.SECURITY_ADMIN_OPERATIONS`, `RECORD_READERS`
 - seed 002 undeletable root `admin`: `authorize._user_management`
+- seed 002 only the administrator manages (and lists) accounts: `authorize._user_management`,
+  `authorize._list_users`; everyone sees their own account and changes their own password
 """
 
 from __future__ import annotations

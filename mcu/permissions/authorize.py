@@ -77,6 +77,8 @@ def authorize(actor: Actor, operation: Operation, target: Target = None) -> Deci
         return _user_management(actor, operation, _expect(target, UserTarget))
     if operation in tables.RECORD_OPERATIONS:
         return _records(actor)
+    if operation is Op.LIST_USERS:
+        return _list_users(actor)
     if operation is Op.LIST_CONFERENCES:
         return _list_conferences(actor)
     if operation is Op.CREATE_CONFERENCE:
@@ -111,11 +113,25 @@ def _user_management(actor: Actor, operation: Operation, user: UserTarget) -> De
     # Everyone may change their own password: it is a credential, not a server setting.
     if operation is Op.CHANGE_PASSWORD and user.username == actor.username:
         return _allow("own-password")
+    # ... and so everyone may see their own account (to find that form).
+    if operation is Op.VIEW_USER and user.username == actor.username:
+        return _allow("own-account")
+    if operation is Op.VIEW_USER and actor.privilege is not Privilege.ADMINISTRATOR:
+        # Seed 000: the security admin reads "reports and recording"; accounts are neither.
+        return _deny("user-accounts: administrator only")
     if actor.privilege is Privilege.SECURITY_ADMINISTRATOR:
         return _deny(SECURITY_READ_ONLY)
     if actor.privilege is Privilege.ADMINISTRATOR:
         return _allow("user-management: administrator")
     return _deny("user-management: administrator only")
+
+
+def _list_users(actor: Actor) -> Decision:
+    # Seed 002: "Internal users with the admin role can manage other internal users"; seed
+    # 000's security admin reads "reports and recording", and the user list is neither.
+    if actor.privilege is Privilege.ADMINISTRATOR:
+        return _allow("user-accounts: administrator")
+    return _deny("user-accounts: administrator only")
 
 
 def _records(actor: Actor) -> Decision:

@@ -102,6 +102,9 @@ class Operation(StrEnum):
     UPDATE_USER = "update_user"
     DELETE_USER = "delete_user"
     CHANGE_PASSWORD = "change_password"
+    # Reading accounts: the list is the administrator's; one's own account is one's own.
+    LIST_USERS = "list_users"
+    VIEW_USER = "view_user"
     VIEW_CALL_RECORDS = "view_call_records"
     VIEW_AUDIT_LOG = "view_audit_log"
 

@@ -144,6 +144,10 @@ SERVER_EXPECTED: dict[Operation, tuple[set[Privilege], set[Privilege]]] = {
     Op.DELETE_USER: ({P.ADMINISTRATOR},) * 2,
     # Anyone may change their own password; another's only by an administrator.
     Op.CHANGE_PASSWORD: (EVERYONE, {P.ADMINISTRATOR}),
+    # Listing accounts is managing them (seed 002); the security admin reads "reports and
+    # recording" (seed 000), not accounts. One's own account is visible to its owner.
+    Op.LIST_USERS: ({P.ADMINISTRATOR},) * 2,
+    Op.VIEW_USER: (EVERYONE, {P.ADMINISTRATOR}),
 }
 
 
