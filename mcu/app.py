@@ -11,12 +11,14 @@ import logging
 import signal
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import uvloop
 
 from gateway.leg import Leg, Refuse
 from gateway.log import log_event
 from gateway.sip.service import CallInfo, SipService, leg_id_of
+from mcu.cdr import CallRecorder
 from mcu.conference import Conference, EntryServices, RoomPolicy
 from mcu.control import WebServer, create_app
 from mcu.entry import Admit, ConferenceDirectory, RoomSpec
@@ -25,12 +27,14 @@ from mcu.lobby import Access, Enter, Locked
 from mcu.log import configure_logging
 from mcu.metrics import Metrics
 from mcu.pinguard import GuardSettings, PinGuard
+from mcu.schedule import active_at
 from mcu.settings import Settings
-from mcu.store import Store, open_store
+from mcu.store import EncryptionPolicy, Store, open_store
 from mcu.store.records import ConferenceRecord
 
 log = logging.getLogger("mcu.app")
 MEDIA_WORKERS = 2  # the bounded pool for decode/mix/encode: one per core here
+SCHEDULE_POLL_S = 1.0  # how often scheduled conferences are checked for their start
 
 
 class DialOutRefused(Exception):
@@ -48,6 +52,7 @@ class _ConferenceSeat:
     keyed: str = ""  # PIN digits dialled with the number (direct entry)
 
     def join(self, leg: Leg) -> None:
+        self.mcu.joined(self.admitted.conference, leg)
         self.admitted.conference.join(leg, keyed=self.keyed)
 
     def abandon(self) -> None:
@@ -72,17 +77,22 @@ class Mcu:
             lookup=self._access_by_id, on_locked=self._locked, on_transfer=self._transfer,
         )
         self.store: Store | None = None
+        self.cdr: CallRecorder | None = None
+        self._scheduler: asyncio.Task[None] | None = None
+        self._active: set[str] = set()  # scheduled conferences inside their window
         self.web: WebServer | None = None
         self._catalogue: dict[str, ConferenceRecord] = {}
         self._closing: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
         self.store = await open_store(self.settings.database.url)
+        self.cdr = CallRecorder(self.store)
         if self.store.generated_admin_password:  # first start: shown once, never logged
             print(f"mcu: created user 'admin' with password {self.store.generated_admin_password}",
                   flush=True)
         await self.refresh_conferences()
         await self.sip.start()
+        self._scheduler = asyncio.get_running_loop().create_task(self._run_schedules())
         self.web = WebServer()
         await self.web.start(create_app(self.store, self), self.settings.http.host,
                              self.settings.http.port)
@@ -94,12 +104,17 @@ class Mcu:
         """End every call with BYE, then every conference, then the media pool."""
         if self.web is not None:
             await self.web.stop()
+        if self._scheduler is not None:
+            self._scheduler.cancel()
+            await asyncio.gather(self._scheduler, return_exceptions=True)
         await self.sip.stop()
         for conference in self.directory.conferences():
             await conference.close("shutdown")
         if self._closing:
             await asyncio.gather(*self._closing, return_exceptions=True)
         self.executor.shutdown(wait=True)
+        if self.cdr is not None:
+            await self.cdr.drain()
         if self.store is not None:
             await self.store.close()
         log_event(log, "mcu.stopped")
@@ -141,16 +156,57 @@ class Mcu:
                 conference.name = record.name
                 conference.access, conference.policy = _access(record), _policy(record)
 
+    async def _run_schedules(self) -> None:
+        """Dial a scheduled conference's preconfigured participants when it starts."""
+        while True:
+            now = datetime.now(UTC)
+            for record in list(self._catalogue.values()):
+                if record.start_time is None:
+                    continue
+                active = active_at(record, now)
+                if active and record.numeric_id not in self._active:
+                    self._active.add(record.numeric_id)
+                    await self._dial_preconfigured(record)
+                elif not active:
+                    self._active.discard(record.numeric_id)
+            await asyncio.sleep(SCHEDULE_POLL_S)
+
+    async def _dial_preconfigured(self, record: ConferenceRecord) -> None:
+        assert self.store is not None
+        for participant in await self.store.list_participants(record.id):
+            try:
+                self.dial_out(record.numeric_id, participant.address, participant.display_name)
+            except Exception as error:  # one bad address must not stop the others
+                log_event(log, "schedule.dial_failed", level=logging.WARNING,
+                          conference=record.numeric_id, address=participant.address,
+                          error=str(error))
+        log_event(log, "schedule.started", conference=record.numeric_id)
+
     def _room_spec(self, numeric_id: str) -> RoomSpec | None:
         if numeric_id == self.settings.entry.attendant_number:
             return RoomSpec("Auto attendant")
         record = self._catalogue.get(numeric_id)
         return RoomSpec(record.name, record.max_participants) if record else None
 
+    def _closed_to_calls(self, numeric_id: str) -> Refuse | None:
+        """A configured conference outside its schedule, or one that requires encryption
+        (no SRTP yet: every call is unencrypted), refuses calls."""
+        record = self._catalogue.get(numeric_id)
+        if record is None:
+            return None
+        if record.encryption == EncryptionPolicy.REQUIRED:
+            return Refuse(488, "Not Acceptable Here (conference requires encryption)")
+        if not active_at(record, datetime.now(UTC)):
+            return Refuse(480, "Temporarily Unavailable (conference not active now)")
+        return None
+
     def _access_by_id(self, numeric_id: str) -> Access | Refuse:
         """The auto attendant's lookup of a keyed conference ID."""
         if numeric_id == self.settings.entry.attendant_number:
             return Refuse(404, "Not Found (that is the attendant)")
+        refused = self._closed_to_calls(numeric_id)
+        if refused is not None:
+            return refused
         record = self._catalogue.get(numeric_id)
         if record is not None:
             return _access(record)
@@ -162,6 +218,9 @@ class Mcu:
 
     def _admit(self, call: CallInfo) -> Refuse | _ConferenceSeat:
         numeric_id, keyed = self._dialled(call.user)
+        refused = self._closed_to_calls(numeric_id)
+        if refused is not None:
+            return refused
         routed = self.directory.route(numeric_id)
         if isinstance(routed, Refuse):
             return routed
@@ -187,10 +246,20 @@ class Mcu:
             attendant.say_goodbye(leg.id, "conference-full" if routed.status == 486
                                   else "refused")
             return
-        attendant.leave(leg.id)
+        attendant.leave(leg.id, "transferred")
         log_event(log, "attendant.transfer", leg=leg.id, conference=routed.numeric_id,
                   role=enter.role)
+        self.joined(routed.conference, leg)
         routed.conference.join(leg, role=enter.role)
+
+    def joined(self, conference: Conference, leg: Leg) -> None:
+        if self.cdr is not None:
+            self.cdr.started(conference.numeric_id, leg)
+
+    def _left(self, conference: Conference, leg: Leg, reason: str) -> None:
+        if self.cdr is not None:
+            self.cdr.ended(leg.id, reason)
+        self.release_seat(conference.numeric_id)
 
     def _locked(self, locked: Locked, remote: str) -> None:
         lock = locked.lock
@@ -208,7 +277,7 @@ class Mcu:
         record = self._catalogue.get(numeric_id)
         return Conference(
             numeric_id, name, self.settings.mixer, self.executor,
-            on_leave=lambda conference, leg: self.release_seat(conference.numeric_id),
+            on_leave=self._left,
             access=_access(record) if record else None,
             policy=_policy(record) if record else None,
             entry=self.entry,

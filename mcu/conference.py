@@ -115,7 +115,7 @@ class Conference:
         name: str,
         mixer_settings: MixerSettings,
         executor: Executor,
-        on_leave: Callable[[Conference, Leg], None] = lambda conference, leg: None,
+        on_leave: Callable[[Conference, Leg, str], None] = lambda conference, leg, why: None,
         *,
         access: Access | None = None,
         policy: RoomPolicy | None = None,
@@ -161,7 +161,7 @@ class Conference:
         else:
             self._admit(participant, "participant")
 
-    def leave(self, leg_id: str) -> None:
+    def leave(self, leg_id: str, reason: str = "left") -> None:
         participant = self.participants.pop(leg_id, None)
         if participant is None:
             return
@@ -172,7 +172,7 @@ class Conference:
             self.important = None
         log_event(log, "conference.leave", conference=self.numeric_id, leg=leg_id,
                   participants=len(self.participants))
-        self._on_leave(self, participant.leg)
+        self._on_leave(self, participant.leg, reason)
         if participant.role == "chair" and participant.state == "connected":
             self._chair_left()
 
@@ -181,7 +181,7 @@ class Conference:
         legs = [p.leg for p in self.participants.values()]
         await asyncio.gather(*(leg.hang_up(reason) for leg in legs), return_exceptions=True)
         for leg in legs:
-            self.leave(leg.id)
+            self.leave(leg.id, reason)
         await self._clock.stop()
 
     # ---- what the web control asks (mcu.live.LiveControl, per conference)
@@ -393,7 +393,7 @@ class Conference:
         leg = participant.leg
         async for event in leg.events():
             if isinstance(event, Hangup):
-                self.leave(leg.id)
+                self.leave(leg.id, event.reason)
                 return
             if isinstance(event, HoldChanged):
                 log_event(log, "conference.hold", conference=self.numeric_id, leg=leg.id,
