@@ -342,6 +342,61 @@ class Store:
             await session.flush()
             return ConferenceRecord.from_row(row)
 
+    async def save_conference(
+        self,
+        conference_id: int | None,
+        values: Mapping[str, Any],
+        participants: Sequence[ParticipantRecord] | None = None,
+    ) -> tuple[ConferenceRecord, list[ParticipantRecord]]:
+        """Create (`conference_id` None) or change a conference and, when `participants` is
+        given, replace its preconfigured participants — all in one transaction, so a
+        request that fails anywhere leaves nothing half-saved. Returns the conference and
+        its preconfigured participants as saved."""
+        values = _coerce_conference_fields(values)
+        for required in ("name", "numeric_id", "encryption", "streaming"):
+            if required in values and values[required] is None:
+                raise Invalid(required, "must not be null")
+        if conference_id is None:
+            for required in ("name", "numeric_id"):
+                if not values.get(required):
+                    raise Invalid(required, "must not be empty")
+        for i, p in enumerate(participants or ()):
+            if not p.address:
+                raise Invalid(f"participants.{i}.address", "must not be empty")
+        async with self._transaction(unique=("numeric_id",)) as session:
+            if "owner" in values:
+                await _check_owner(session, values["owner"])
+            if conference_id is None:
+                row = Conference(created_at=utcnow(), **values)
+                row.encryption = row.encryption or EncryptionPolicy.OPTIONAL
+                row.streaming = bool(row.streaming)
+                session.add(row)
+            else:
+                row = await _conference_row(session, conference_id)
+                for field, value in values.items():
+                    setattr(row, field, value)
+            _check_repetition(row)
+            await session.flush()
+            if participants is not None:
+                await session.execute(
+                    delete(PreconfiguredParticipant).where(
+                        PreconfiguredParticipant.conference_id == row.id
+                    )
+                )
+                session.add_all(
+                    PreconfiguredParticipant(
+                        conference_id=row.id, address=p.address, display_name=p.display_name
+                    )
+                    for p in participants
+                )
+                await session.flush()
+            saved = await session.scalars(
+                select(PreconfiguredParticipant)
+                .where(PreconfiguredParticipant.conference_id == row.id)
+                .order_by(PreconfiguredParticipant.id)
+            )
+            return ConferenceRecord.from_row(row), [ParticipantRecord.from_row(r) for r in saved]
+
     async def delete_conference(self, conference_id: int) -> None:
         async with self._transaction() as session:
             row = await session.get(Conference, conference_id)

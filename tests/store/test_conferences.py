@@ -147,3 +147,57 @@ async def test_preconfigured_participants(store: Store) -> None:
     assert await store.list_participants(conf.id) == wanted  # the bad replace rolled back
     await store.set_participants(conf.id, [])
     assert await store.list_participants(conf.id) == []
+
+
+async def test_save_conference_is_one_transaction(store: Store) -> None:
+    await store.create_user("olga", "pw", Privilege.CONFERENCE_CREATION)
+    dialled = [ParticipantRecord("sip:room@example.com", "Room"), ParticipantRecord("sip:b@x")]
+    created, saved = await store.save_conference(
+        None,
+        {"name": "Weekly", "numeric_id": "400", "owner": "olga", "repetition": "weekly"},
+        dialled,
+    )
+    assert saved == dialled and created.owner == "olga"
+    assert created.repetition is Repetition.WEEKLY
+    assert created.encryption is EncryptionPolicy.OPTIONAL and created.streaming is False
+    assert await store.get_conference(created.id) == created
+    assert await store.list_participants(created.id) == dialled
+
+    # Without participants the list stays; with them it is replaced.
+    changed, kept = await store.save_conference(created.id, {"name": "Renamed"})
+    assert changed.name == "Renamed" and kept == dialled
+    _, replaced = await store.save_conference(created.id, {}, [ParticipantRecord("sip:c@x")])
+    assert replaced == [ParticipantRecord("sip:c@x")]
+
+    # A failure anywhere rolls back the whole change: fields and participants alike.
+    other, _ = await store.save_conference(None, {"name": "Other", "numeric_id": "401"})
+    with pytest.raises(Conflict) as conflict:
+        await store.save_conference(
+            created.id, {"name": "Clash", "numeric_id": "401"}, [ParticipantRecord("sip:d@x")]
+        )
+    assert conflict.value.field == "numeric_id"
+    with pytest.raises(Invalid) as invalid:
+        await store.save_conference(created.id, {"name": "Ghost", "owner": "ghost"}, [])
+    assert invalid.value.field == "owner"
+    with pytest.raises(Invalid) as invalid:
+        await store.save_conference(created.id, {"repetition": None, "repeat_count": 3})
+    assert invalid.value.field == "repetition"
+    assert await store.get_conference(created.id) == changed
+    assert await store.list_participants(created.id) == [ParticipantRecord("sip:c@x")]
+    assert await store.get_conference(other.id) == other
+
+    for values, field in [
+        ({"numeric_id": "402"}, "name"),
+        ({"name": "No id"}, "numeric_id"),
+        ({"name": "X", "numeric_id": "403", "colour": "red"}, "colour"),
+        ({"name": "X", "numeric_id": "403", "encryption": "maybe"}, "encryption"),
+    ]:
+        with pytest.raises(Invalid) as invalid:
+            await store.save_conference(None, values)
+        assert invalid.value.field == field
+    with pytest.raises(Invalid) as invalid:
+        await store.save_conference(None, {"name": "X", "numeric_id": "403"}, [ParticipantRecord("")])
+    assert invalid.value.field == "participants.0.address"
+    assert await store.get_conference_by_numeric_id("403") is None
+    with pytest.raises(NotFound):
+        await store.save_conference(other.id + 100, {"name": "Nobody"})
