@@ -21,6 +21,7 @@ from fastapi import Request
 from pydantic import BaseModel, ValidationError
 
 from gateway.log import log_event
+from mcu.control.throttle import LoginThrottle
 from mcu.live import LiveControl
 from mcu.permissions import Actor, ConferenceTarget, Decision, Operation, Target, authorize
 from mcu.store import ConferenceRecord, EncryptionPolicy, RoleName, RoleRecord, Store
@@ -78,6 +79,8 @@ class Control:
     live: LiveControl
     session_ttl: timedelta
     csrf_secret: bytes = field(default_factory=lambda: secrets.token_bytes(32))
+    # Failed logins per source address, shared by the token route and the login form.
+    throttle: LoginThrottle = field(default_factory=LoginThrottle)
 
     def csrf_for(self, token: str) -> str:
         """The CSRF token of a session: derived, so nothing more is stored."""
@@ -86,6 +89,28 @@ class Control:
 
 def control_of(request: Request) -> Control:
     return request.app.state.control  # type: ignore[no-any-return]
+
+
+THROTTLED = "too many failed logins; try again later"
+
+
+def source_of(request: Request) -> str:
+    """The peer address logins are throttled by (proxy headers are not trusted)."""
+    return request.client.host if request.client else "unknown"
+
+
+async def admit_login(ctl: Control, request: Request, username: str | None, via: str) -> int:
+    """Ask the throttle whether a login from this source may be tried: 0 if so, else the
+    seconds to put in Retry-After. The start of a lockout is audited, once."""
+    source = source_of(request)
+    admission = ctl.throttle.begin(source)
+    if admission.allowed:
+        return 0
+    if admission.lockout_started:
+        await audit(ctl, username, "login", via, f"throttled: {admission.retry_after}s lockout")
+    else:
+        log_event(logger, "control.login_throttled", source=source, via=via)
+    return admission.retry_after
 
 
 @dataclass(frozen=True)

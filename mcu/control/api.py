@@ -12,12 +12,15 @@ import json
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Request, Response
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, StrictBool, StringConstraints
 
 from mcu.control.access import (
+    THROTTLED,
     Control,
     ControlError,
     Principal,
+    admit_login,
     audit,
     conference_target,
     control_of,
@@ -25,6 +28,7 @@ from mcu.control.access import (
     parse_body,
     principal_of,
     require,
+    source_of,
 )
 from mcu.permissions import (
     Listing,
@@ -178,7 +182,14 @@ def build_router() -> APIRouter:
     async def issue_token(request: Request, ctl: Ctl) -> TokenResponse:
         """A bearer token for `Authorization: Bearer`; same 401 for any wrong pair."""
         body = await parse_body(request, TokenRequest)
+        wait = await admit_login(ctl, request, body.username, "api-token")
+        if wait:
+            return JSONResponse(  # type: ignore[return-value]
+                {"detail": THROTTLED}, status_code=429, headers={"Retry-After": str(wait)}
+            )
         user = await ctl.store.authenticate(body.username, body.password)
+        if user is not None:
+            ctl.throttle.succeeded(source_of(request))
         if user is None:
             await audit(ctl, body.username, "login", "api-token", "failed")
             raise ControlError(401, "wrong username or password")

@@ -16,14 +16,22 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from mcu.control import api, pages
 from mcu.control.access import Control, ControlError
+from mcu.control.throttle import LoginThrottle
 from mcu.live import LiveControl
 from mcu.store import Conflict, Invalid, NotFound, Protected, Store
 
 API_PREFIX = "/api/"
 
 
-def create_app(store: Store, live: LiveControl, *, session_ttl_s: float = 3600) -> FastAPI:
-    """The control application over `store` (configuration) and `live` (running calls)."""
+def create_app(
+    store: Store,
+    live: LiveControl,
+    *,
+    session_ttl_s: float = 3600,
+    throttle: LoginThrottle | None = None,
+) -> FastAPI:
+    """The control application over `store` (configuration) and `live` (running calls);
+    `throttle` counts failed logins per source (default: 10 in 5 minutes lock 5 minutes)."""
     if session_ttl_s <= 0:
         raise ValueError("session_ttl_s must be positive")
     app = FastAPI(
@@ -34,6 +42,8 @@ def create_app(store: Store, live: LiveControl, *, session_ttl_s: float = 3600) 
         redoc_url=None,
     )
     app.state.control = Control(store, live, timedelta(seconds=session_ttl_s))
+    if throttle is not None:
+        app.state.control.throttle = throttle
     app.include_router(api.build_router())
     app.include_router(pages.build_router())
     app.mount("/static", StaticFiles(directory=pages.HERE / "static"), name="static")

@@ -23,6 +23,7 @@ from mcu.control.access import (
     SESSION_COOKIE,
     ControlError,
     Principal,
+    admit_login,
     allowed,
     audit,
     authenticate,
@@ -32,6 +33,7 @@ from mcu.control.access import (
     load_conference,
     principal_of,
     require,
+    source_of,
 )
 from mcu.control.api import conference_json
 from mcu.permissions import Listing, Operation, listing
@@ -107,7 +109,21 @@ def build_router() -> APIRouter:
         username = str(form.get("username", ""))
         password = str(form.get("password", ""))
         next_path = _safe_next(str(form.get("next", "/")))
+        wait = await admit_login(ctl, request, username or None, "web-session")
+        if wait:
+            response = render(
+                request,
+                "login.html",
+                status=429,
+                csrf=csrf,
+                next=next_path,
+                error=f"Too many failed logins from your address; try again in {wait} s.",
+            )
+            response.headers["Retry-After"] = str(wait)
+            return response
         user = await ctl.store.authenticate(username, password) if username else None
+        if user is not None:
+            ctl.throttle.succeeded(source_of(request))
         if user is None:
             await audit(ctl, username or None, "login", "web-session", "failed")
             return render(
