@@ -196,7 +196,8 @@ async def test_save_conference_is_one_transaction(store: Store) -> None:
             await store.save_conference(None, values)
         assert invalid.value.field == field
     with pytest.raises(Invalid) as invalid:
-        await store.save_conference(None, {"name": "X", "numeric_id": "403"}, [ParticipantRecord("")])
+        bare = {"name": "X", "numeric_id": "403"}
+        await store.save_conference(None, bare, [ParticipantRecord("")])
     assert invalid.value.field == "participants.0.address"
     assert await store.get_conference_by_numeric_id("403") is None
     with pytest.raises(NotFound):
