@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from mcu.control import api, pages
+from mcu.control import api, api_records, api_users, pages
 from mcu.control.access import Control, ControlError
 from mcu.control.throttle import LoginThrottle
 from mcu.live import LiveControl
@@ -45,6 +45,8 @@ def create_app(
     if throttle is not None:
         app.state.control.throttle = throttle
     app.include_router(api.build_router())
+    app.include_router(api_users.build_router())
+    app.include_router(api_records.build_router())
     app.include_router(pages.build_router())
     app.mount("/static", StaticFiles(directory=pages.HERE / "static"), name="static")
 
