@@ -1,8 +1,14 @@
-"""Server-rendered pages: login, the conference list, one conference's participants.
+"""Server-rendered pages: login, the conference list, one conference's participants,
+the schedule form.
 
 Pages ask `authorize` exactly as the API does; a button is rendered only when the
-operation it triggers would be allowed. The participant list refreshes itself from
+operation it triggers would be allowed. The participant list stays current over
+Server-Sent Events (``/conferences/{id}/events``, see `events`) and its buttons call
 the JSON API with the session cookie and the page's CSRF token (static/conference.js).
+Thumbnails are slates until there is video (`thumbnails`), never shown when the
+conference requires encryption. The schedule form (``/conferences/new``,
+``/conferences/{id}/edit``) writes through the same store calls and `authorize`
+questions as the API and shows the store's field errors beside the field.
 """
 
 from __future__ import annotations
@@ -14,13 +20,14 @@ from urllib.parse import quote
 
 import jinja2
 from fastapi import APIRouter, Request, Response
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, StreamingResponse
 from fastapi.templating import Jinja2Templates
 
 from mcu.control.access import (
     CSRF_FIELD,
     LOGIN_CSRF_COOKIE,
     SESSION_COOKIE,
+    Control,
     ControlError,
     Principal,
     admit_login,
@@ -31,12 +38,36 @@ from mcu.control.access import (
     conference_target,
     control_of,
     load_conference,
+    not_found,
     principal_of,
     require,
     source_of,
 )
 from mcu.control.api import conference_json
-from mcu.permissions import Listing, Operation, listing
+from mcu.control.events import SSE_HEADERS, participant_events, participants_json
+from mcu.control.forms import (
+    FORM_FIELD,
+    REPETITION_FIELDS,
+    REPETITIONS,
+    SCHEDULE_FIELDS,
+    changed,
+    check_pins,
+    form_values,
+    parse_schedule,
+    posted_values,
+)
+from mcu.control.thumbnails import slate
+from mcu.permissions import (
+    Actor,
+    ConferenceTarget,
+    Listing,
+    NewConferenceTarget,
+    Operation,
+    OwnerChangeTarget,
+    can_own,
+    listing,
+)
+from mcu.store import ConferenceRecord, Conflict, EncryptionPolicy, Invalid
 
 Op = Operation
 HERE = Path(__file__).parent
@@ -188,7 +219,120 @@ def build_router() -> APIRouter:
             shown = listing(actor, conference_target(record, roles))
             if shown is not Listing.HIDDEN:
                 rows.append({"link": shown is Listing.LINK, **conference_json(record)})
-        return render(request, "conferences.html", principal=principal, conferences=rows)
+        return render(
+            request,
+            "conferences.html",
+            principal=principal,
+            conferences=rows,
+            can_create=allowed(actor, Op.CREATE_CONFERENCE, _creating(actor)),
+        )
+
+    @router.get("/conferences/new")
+    async def new_conference_form(request: Request) -> Response:
+        ctl = control_of(request)
+        principal = await _page_principal(request)
+        if principal is None:
+            return _to_login(request)
+        await require(ctl, principal.actor, Op.CREATE_CONFERENCE, _creating(principal.actor))
+        values = form_values(None)
+        values["owner"] = principal.actor.username
+        return await _schedule_form(request, ctl, principal, None, values, {})
+
+    @router.post("/conferences/new")
+    async def create_conference(request: Request) -> Response:
+        ctl = control_of(request)
+        principal = await _form_principal(request)
+        if principal is None:
+            return _to_login(request)
+        actor = principal.actor
+        form = await request.form()
+        check_csrf(principal.csrf, str(form.get(CSRF_FIELD, "")))
+        # As the API: may the actor create at all (as owner)? Then: may they name this owner?
+        await require(
+            ctl, actor, Op.CREATE_CONFERENCE, _creating(actor),
+            audit_target="conference:new", audited=True,
+        )
+        shown = _owner_field_shown(actor, None)
+        parsed = parse_schedule(form, editing=False, owner_shown=shown)
+        owner = parsed.fields.pop("owner", actor.username) if shown else actor.username
+        if owner != actor.username:
+            user = None if owner is None else await ctl.store.get_user(owner)
+            target = NewConferenceTarget(owner, None if user is None else user.privilege)
+            if not allowed(actor, Op.CREATE_CONFERENCE, target):
+                parsed.errors.setdefault(
+                    "owner", "cannot own conferences" if user else "no such user"
+                )
+        values = posted_values(form, owner)
+        if parsed.errors:
+            return await _schedule_form(request, ctl, principal, None, values, parsed.errors)
+        fields = {k: v for k, v in parsed.fields.items() if k not in ("name", "numeric_id")}
+        try:
+            record = await ctl.store.create_conference(
+                parsed.fields["name"], parsed.fields["numeric_id"], owner=owner, **fields
+            )
+        except (Invalid, Conflict) as exc:
+            return await _schedule_form(request, ctl, principal, None, values, _store_error(exc))
+        await audit(ctl, actor.username, Op.CREATE_CONFERENCE, _ref(record), "created")
+        await ctl.live.refresh_conferences()
+        return RedirectResponse(f"/conferences/{record.id}", status_code=303)
+
+    @router.get("/conferences/{conference_id}/edit")
+    async def edit_conference_form(conference_id: str, request: Request) -> Response:
+        ctl = control_of(request)
+        principal = await _page_principal(request)
+        if principal is None:
+            return _to_login(request)
+        record, target = await load_conference(ctl, conference_id)
+        await require(ctl, principal.actor, Op.CONFIGURE_CONFERENCE, target)
+        return await _schedule_form(request, ctl, principal, record, form_values(record), {})
+
+    @router.post("/conferences/{conference_id}/edit")
+    async def update_conference(conference_id: str, request: Request) -> Response:
+        ctl = control_of(request)
+        principal = await _form_principal(request)
+        if principal is None:
+            return _to_login(request)
+        actor = principal.actor
+        form = await request.form()
+        check_csrf(principal.csrf, str(form.get(CSRF_FIELD, "")))
+        record, target = await load_conference(ctl, conference_id)
+        ref = _ref(record)
+        await require(ctl, actor, Op.CONFIGURE_CONFERENCE, target, audit_target=ref, audited=True)
+        shown = _owner_field_shown(actor, target)
+        parsed = parse_schedule(form, editing=True, owner_shown=shown)
+        changes = changed(record, parsed.fields)
+        # The finer configuration rights, asked as the API asks them.
+        for fields, operation in (
+            (SCHEDULE_FIELDS, Op.CONFIGURE_SCHEDULE),
+            (REPETITION_FIELDS, Op.CONFIGURE_REPETITION),
+            ({"streaming"}, Op.CONFIGURE_STREAMING),
+            ({"pin", "guest_pin"}, Op.CONFIGURE_PIN),
+        ):
+            if fields & set(changes):
+                await require(ctl, actor, operation, target, audit_target=ref, audited=True)
+        if "owner" in changes:
+            new_owner = changes["owner"]
+            user = None if new_owner is None else await ctl.store.get_user(new_owner)
+            change = OwnerChangeTarget(target, new_owner, None if user is None else user.privilege)
+            if not allowed(actor, Op.CHANGE_OWNER, change):
+                why = "no such user" if new_owner and user is None else "cannot own conferences"
+                parsed.errors.setdefault("owner", why)
+        parsed.errors.update({k: v for k, v in check_pins(record, changes).items()
+                              if k not in parsed.errors})
+        values = posted_values(form, record.owner)
+        if parsed.errors:
+            return await _schedule_form(request, ctl, principal, record, values, parsed.errors)
+        try:
+            updated = await ctl.store.update_conference(record.id, **changes)
+        except (Invalid, Conflict) as exc:
+            return await _schedule_form(request, ctl, principal, record, values, _store_error(exc))
+        # Which fields changed, never their values: PINs stay out of the audit and logs.
+        await audit(
+            ctl, actor.username, Op.CONFIGURE_CONFERENCE, ref,
+            "updated: " + ",".join(sorted(changes)) if changes else "unchanged",
+        )
+        await ctl.live.refresh_conferences()
+        return RedirectResponse(f"/conferences/{updated.id}", status_code=303)
 
     @router.get("/conferences/{conference_id}")
     async def conference_page(conference_id: str, request: Request) -> Response:
@@ -199,20 +343,170 @@ def build_router() -> APIRouter:
         actor = principal.actor
         record, target = await load_conference(ctl, conference_id)
         await require(ctl, actor, Op.VIEW_CONFERENCE, target)
-        can = {
-            "view": allowed(actor, Op.VIEW_PARTICIPANTS, target),
-            "admit": allowed(actor, Op.ADMIT_PARTICIPANT, target),
-            "drop": allowed(actor, Op.DISCONNECT_PARTICIPANT, target),
-            "mute": allowed(actor, Op.MUTE_PARTICIPANT, target),
-        }
+        can = _controls(actor, target)
         participants = ctl.live.participants(record.numeric_id) if can["view"] else []
         return render(
             request,
             "conference.html",
             principal=principal,
             conference=conference_json(record),
+            details=_details(record),
             participants=participants,
             can=can,
         )
 
+    @router.get("/conferences/{conference_id}/events")
+    async def conference_events(conference_id: str, request: Request) -> Response:
+        """The participant list as Server-Sent Events (`events.participant_events`)."""
+        ctl = control_of(request)
+        principal = await _page_principal(request)
+        if principal is None:
+            # For a script: a plain 401, not the login page's redirect.
+            return Response("not authenticated", status_code=401, media_type="text/plain")
+        record, target = await load_conference(ctl, conference_id)
+        await require(ctl, principal.actor, Op.VIEW_PARTICIPANTS, target)
+
+        def snapshot() -> str:
+            return participants_json(ctl.live.participants(record.numeric_id))
+
+        async def ended() -> str | None:
+            return await _stream_ended(ctl, principal, record)
+
+        return StreamingResponse(
+            participant_events(request, snapshot, ended),
+            media_type="text/event-stream",
+            headers=SSE_HEADERS,
+        )
+
+    @router.get("/conferences/{conference_id}/participants/{participant_id}/thumbnail.jpg")
+    async def thumbnail(conference_id: str, participant_id: str, request: Request) -> Response:
+        """A participant's picture: a slate until there is video; none when the
+        conference requires encryption (seed 003) — 404, as if there were no picture."""
+        ctl = control_of(request)
+        principal = await principal_of(request)
+        record, target = await load_conference(ctl, conference_id)
+        await require(ctl, principal.actor, Op.VIEW_PARTICIPANTS, target)
+        if not allowed(principal.actor, Op.VIEW_THUMBNAILS, target):
+            raise not_found("thumbnail")
+        view = next(
+            (p for p in ctl.live.participants(record.numeric_id) if p.id == participant_id), None
+        )
+        if view is None:
+            raise not_found("participant")
+        return Response(
+            slate(view.display_name, view.state),
+            media_type="image/jpeg",
+            headers={"Cache-Control": "private, no-store", "X-Content-Type-Options": "nosniff"},
+        )
+
+    async def _form_principal(request: Request) -> Principal | None:
+        # A page form carries its CSRF token as a field, checked by the route.
+        try:
+            return await authenticate(request, csrf_header=False)
+        except ControlError as exc:
+            if exc.status == 401:
+                return None
+            raise
+
     return router
+
+
+def _ref(record: ConferenceRecord) -> str:
+    return f"conference:{record.id}"
+
+
+def _creating(actor: Actor) -> NewConferenceTarget:
+    return NewConferenceTarget(actor.username, actor.privilege)
+
+
+def _owner_field_shown(actor: Actor, target: ConferenceTarget | None) -> bool:
+    """Seed 003: only who may change owners chooses one (asked with the owner `none`,
+    which every such actor may choose)."""
+    if target is None:
+        return allowed(actor, Op.CREATE_CONFERENCE, NewConferenceTarget(None))
+    return allowed(actor, Op.CHANGE_OWNER, OwnerChangeTarget(target, None))
+
+
+def _controls(actor: Actor, target: ConferenceTarget) -> dict[str, bool]:
+    """Which controls the conference page shows: exactly what `authorize` allows."""
+    return {
+        "view": allowed(actor, Op.VIEW_PARTICIPANTS, target),
+        "thumbnails": allowed(actor, Op.VIEW_THUMBNAILS, target),
+        "admit": allowed(actor, Op.ADMIT_PARTICIPANT, target),
+        "drop": allowed(actor, Op.DISCONNECT_PARTICIPANT, target),
+        "mute": allowed(actor, Op.MUTE_PARTICIPANT, target),
+        "important": allowed(actor, Op.SET_IMPORTANT_PARTICIPANT, target),
+        "message_all": allowed(actor, Op.MESSAGE_ALL, target),
+        "dial_out": allowed(actor, Op.DIAL_OUT, target),
+        "end": allowed(actor, Op.END_CONFERENCE, target),
+        "configure": allowed(actor, Op.CONFIGURE_CONFERENCE, target),
+    }
+
+
+def _details(record: ConferenceRecord) -> dict[str, Any]:
+    """The schedule as the page shows it (UTC ISO times; the script shows them local)."""
+    return {
+        "start_time": None if record.start_time is None else record.start_time.isoformat(),
+        "duration_minutes": (
+            None if record.duration_seconds is None else record.duration_seconds // 60
+        ),
+        "repetition": record.repetition.value if record.repetition else None,
+        "max_participants": record.max_participants,
+        "encryption": record.encryption.value,
+        "streaming": record.streaming,
+    }
+
+
+async def _stream_ended(ctl: Control, principal: Principal, record: ConferenceRecord) -> str | None:
+    """Why an event stream must stop now, if it must: asked again at each heartbeat, so a
+    revoked session, a demotion or a change of owner ends what the page may watch."""
+    token = await ctl.store.lookup_token(principal.token)
+    user = None if token is None else await ctl.store.get_user(token.username)
+    if user is None:
+        return "expired"
+    fresh = await ctl.store.get_conference(record.id)
+    if fresh is None or fresh.numeric_id != record.numeric_id:
+        return "changed"
+    roles = await ctl.store.list_roles(conference_id=record.id)
+    actor = Actor(user.username, user.privilege, user.is_operator)
+    if not allowed(actor, Op.VIEW_PARTICIPANTS, conference_target(fresh, roles)):
+        return "expired"
+    return None
+
+
+def _store_error(exc: Invalid | Conflict) -> dict[str, str]:
+    if isinstance(exc, Conflict):
+        return {FORM_FIELD.get(exc.field, exc.field): "already used by another conference"}
+    return {FORM_FIELD.get(exc.field, exc.field): exc.reason}
+
+
+async def _schedule_form(
+    request: Request,
+    ctl: Control,
+    principal: Principal,
+    record: ConferenceRecord | None,
+    values: dict[str, Any],
+    errors: dict[str, str],
+) -> HTMLResponse:
+    actor = principal.actor
+    target = None if record is None else conference_target(
+        record, await ctl.store.list_roles(conference_id=record.id)
+    )
+    owners: list[str] = []
+    if _owner_field_shown(actor, target):
+        owners = [u.username for u in await ctl.store.list_users() if can_own(u.privilege)]
+    status = 200
+    if errors:
+        status = 409 if any(m.startswith("already used") for m in errors.values()) else 422
+    return render(
+        request,
+        "conference_form.html",
+        status=status,
+        principal=principal,
+        record=None if record is None else conference_json(record),
+        values=values,
+        errors=errors,
+        owners=owners,
+        repetitions=REPETITIONS,
+        encryptions=[e.value for e in EncryptionPolicy],
+    )

@@ -90,7 +90,7 @@ async def test_list_page_links_only_what_is_controlled(
     await login(client, CREATOR, PASSWORD)
     page = (await client.get("/")).text
     assert f'href="/conferences/{conference.id}"' in page
-    assert "Elsewhere" in page and page.count('<a href="/conferences/') == 1
+    assert "Elsewhere" in page and len(re.findall(r'<a href="/conferences/\d+"', page)) == 1
     assert "1234" not in page  # the PIN
 
 

@@ -1,103 +1,218 @@
-// Keeps the participant table current: polls the JSON API every second and re-renders
-// only when something changed; buttons call the API with the session cookie and the
-// page's CSRF token. Which buttons exist is decided by the server (data-can-*).
+// Keeps the conference page current without reloads. The participant list arrives over
+// Server-Sent Events (GET /conferences/{id}/events, `event: participants` with the JSON
+// list whenever it changes); thumbnails reload every few seconds; buttons and forms call
+// the JSON API with the session cookie and the page's CSRF token. Which controls exist
+// is decided by the server (data-can-* and the forms it rendered), never here.
 (function () {
   "use strict";
+  const controls = document.getElementById("conference-controls");
   const table = document.getElementById("participants");
-  if (!table) return;
-  const tbody = table.tBodies[0];
   const status = document.getElementById("status");
-  const base = "/api/v1/conferences/" + table.dataset.conferenceId + "/participants";
-  const csrf = table.dataset.csrf;
-  const can = {
-    admit: table.dataset.canAdmit === "1",
-    drop: table.dataset.canDrop === "1",
-    mute: table.dataset.canMute === "1",
-  };
-  let last = null;
+  const source = table || controls;
+  if (!source) return;
+  const conferenceId = source.dataset.conferenceId;
+  const csrf = source.dataset.csrf;
+  const api = "/api/v1/conferences/" + encodeURIComponent(conferenceId);
+  const page = "/conferences/" + encodeURIComponent(conferenceId);
+  const THUMBNAIL_MS = 3000;
 
-  function cell(text, cls) {
-    const td = document.createElement("td");
-    td.className = cls;
-    td.textContent = text;
-    return td;
+  function say(text) { if (status) status.textContent = text; }
+
+  function toLogin() {
+    window.location.assign("/login?next=" + encodeURIComponent(location.pathname));
   }
 
-  function button(action, label, extra) {
-    const b = document.createElement("button");
-    b.type = "button";
-    b.dataset.action = action;
-    b.textContent = label;
-    Object.assign(b.dataset, extra || {});
-    return b;
-  }
-
-  function render(list) {
-    const rows = list.map(function (p) {
-      const tr = document.createElement("tr");
-      tr.dataset.participantId = p.id;
-      tr.dataset.state = p.state;
-      tr.dataset.role = p.role || "";
-      tr.dataset.muted = p.muted ? "1" : "0";
-      tr.append(
-        cell(p.display_name, "name"),
-        cell(p.remote, "remote"),
-        cell(p.state, "state"),
-        cell(p.role || "", "role"),
-        cell(p.muted ? "muted" : "", "audio"),
-      );
-      const actions = cell("", "actions");
-      if (can.admit && p.state === "lobby") actions.append(button("admit", "Admit"));
-      if (can.mute && p.state !== "lobby") {
-        actions.append(button("mute", p.muted ? "Unmute" : "Mute", { muted: p.muted ? "1" : "0" }));
-      }
-      if (can.drop) actions.append(button("drop", "Drop"));
-      tr.append(actions);
-      return tr;
-    });
-    tbody.replaceChildren.apply(tbody, rows);
-  }
-
-  async function refresh() {
-    try {
-      const r = await fetch(base, { headers: { Accept: "application/json" }, cache: "no-store" });
-      if (r.status === 401) { window.location.assign("/login?next=" + encodeURIComponent(location.pathname)); return; }
-      if (!r.ok) { status.textContent = "Could not refresh (" + r.status + ")"; return; }
-      const text = await r.text();
-      status.textContent = "";
-      if (text !== last) { last = text; render(JSON.parse(text)); }
-    } catch (e) {
-      status.textContent = "Could not refresh: " + e;
-    }
-  }
-
-  async function act(tr, action, muted) {
-    const id = encodeURIComponent(tr.dataset.participantId);
-    const init = { headers: { "X-CSRF-Token": csrf }, method: "POST" };
-    let url = base + "/" + id;
-    if (action === "admit") url += "/admit";
-    else if (action === "drop") init.method = "DELETE";
-    else if (action === "mute") {
-      url += "/mute";
+  async function call(method, url, body) {
+    const init = { method: method, headers: { "X-CSRF-Token": csrf, Accept: "application/json" } };
+    if (body !== undefined) {
       init.headers["Content-Type"] = "application/json";
-      init.body = JSON.stringify({ muted: !muted });
-    } else return;
+      init.body = JSON.stringify(body);
+    }
     const r = await fetch(url, init);
+    if (r.status === 401) { toLogin(); return false; }
     if (!r.ok) {
       let why = r.status + "";
-      try { const body = await r.json(); why += ": " + (body.rule || body.detail); } catch (e) { /* not JSON */ }
-      status.textContent = action + " failed (" + why + ")";
+      try { const b = await r.json(); why += ": " + (b.rule || b.detail) + (b.field ? " (" + b.field + ")" : ""); } catch (e) { /* not JSON */ }
+      say(method + " " + url.replace(api, "") + " failed (" + why + ")");
+      return false;
     }
-    await refresh();
+    say("");
+    return true;
   }
 
-  tbody.addEventListener("click", function (event) {
-    const b = event.target.closest("button[data-action]");
-    if (!b) return;
-    b.disabled = true;
-    act(b.closest("tr"), b.dataset.action, b.dataset.muted === "1");
-  });
+  // ---- the participant list
 
-  refresh();
-  setInterval(refresh, 1000);
+  if (table) {
+    const tbody = table.tBodies[0];
+    const can = {
+      admit: table.dataset.canAdmit === "1",
+      drop: table.dataset.canDrop === "1",
+      mute: table.dataset.canMute === "1",
+      important: table.dataset.canImportant === "1",
+      thumbnails: table.dataset.canThumbnails === "1",
+    };
+    const base = api + "/participants";
+    const thumbs = new Map(); // participant id -> <img>, kept across renders (no flicker)
+    tbody.querySelectorAll("tr[data-participant-id] img[data-thumbnail]").forEach(function (img) {
+      thumbs.set(img.closest("tr").dataset.participantId, img);
+    });
+
+    const cell = function (text, cls) {
+      const td = document.createElement("td");
+      td.className = cls;
+      td.textContent = text;
+      return td;
+    };
+
+    const button = function (action, label, extra) {
+      const b = document.createElement("button");
+      b.type = "button";
+      b.dataset.action = action;
+      b.textContent = label;
+      Object.assign(b.dataset, extra || {});
+      return b;
+    };
+
+    const thumbnailUrl = function (id) {
+      return page + "/participants/" + encodeURIComponent(id) + "/thumbnail.jpg";
+    };
+
+    const thumbnail = function (id) {
+      let img = thumbs.get(id);
+      if (!img) {
+        img = document.createElement("img");
+        img.dataset.thumbnail = "";
+        img.alt = "";
+        img.width = 160;
+        img.height = 90;
+        img.src = thumbnailUrl(id);
+        thumbs.set(id, img);
+      }
+      const td = cell("", "thumb");
+      td.append(img);
+      return td;
+    };
+
+    const render = function (list) {
+      const seen = new Set();
+      const rows = list.map(function (p) {
+        seen.add(p.id);
+        const tr = document.createElement("tr");
+        tr.dataset.participantId = p.id;
+        tr.dataset.state = p.state;
+        tr.dataset.role = p.role || "";
+        tr.dataset.muted = p.muted ? "1" : "0";
+        tr.dataset.speaking = p.speaking ? "1" : "0";
+        tr.dataset.important = p.important ? "1" : "0";
+        if (can.thumbnails) tr.append(thumbnail(p.id));
+        tr.append(
+          cell(p.display_name, "name"),
+          cell(p.remote, "remote"),
+          cell(p.state, "state"),
+          cell(p.role || "", "role"),
+          cell(p.muted ? "muted" : (p.speaking ? "speaking" : ""), "audio"),
+        );
+        const actions = cell("", "actions");
+        if (can.admit && p.state === "lobby") actions.append(button("admit", "Admit"));
+        if (can.mute && p.state !== "lobby") {
+          actions.append(button("mute", p.muted ? "Unmute" : "Mute", { muted: p.muted ? "1" : "0" }));
+        }
+        if (can.important && p.state !== "lobby") {
+          const b = button("important", p.important ? "Not important" : "Important",
+            { important: p.important ? "1" : "0" });
+          b.setAttribute("aria-pressed", p.important ? "true" : "false");
+          actions.append(b);
+        }
+        if (can.drop) actions.append(button("drop", "Drop"));
+        tr.append(actions);
+        return tr;
+      });
+      for (const id of Array.from(thumbs.keys())) if (!seen.has(id)) thumbs.delete(id);
+      tbody.replaceChildren.apply(tbody, rows);
+    };
+
+    let events = null;
+    let retry = null;
+    const listen = function () {
+      events = new EventSource(page + "/events");
+      events.addEventListener("participants", function (e) {
+        say("");
+        render(JSON.parse(e.data));
+      });
+      events.addEventListener("expired", function () { events.close(); toLogin(); });
+      events.addEventListener("changed", function () { events.close(); location.reload(); });
+      events.onerror = function () {
+        // The browser reconnects by itself unless the server refused the stream.
+        if (events.readyState !== EventSource.CLOSED) { say("Reconnecting…"); return; }
+        say("Live updates stopped; retrying…");
+        clearTimeout(retry);
+        retry = setTimeout(async function () {
+          const r = await fetch(base, { headers: { Accept: "application/json" }, cache: "no-store" });
+          if (r.status === 401) toLogin();
+          else listen();
+        }, 3000);
+      };
+    };
+    listen();
+    window.addEventListener("pagehide", function () { if (events) events.close(); });
+
+    if (can.thumbnails) {
+      setInterval(function () {
+        if (document.hidden) return;
+        const now = Date.now();
+        thumbs.forEach(function (img, id) { img.src = thumbnailUrl(id) + "?t=" + now; });
+      }, THUMBNAIL_MS);
+    }
+
+    tbody.addEventListener("click", async function (event) {
+      const b = event.target.closest("button[data-action]");
+      if (!b) return;
+      const tr = b.closest("tr");
+      const url = base + "/" + encodeURIComponent(tr.dataset.participantId);
+      b.disabled = true;
+      const action = b.dataset.action;
+      let ok = false;
+      if (action === "admit") ok = await call("POST", url + "/admit");
+      else if (action === "drop") ok = await call("DELETE", url);
+      else if (action === "mute") ok = await call("POST", url + "/mute", { muted: b.dataset.muted !== "1" });
+      else if (action === "important") {
+        ok = await call("POST", url + "/important", { important: b.dataset.important !== "1" });
+      }
+      if (!ok) b.disabled = false; // the stream re-renders the row on success
+    });
+  }
+
+  // ---- conference-wide controls (full control only; the server rendered them or not)
+
+  if (controls) {
+    controls.addEventListener("submit", async function (event) {
+      const form = event.target.closest("form[data-form]");
+      if (!form) return;
+      event.preventDefault();
+      const submit = form.querySelector("button[type=submit]");
+      submit.disabled = true;
+      let ok = false;
+      if (form.dataset.form === "message-all") {
+        ok = await call("POST", api + "/messages", { text: form.elements.text.value });
+      } else if (form.dataset.form === "dial-out") {
+        ok = await call("POST", api + "/participants", { address: form.elements.address.value });
+      }
+      submit.disabled = false;
+      if (ok) { form.reset(); form.dataset.sent = String(Number(form.dataset.sent || 0) + 1); }
+    });
+    controls.addEventListener("click", async function (event) {
+      const b = event.target.closest("button[data-action=end]");
+      if (!b) return;
+      if (!window.confirm("End the conference for everyone?")) return;
+      b.disabled = true;
+      await call("POST", api + "/end");
+      b.disabled = false;
+    });
+  }
+
+  // Times the server wrote in UTC, shown in the browser's time zone.
+  document.querySelectorAll("time[data-local]").forEach(function (t) {
+    const d = new Date(t.getAttribute("datetime"));
+    if (!isNaN(d)) t.textContent = d.toLocaleString();
+  });
 })();

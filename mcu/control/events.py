@@ -1,0 +1,68 @@
+"""Server-Sent Events for the conference page: the participant list as it changes.
+
+`participant_events` is the body of ``GET /conferences/{id}/events``: it compares a
+snapshot of the list every `poll_s` and sends ``event: participants`` only when the
+JSON differs, a comment line every `heartbeat_s` so proxies keep the stream open, and
+ends when the client goes away or, checked at each heartbeat, `ended` names why the
+page must stop watching: ``expired`` (the session ended or lost the right) or
+``changed`` (the conference was renumbered or deleted: the page reloads).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+from starlette.requests import Request
+
+from mcu.live import ParticipantView
+
+POLL_S = 0.25
+HEARTBEAT_S = 15.0
+RETRY_MS = 2000
+SSE_HEADERS = {
+    "Cache-Control": "no-store",
+    "X-Accel-Buffering": "no",  # nginx: do not buffer the stream
+    "X-Content-Type-Options": "nosniff",
+}
+
+
+def participants_json(views: list[ParticipantView]) -> str:
+    return json.dumps([view.as_json() for view in views], separators=(",", ":"))
+
+
+def sse(event: str, data: str) -> str:
+    # JSON from json.dumps holds no raw newline, so one data line is enough.
+    return f"event: {event}\ndata: {data}\n\n"
+
+
+async def participant_events(
+    request: Request,
+    snapshot: Callable[[], str],
+    ended: Callable[[], Awaitable[str | None]],
+    *,
+    poll_s: float = POLL_S,
+    heartbeat_s: float = HEARTBEAT_S,
+) -> AsyncIterator[str]:
+    last: str | None = None
+    yield f"retry: {RETRY_MS}\n\n"
+    sent_at = checked_at = time.monotonic()
+    while not await request.is_disconnected():
+        now = time.monotonic()
+        if now - checked_at >= heartbeat_s:
+            checked_at = now
+            why = await ended()
+            if why is not None:
+                yield sse(why, "{}")
+                return
+        current = snapshot()
+        if current != last:
+            last = current
+            sent_at = now
+            yield sse("participants", current)
+        elif now - sent_at >= heartbeat_s:
+            sent_at = now
+            yield ": heartbeat\n\n"
+        await asyncio.sleep(poll_s)
