@@ -128,7 +128,8 @@ class EntrySession:
         if self.stage == "pin":
             assert self.target is not None
             if self._keyed:
-                return self._check_pin(self._keyed, now)
+                too_long = len(self._keyed) > self.rules.max_digits
+                return self._check_pin(None if too_long else self._keyed, now)
             if not self.target.needs_pin:
                 return self._enter("participant")
         return self._prompt(now)

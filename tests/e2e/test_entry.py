@@ -224,18 +224,27 @@ def test_no_digits_at_all_is_asked_again_then_hung_up_cleanly(start_mcu, peers):
     mcu.wait_idle()
 
 
-def test_a_pin_of_200_digits_is_wrong_and_the_right_one_still_works(start_mcu, peers):
+def _pin_failures(mcu: RunningMcu, numeric_id: str) -> int:
+    return mcu.inspect(lambda m: m.entry.guard.failures("conference", numeric_id,
+                                                        time.monotonic()))
+
+
+@pytest.mark.parametrize("how", ["dialled", "keyed"])
+def test_an_overlong_pin_is_wrong_and_the_right_one_still_works(start_mcu, peers, how):
+    """200 digits dialled with the number (ID*PIN), or 40 keyed (past entry.max_digits:
+    baresip sends a digit about every 0.2 s), starting with the right PIN."""
     mcu = start_mcu()
     configure(mcu, "6200", pin=PIN)
     caller = peers("long", TONES[0], ["pcmu"])
-    call(caller, mcu, "6200")
-    caller.send_dtmf(PIN * 50 + "#")  # starts with the PIN: must not match
+    if how == "dialled":
+        call(caller, mcu, "6200*" + PIN * 50)
+    else:
+        call(caller, mcu, "6200")
+        caller.send_dtmf(PIN * 10 + "#")
     deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and not mcu.inspect(
-            lambda m: m.directory.get("6200").participants
-            and next(iter(m.directory.get("6200").participants.values())).entry._pin_failures):
+    while _pin_failures(mcu, "6200") == 0 and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert states(mcu, "6200") == [("lobby", None)]
+    assert _pin_failures(mcu, "6200") == 1 and states(mcu, "6200") == [("lobby", None)]
     caller.send_dtmf(PIN + "#")
     wait_states(mcu, "6200", [("connected", "participant")])
     hang_up(caller)
