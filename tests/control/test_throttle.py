@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
+import statistics
+import time
+from collections.abc import AsyncIterator, Iterator
 
 import httpx
 import pytest
+from argon2 import PasswordHasher
 from fastapi import FastAPI
 
 from mcu.control import create_app
 from mcu.control.throttle import LoginThrottle
-from mcu.store import Store
+from mcu.store import Store, passwords
 from tests.control.conftest import ADMIN_PASSWORD, PASSWORD
 from tests.control.fakes import FakeLive
 
@@ -220,3 +223,61 @@ async def test_default_app_throttles_too(client: httpx.AsyncClient) -> None:
         assert (await token(client, "admin", "wrong")).status_code == 401
     r = await token(client, "admin", ADMIN_PASSWORD)
     assert r.status_code == 429 and int(r.headers["retry-after"]) > 0
+
+
+# Wrong password: same answer, same work, whether or not the user exists ----------------
+
+
+@pytest.fixture
+def real_cost_hashes(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """argon2 at its default cost, so the hash dominates the time of a login."""
+    monkeypatch.setattr(passwords, "_hasher", PasswordHasher())
+    passwords.dummy_hash.cache_clear()
+    yield
+    passwords.dummy_hash.cache_clear()  # the next test's hasher makes its own dummy
+
+
+async def test_unknown_user_costs_one_real_verify_like_a_known_one(
+    store: Store, live: FakeLive, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    verified: list[str] = []
+    real_verify = passwords.verify_hash
+
+    def counting(password_hash: str, password: str) -> bool:
+        verified.append(password_hash)
+        return real_verify(password_hash, password)
+
+    monkeypatch.setattr(passwords, "verify_hash", counting)
+    async with client_from(create_app(store, live), "192.0.2.50") as client:
+        known = await token(client, "admin", "wrong")
+        assert len(verified) == 1
+        unknown = await token(client, "no-such-user", "wrong")
+        assert len(verified) == 2
+    assert known.status_code == unknown.status_code == 401
+    assert known.json() == unknown.json()
+    assert known.headers.keys() == unknown.headers.keys()
+    # The unknown user was checked against the dummy: a real argon2 hash of the same kind.
+    assert verified[1] == passwords.dummy_hash()
+    assert verified[0].split("$")[1] == verified[1].split("$")[1] == "argon2id"
+    assert verified[0] != verified[1]
+
+
+async def test_wrong_password_timing_roughly_equal(
+    store: Store, live: FakeLive, real_cost_hashes: None
+) -> None:
+    await store.create_user("timed", "the-right-one", "conference_detail")
+    passwords.dummy_hash()  # made at start in production (open_store), not on first use
+    app = create_app(store, live, throttle=LoginThrottle(limit=1000))
+    known: list[float] = []
+    unknown: list[float] = []
+    async with client_from(app, "192.0.2.51") as client:
+        await token(client, "timed", "warm-up")
+        for _ in range(7):
+            for name, times in (("timed", known), ("nobody-here", unknown)):
+                start = time.perf_counter()
+                r = await token(client, name, "wrong")
+                times.append(time.perf_counter() - start)
+                assert r.status_code == 401
+    ratio = statistics.median(unknown) / statistics.median(known)
+    # Generous: the hash is tens of ms; a missing dummy hash would make this ~0.05.
+    assert 1 / 3 < ratio < 3, (known, unknown)
