@@ -43,9 +43,11 @@ async def participant_events(
     snapshot: Callable[[], str],
     ended: Callable[[], Awaitable[str | None]],
     *,
-    poll_s: float = POLL_S,
-    heartbeat_s: float = HEARTBEAT_S,
+    poll_s: float | None = None,
+    heartbeat_s: float | None = None,
 ) -> AsyncIterator[str]:
+    poll_s = POLL_S if poll_s is None else poll_s
+    heartbeat_s = HEARTBEAT_S if heartbeat_s is None else heartbeat_s
     last: str | None = None
     yield f"retry: {RETRY_MS}\n\n"
     sent_at = checked_at = time.monotonic()
