@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from mcu.control import api, api_records, api_users, pages
+from mcu.control import api, api_records, api_users, pages, pages_admin
 from mcu.control.access import Control, ControlError
 from mcu.control.throttle import LoginThrottle
 from mcu.live import LiveControl
@@ -48,6 +48,7 @@ def create_app(
     app.include_router(api_users.build_router())
     app.include_router(api_records.build_router())
     app.include_router(pages.build_router())
+    app.include_router(pages_admin.build_router())
     app.mount("/static", StaticFiles(directory=pages.HERE / "static"), name="static")
 
     @app.exception_handler(ControlError)
