@@ -1,9 +1,14 @@
-"""A small in-memory LiveControl: conferences of participants, lobby included."""
+"""A small in-memory LiveControl: conferences of participants, lobby included.
+
+A conference "runs" while it has a room here (`add` makes one). `dial_error`, when set,
+is what the next `dial_out` raises, as the real MCU would.
+"""
 
 from __future__ import annotations
 
 from dataclasses import replace
 
+from layouts.registry import available_layouts
 from mcu.live import ParticipantView
 
 
@@ -12,6 +17,9 @@ class FakeLive:
         self.rooms: dict[str, list[ParticipantView]] = {}
         self.refreshes = 0
         self.calls: list[tuple[str, ...]] = []
+        self.messages: dict[str, str | None] = {}  # a room's message to everyone
+        self.dial_error: Exception | None = None
+        self._dialled = 0
 
     def add(
         self,
@@ -62,6 +70,57 @@ class FakeLive:
         room = self.rooms[numeric_id]
         room[i] = replace(room[i], muted=muted)
         return True
+
+    def set_important(self, numeric_id: str, participant_id: str, important: bool) -> bool:
+        self.calls.append(("important", numeric_id, participant_id, str(important)))
+        i = self._find(numeric_id, participant_id)
+        if i is None:
+            return False
+        room = self.rooms[numeric_id]
+        for j, p in enumerate(room):  # one important participant per conference
+            if important and j != i and p.important:
+                room[j] = replace(p, important=False)
+        room[i] = replace(room[i], important=important)
+        return True
+
+    def set_layout(self, numeric_id: str, participant_id: str, layout: str | None) -> bool:
+        self.calls.append(("layout", numeric_id, participant_id, str(layout)))
+        if layout is not None and layout not in available_layouts():
+            raise ValueError(f"unknown layout {layout!r}")
+        i = self._find(numeric_id, participant_id)
+        if i is None:
+            return False
+        room = self.rooms[numeric_id]
+        room[i] = replace(room[i], layout=layout)
+        return True
+
+    def send_message(self, numeric_id: str, participant_id: str | None, text: str) -> bool:
+        self.calls.append(("message", numeric_id, str(participant_id), text))
+        if participant_id is None:
+            if numeric_id not in self.rooms:
+                return False
+            self.messages[numeric_id] = text or None
+            return True
+        i = self._find(numeric_id, participant_id)
+        if i is None:
+            return False
+        room = self.rooms[numeric_id]
+        room[i] = replace(room[i], message=text or None)
+        return True
+
+    def dial_out(self, numeric_id: str, uri: str, display_name: str | None = None) -> str:
+        self.calls.append(("dial", numeric_id, uri, str(display_name)))
+        if self.dial_error is not None:
+            raise self.dial_error
+        self._dialled += 1
+        pid = f"d{self._dialled}"
+        view = ParticipantView(pid, display_name or uri, uri, "connected", "participant", False)
+        self.rooms.setdefault(numeric_id, []).append(view)
+        return pid
+
+    def end_conference(self, numeric_id: str) -> bool:
+        self.calls.append(("end", numeric_id))
+        return self.rooms.pop(numeric_id, None) is not None
 
     async def refresh_conferences(self) -> None:
         self.refreshes += 1
