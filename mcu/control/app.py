@@ -6,6 +6,7 @@ pages show the same facts as HTML; a page asked without a session goes to /login
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 from fastapi import FastAPI, Request
@@ -42,6 +43,9 @@ def create_app(
         redoc_url=None,
     )
     app.state.control = Control(store, live, timedelta(seconds=session_ttl_s))
+    # Set by WebServer.stop: long-lived streams (SSE) end at once instead of holding
+    # the shutdown for its whole grace period.
+    app.state.closing = asyncio.Event()
     if throttle is not None:
         app.state.control.throttle = throttle
     app.include_router(api.build_router())

@@ -51,7 +51,8 @@ async def participant_events(
     last: str | None = None
     yield f"retry: {RETRY_MS}\n\n"
     sent_at = checked_at = time.monotonic()
-    while not await request.is_disconnected():
+    closing: asyncio.Event | None = getattr(request.app.state, "closing", None)
+    while not (closing and closing.is_set()) and not await request.is_disconnected():
         now = time.monotonic()
         if now - checked_at >= heartbeat_s:
             checked_at = now

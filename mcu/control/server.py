@@ -49,6 +49,7 @@ class WebServer:
         self._server: _EmbeddedServer | None = None
         self._task: asyncio.Task[None] | None = None
         self._socket: socket.socket | None = None
+        self._app: Any = None
         self._port: int | None = None
 
     @property
@@ -88,7 +89,7 @@ class WebServer:
             sock.close()
             task.result()  # raises what stopped it
             raise RuntimeError("web server stopped during startup")
-        self._server, self._task, self._socket = server, task, sock
+        self._server, self._task, self._socket, self._app = server, task, sock, app
         self._port = sock.getsockname()[1]
         log_event(logger, "control.http.listening", host=host, port=self._port)
 
@@ -96,6 +97,9 @@ class WebServer:
         server, task = self._server, self._task
         if server is None or task is None:
             return
+        closing = getattr(getattr(self._app, "state", None), "closing", None)
+        if closing is not None:
+            closing.set()  # end SSE streams now: uvicorn waits for open responses
         server.should_exit = True
         try:
             await asyncio.wait_for(asyncio.shield(task), timeout=self._graceful + 2)
