@@ -212,6 +212,10 @@ def build_router() -> APIRouter:
         if principal is None:
             return _to_login(request)
         actor = principal.actor
+        if not allowed(actor, Op.LIST_CONFERENCES, None) and allowed(
+                actor, Op.VIEW_CALL_RECORDS, None):
+            # The security administrator's home: the records they may read.
+            return RedirectResponse("/records", status_code=303)
         await require(ctl, actor, Op.LIST_CONFERENCES, None)
         roles = await ctl.store.list_roles()
         rows = []

@@ -346,3 +346,11 @@ async def test_records_and_audit_pages_refused(client: httpx.AsyncClient, privil
         r = await client.get(path)
         assert r.status_code == 403
         assert "records: administrator or security administrator only" in r.text
+
+
+async def test_security_administrator_lands_on_the_records_they_may_read(
+    client: httpx.AsyncClient,
+) -> None:
+    await login(client, "security_administrator")
+    response = await client.get("/")
+    assert response.status_code == 303 and response.headers["location"] == "/records"
