@@ -22,7 +22,7 @@ from mcu.cdr import CallRecorder
 from mcu.conference import Conference, EntryServices, RoomPolicy
 from mcu.control import WebServer, create_app
 from mcu.entry import Admit, ConferenceDirectory, RoomSpec
-from mcu.live import ParticipantView
+from mcu.live import DialOutRefused, ParticipantView
 from mcu.lobby import Access, Enter, Locked
 from mcu.log import configure_logging
 from mcu.metrics import Metrics
@@ -35,12 +35,6 @@ from mcu.store.records import ConferenceRecord
 log = logging.getLogger("mcu.app")
 MEDIA_WORKERS = 2  # the bounded pool for decode/mix/encode: one per core here
 SCHEDULE_POLL_S = 1.0  # how often scheduled conferences are checked for their start
-
-
-class DialOutRefused(Exception):
-    def __init__(self, refuse: Refuse):
-        super().__init__(refuse.reason)
-        self.refuse = refuse
 
 
 @dataclass(slots=True)

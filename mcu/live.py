@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
+from gateway.leg import Refuse
+
 ParticipantState = Literal["lobby", "waiting", "connected"]
 """``lobby``: keying a PIN; ``waiting``: a guest waiting for the chairperson."""
 
@@ -45,6 +47,14 @@ class ParticipantView:
         }
 
 
+class DialOutRefused(Exception):
+    """The conference cannot take the participant being dialled (full, not active)."""
+
+    def __init__(self, refuse: Refuse):
+        super().__init__(refuse.reason)
+        self.refuse = refuse
+
+
 class LiveControl(Protocol):
     def participants(self, numeric_id: str) -> list[ParticipantView]:
         """Everyone in the conference now, lobby callers included ([] when not running)."""
@@ -71,7 +81,7 @@ class LiveControl(Protocol):
 
     def dial_out(self, numeric_id: str, uri: str, display_name: str | None = None) -> str:
         """Call ``uri`` into the conference; returns the new participant's id. Raises
-        ``mcu.app.DialOutRefused`` (conference full/inactive), ValueError (undiallable
+        ``DialOutRefused`` (conference full/inactive), ValueError (undiallable
         URI), ``gateway.rtp.ports.PortsExhausted``."""
 
     def end_conference(self, numeric_id: str) -> bool:

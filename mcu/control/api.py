@@ -52,6 +52,7 @@ from mcu.control.access import (
     source_of,
     validation_error,
 )
+from mcu.live import DialOutRefused
 from mcu.permissions import (
     Actor,
     ConferenceTarget,
@@ -477,13 +478,6 @@ async def _require_owner_change(
     )
 
 
-def _dial_out_refused() -> type[Exception]:
-    # mcu.app imports this package (to serve it), so import it when a dial-out fails.
-    from mcu.app import DialOutRefused
-
-    return DialOutRefused
-
-
 def _now() -> datetime:
     return datetime.now(UTC)
 
@@ -762,7 +756,7 @@ def build_router() -> APIRouter:
             await audit(ctl, actor.username, Op.DIAL_OUT, ref, "failed: undiallable address")
             raise ControlError(422, str(exc) or "cannot dial", field="address") from None
         except Exception as exc:
-            if not isinstance(exc, _dial_out_refused()):
+            if not isinstance(exc, DialOutRefused):
                 raise
             await audit(ctl, actor.username, Op.DIAL_OUT, ref, f"refused: {exc}")
             raise ControlError(409, str(exc) or "conference refused the call") from None

@@ -153,9 +153,11 @@ async def update_user(
     username: str,
     data: Mapping[str, Any],
     bad_body: ControlError | None = None,
+    keep_token: str | None = None,
 ) -> UserRecord:
     """Change privilege / operator membership (UPDATE_USER) and/or the password
-    (CHANGE_PASSWORD: also one's own); each part is authorized before anything is read."""
+    (CHANGE_PASSWORD: also one's own); each part is authorized before anything is read.
+    A new password ends the user's other sessions (all but ``keep_token``)."""
     existing = await ctl.store.get_user(username)
     current = existing.privilege if existing else Privilege.CONFERENCE_LIST_ONLY
     ref = user_ref(username)
@@ -178,6 +180,8 @@ async def update_user(
             raise ControlError(422, "must not be null", field=name)
     changes = body.model_dump(include=body.model_fields_set)
     updated = await ctl.store.update_user(username, **changes)
+    if "password" in changes:
+        await ctl.store.revoke_tokens(username, keep=keep_token)
     # Which fields changed (and the new privilege), never the password.
     outcome = "updated: " + ",".join(sorted(changes)) if changes else "unchanged"
     if "privilege" in changes:
@@ -252,7 +256,8 @@ def build_router() -> APIRouter:
         """Change `privilege` / `is_operator` (administrator) or `password` (administrator,
         or the user themself)."""
         data, bad_body = json_object(await request.body())
-        return user_json(await update_user(ctl, principal.actor, username, data, bad_body))
+        return user_json(await update_user(ctl, principal.actor, username, data, bad_body,
+                                           keep_token=principal.token))
 
     @router.delete("/users/{username}", status_code=204)
     async def delete_user_route(username: str, principal: Auth, ctl: Ctl) -> Response:

@@ -241,7 +241,8 @@ def build_router() -> APIRouter:
                 # Authorize first (a forbidden request gets its 403), then say so.
                 await _authorize_password(ctl, principal.actor, username)
                 raise ControlError(422, "the two passwords differ", field="confirm")
-            await api_users.update_user(ctl, principal.actor, username, {"password": password})
+            await api_users.update_user(ctl, principal.actor, username, {"password": password},
+                                        keep_token=principal.token)
         except (ControlError, Invalid, Conflict) as exc:
             status, field, message = _error_of(exc)
             return await user_page(

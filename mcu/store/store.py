@@ -514,6 +514,14 @@ class Store:
             )
             return bool(result.rowcount)  # type: ignore[attr-defined]
 
+    async def revoke_tokens(self, username: str, keep: str | None = None) -> int:
+        """End every session of ``username`` but ``keep`` (after a password change)."""
+        query = delete(ApiToken).where(ApiToken.username == username)
+        if keep is not None:
+            query = query.where(ApiToken.token_hash != _token_hash(keep))
+        async with self._transaction() as session:
+            return int((await session.execute(query)).rowcount)  # type: ignore[attr-defined]
+
     async def purge_expired_tokens(self, now: datetime | None = None) -> int:
         async with self._transaction() as session:
             result = await session.execute(

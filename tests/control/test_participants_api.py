@@ -16,7 +16,7 @@ import pytest
 
 from gateway.leg import Refuse
 from gateway.rtp.ports import PortsExhausted
-from mcu.app import DialOutRefused
+from mcu.live import DialOutRefused
 from mcu.store import ConferenceRecord, Store
 from tests.control.conftest import CREATOR, ROOM, token_for
 from tests.control.fakes import FakeLive

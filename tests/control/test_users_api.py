@@ -438,3 +438,15 @@ async def test_passwords_are_not_logged(
     text = caplog.text + "".join(str(r.__dict__) for r in caplog.records)
     for n in range(1, 5):
         assert f"never-logged-{n}" not in text
+
+
+async def test_a_new_password_ends_the_users_other_sessions(
+    client: httpx.AsyncClient, store: Store
+) -> None:
+    first = await token_for(client, CREATOR)
+    second = await token_for(client, CREATOR)
+    r = await client.patch(f"/api/v1/users/{CREATOR}", json={"password": "a-new-pw-12345"},
+                           headers=first)
+    assert r.status_code == 200, r.text
+    assert (await client.get(f"/api/v1/users/{CREATOR}", headers=first)).status_code == 200
+    assert (await client.get(f"/api/v1/users/{CREATOR}", headers=second)).status_code == 401
