@@ -332,6 +332,9 @@ FIELD_OPERATIONS: Mapping[str, Operation] = {
     "streaming": Op.CONFIGURE_STREAMING,
     "participants": Op.CONFIGURE_PRECONFIGURED_PARTICIPANTS,
     "layout": Op.CONFERENCE_CUSTOM_LAYOUT,
+    # Seed 003, limited control: "enable or disable the participants' ability to affect
+    # their own layouts via Far-End Camera Control or DTMF tones".
+    "participant_layout_control": Op.PARTICIPANT_LAYOUT_CONTROL,
 }
 OPERATION_ORDER = (
     Op.CONFIGURE_CONFERENCE,
@@ -341,6 +344,7 @@ OPERATION_ORDER = (
     Op.CONFIGURE_STREAMING,
     Op.CONFIGURE_PRECONFIGURED_PARTICIPANTS,
     Op.CONFERENCE_CUSTOM_LAYOUT,
+    Op.PARTICIPANT_LAYOUT_CONTROL,
 )
 # Fields a request may leave out but not set to null.
 NOT_NULL = frozenset(

@@ -312,24 +312,9 @@ UNROUTED = [
     "download_recordings / view_analytics",  # seed 000: the owner's, not a moderator's
 ]
 
-# Where the code is known to disagree with the seed: the xfail reasons, by (case, op).
-# participant_layout_control is in the seed's limited list ("Via the participant list, it
-# is also possible to ... enable or disable the participants' ability to affect their own
-# layouts via Far-End Camera Control or DTMF tones"), yet PATCH /conferences/{id}
-# {"participant_layout_control"} asks configure_conference (full control, configuration).
-PLC_BUG = (
-    "PATCH /conferences/{id} {participant_layout_control} asks configure_conference (full "
-    "control) but seed 003 lists enabling/disabling FECC/DTMF layout control as LIMITED "
-    "control (Operation.PARTICIPANT_LAYOUT_CONTROL is never asked by any route)"
-)
-
-
 def known_bug(privilege: str, owns: bool, role: str | None, op: str) -> str | None:
-    if op != "participant_layout_control" or privilege == SECURITY:
-        return None
-    limited_only = not owns and privilege == CC_LIMITED and role in (None, "speaker")
-    below_with_role = privilege not in CREATORS and role in ("moderator", "operator")
-    return PLC_BUG if limited_only or below_with_role else None
+    """Where the code is known to disagree with the seed (an xfail reason); none now."""
+    return None
 
 
 # Server-wide operations: no conference, so no owner axis.
