@@ -161,9 +161,16 @@ class Mcu:
                 if active and record.numeric_id not in self._active:
                     self._active.add(record.numeric_id)
                     await self._dial_preconfigured(record)
-                elif not active:
+                elif not active and record.numeric_id in self._active:
                     self._active.discard(record.numeric_id)
+                    self._window_closed(record.numeric_id)
             await asyncio.sleep(SCHEDULE_POLL_S)
+
+    def _window_closed(self, numeric_id: str) -> None:
+        """A scheduled conference's end time: everyone in it is hung up."""
+        if self.directory.get(numeric_id) is not None:
+            log_event(log, "schedule.ended", conference=numeric_id)
+            self.end_conference(numeric_id, "schedule-ended")
 
     async def _dial_preconfigured(self, record: ConferenceRecord) -> None:
         assert self.store is not None
@@ -308,11 +315,11 @@ class Mcu:
         conference = self.directory.get(numeric_id)
         return conference is not None and conference.send_message(participant_id, text)
 
-    def end_conference(self, numeric_id: str) -> bool:
+    def end_conference(self, numeric_id: str, reason: str = "ended-by-operator") -> bool:
         conference = self.directory.get(numeric_id)
         if conference is None:
             return False
-        task = asyncio.get_running_loop().create_task(conference.close("ended-by-operator"))
+        task = asyncio.get_running_loop().create_task(conference.close(reason))
         self._closing.add(task)
         task.add_done_callback(self._closing.discard)
         return True

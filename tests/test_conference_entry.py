@@ -152,7 +152,8 @@ def make(
     numeric_id = access.numeric_id if access else "1000"
     conference = Conference(
         numeric_id, "Test", MixerSettings(), None,  # type: ignore[arg-type]
-        (lambda conf, leg: left.append(leg.id)) if left is not None else (lambda c, leg: None),
+        (lambda conf, leg, why: left.append(leg.id)) if left is not None
+        else (lambda c, leg, why: None),
         access=access, policy=policy, entry=entry, attendant=attendant,
     )
     return conference, clock

@@ -70,6 +70,7 @@ from mcu.store import (
     Repetition,
     RoleName,
 )
+from mcu.store.store import CONFERENCE_FIELDS
 
 Op = Operation
 Digits = Annotated[str, StringConstraints(pattern=r"^[0-9]+$", min_length=1, max_length=32)]
@@ -360,21 +361,11 @@ NOT_NULL = frozenset(
         "participants",
     }
 )
-# The configuration fields of a conference, as GET shows them to full control.
-CONFIG_FIELDS = (
-    "start_time",
-    "duration_seconds",
-    "repetition",
-    "repeat_count",
-    "repeat_until",
-    "max_participants",
-    "encryption",
-    "streaming",
-    "layout",
-    "end_when_chair_leaves",
-    "guests_send_audio",
-    "guests_send_video",
-    "participant_layout_control",
+# The configuration fields of a conference, as GET shows them to full control: what the
+# store lets a caller set, less what every viewer sees (and the PINs, shown by VIEW_PIN).
+CONFIG_FIELDS = tuple(
+    f.name for f in dataclass_fields(ConferenceRecord)
+    if f.name in CONFERENCE_FIELDS - {"name", "numeric_id", "pin", "guest_pin", "owner"}
 )
 _NEW_CONFERENCE: Mapping[str, Any] = {f.name: None for f in dataclass_fields(ConferenceRecord)}
 

@@ -11,7 +11,7 @@ import pytest
 
 from mcu.store import ParticipantRecord
 from tests.e2e.conftest import TONES
-from tests.e2e.test_entry import hang_up, states, wait_states
+from tests.e2e.test_entry import states, wait_states
 from tests.peers.audio_analysis import hears
 
 pytestmark = pytest.mark.peer
@@ -36,7 +36,13 @@ def test_closed_before_start_then_preconfigured_participants_are_dialled(start_m
     early.dial(f"sip:9100@{mcu.uri_host}")
     early.wait_established()
     time.sleep(3.0)
-    hang_up(room, early)
+    marks = [room.mark(), early.mark()]
+    # The end time: the MCU hangs up everyone (BYE).
+    mcu.run(store.update_conference(record.id, duration_seconds=1))
+    mcu.run(mcu.mcu.refresh_conferences())
+    for peer, mark in zip((room, early), marks, strict=True):
+        peer.wait_terminated(timeout=10, after=mark)
+    time.sleep(0.3)  # let sndfile close its recordings
     assert hears(room.received_wav_path(), TONES[1], skip_seconds=1.0)
     mcu.wait_idle()
     records = mcu.run(store.list_calls())
