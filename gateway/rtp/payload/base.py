@@ -1,0 +1,184 @@
+"""What every video depacketizer shares, sans-IO: RTP payloads in, whole frames out.
+
+The codecs differ only in how one payload is read (``_parse``) and in what makes a
+frame structurally whole (H.264's FU-A start/end pairs); the rest is the same loss
+logic, kept here once so the three formats cannot disagree about it:
+
+- An access unit is the packets of one RTP timestamp; it ends at the marker bit, or
+  when a new timestamp starts without one (a sender that leaves the marker off).
+- A sequence gap means packets were lost. The unit they fell into is dropped: the one
+  in progress, and the next one unless its first packet visibly starts a frame (then
+  the lost packets were the old unit's tail or whole frames between the two).
+- Any loss or malformed payload sets ``needs_keyframe``: the decoder's references are
+  gone, so the caller asks the sender for a key frame (RTCP PLI, SIP INFO). Only a
+  complete key frame clears it. It also starts set: before the first key frame
+  nothing can be decoded either.
+- Garbage never raises out of ``push``; it counts as loss.
+
+Packets are expected in order (a jitter buffer upstream reorders): a packet older
+than the last one is a duplicate or too late and is ignored.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+
+MAX_MISORDER = 100  # RFC 3550 A.1: older than this is a restarted sender, not a late packet
+MAX_FRAME_BYTES = 4 * 1024 * 1024  # one access unit; an endless one is dropped, not kept
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    """One complete access unit, in the form a decoder takes (Annex B for H.264)."""
+
+    data: bytes
+    timestamp: int
+    keyframe: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Piece:
+    """What one payload contributes to its access unit."""
+
+    data: bytes
+    starts_frame: bool  # its first bytes begin a frame (so nothing before it is missing)
+    keyframe: bool = False
+    fragment: tuple[bool, bool] | None = None  # (start, end) of a fragmented unit
+
+
+class Depacketizer:
+    """Reassembles one RTP stream's frames (``reset`` on SSRC change).
+
+    ``wait_for_keyframe``: while ``needs_keyframe`` is set, withhold complete
+    non-key frames too, for a caller that would rather show a slate than a decoder's
+    concealment of missing references; by default they are passed on.
+    """
+
+    def __init__(
+        self, *, wait_for_keyframe: bool = False, max_frame_bytes: int = MAX_FRAME_BYTES
+    ) -> None:
+        self.wait_for_keyframe = wait_for_keyframe
+        self.max_frame_bytes = max_frame_bytes
+        self.stats = dict.fromkeys(
+            ("packets", "frames", "keyframes", "lost", "late", "malformed", "dropped", "withheld"),
+            0,
+        )
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget the stream (new SSRC): the next frame must be a key frame again."""
+        self.needs_keyframe = True
+        self._next_seq: int | None = None
+        self._close_unit()
+
+    def push(self, payload: bytes, seq: int, timestamp: int, marker: bool) -> list[Frame]:
+        """Take one RTP packet's payload; return the frames it completed (0, 1 or 2)."""
+        self.stats["packets"] += 1
+        gap = self._sequence(seq)
+        if gap is None:
+            return []
+        out: list[Frame] = []
+        if self._timestamp is not None and timestamp != self._timestamp:
+            # A new frame began without the marker: whole only if nothing went missing.
+            out += self._finish(whole=not gap)
+        if gap:
+            self.needs_keyframe = True
+        first = self._timestamp is None
+        if first:
+            self._open_unit(timestamp)
+        elif gap:
+            self._broken = True
+        try:
+            piece = self._parse(payload)
+        except (ValueError, IndexError, struct.error):
+            self.stats["malformed"] += 1
+            self.needs_keyframe = True
+            self._broken = True
+        else:
+            if first and not piece.starts_frame:
+                self._broken = True  # its beginning is missing (lost or never sent)
+            self._add(piece)
+        if marker:
+            out += self._finish(whole=True)
+        return out
+
+    # codec hooks -------------------------------------------------------------
+
+    def _parse(self, payload: bytes) -> Piece:
+        """Read one payload; raise ValueError (or IndexError) when it is malformed."""
+        raise NotImplementedError
+
+    def _accept(self, piece: Piece) -> bool:
+        """Whether ``piece`` may follow what the unit holds (False breaks the unit)."""
+        if piece.fragment is None:
+            if self._fragment_open:
+                return False  # the open fragmented unit never got its end
+            return True
+        start, end = piece.fragment
+        if start == self._fragment_open:
+            return False  # a start while one is open, or a continuation without a start
+        self._fragment_open = not end
+        return True
+
+    # internals ---------------------------------------------------------------
+
+    def _sequence(self, seq: int) -> bool | None:
+        """True after a gap, False in order, None for a duplicate or late packet."""
+        if self._next_seq is None:
+            self._next_seq = (seq + 1) & 0xFFFF
+            return False
+        delta = ((seq - self._next_seq + 0x8000) & 0xFFFF) - 0x8000
+        if -MAX_MISORDER <= delta < 0:
+            self.stats["late"] += 1
+            return None
+        self._next_seq = (seq + 1) & 0xFFFF
+        if delta == 0:
+            return False
+        self.stats["lost"] += delta if delta > 0 else 1  # < -MAX_MISORDER: sender restarted
+        return True
+
+    def _open_unit(self, timestamp: int) -> None:
+        self._timestamp: int | None = timestamp
+        self._parts: list[bytes] = []
+        self._size = 0
+        self._broken = False
+        self._keyframe = False
+        self._fragment_open = False
+
+    def _close_unit(self) -> None:
+        self._open_unit(0)
+        self._timestamp = None
+
+    def _add(self, piece: Piece) -> None:
+        if not self._accept(piece):
+            self._broken = True
+        self._keyframe |= piece.keyframe
+        if self._broken:
+            return
+        self._size += len(piece.data)
+        if self._size > self.max_frame_bytes:
+            self._broken = True
+            self._parts = []
+            return
+        self._parts.append(piece.data)
+
+    def _finish(self, *, whole: bool) -> list[Frame]:
+        if self._timestamp is None:
+            return []
+        timestamp, keyframe = self._timestamp, self._keyframe
+        ok = whole and not self._broken and not self._fragment_open and self._size > 0
+        data = b"".join(self._parts)
+        self._close_unit()
+        if not ok:
+            self.stats["dropped"] += 1
+            self.needs_keyframe = True
+            return []
+        if keyframe:
+            self.needs_keyframe = False
+            self.stats["keyframes"] += 1
+        elif self.needs_keyframe and self.wait_for_keyframe:
+            self.stats["withheld"] += 1
+            return []
+        self.stats["frames"] += 1
+        return [Frame(data, timestamp, keyframe)]
