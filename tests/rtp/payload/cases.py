@@ -10,7 +10,7 @@ from gateway.rtp.payload.base import Depacketizer
 from gateway.rtp.payload.h263 import H263Depacketizer
 from gateway.rtp.payload.h264 import H264Depacketizer
 from gateway.rtp.payload.vp8 import Vp8Depacketizer
-from tests.rtp.payload.media import X264_MODE0, encode
+from tests.rtp.payload.media import X264_MODE0, X264_MODE1, encode
 
 MTU = 1200
 
@@ -32,7 +32,11 @@ class Case:
 
 CASES = {
     "h264-mode1": Case(
-        "libx264", (), lambda p, n: h264.packetize(p, MTU, 1), H264Depacketizer, "h264"
+        "libx264",
+        tuple(X264_MODE1.items()),
+        lambda p, n: h264.packetize(p, MTU, 1),
+        H264Depacketizer,
+        "h264",
     ),
     "h264-mode0": Case(
         "libx264",

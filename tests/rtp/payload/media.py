@@ -15,7 +15,14 @@ FRAMES = 8
 GOP = 4  # key frames at 0 and 4, so a loss can be recovered from inside the clip
 TICKS = 3000  # 90 kHz at 30 fps
 
-X264_MODE0 = {"x264-params": "slice-max-size=1100", "tune": "zerolatency", "bframes": "0"}
+# One thread: slices (and so the packets) do not depend on the machine's CPU count.
+X264_MODE1 = {"threads": "1"}  # one slice per picture: big ones need FU-A
+X264_MODE0 = {
+    "x264-params": "slice-max-size=1100",
+    "tune": "zerolatency",
+    "bframes": "0",
+    "threads": "1",
+}
 
 
 def picture(n: int) -> av.VideoFrame:
