@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Install the third-party peers the tests drive (baresip, ffmpeg, tshark, PostgreSQL,
-# Chromium for the web control tests).
+# Install the third-party peers the tests drive (baresip; linphonec, which sends DTMF by SIP
+# INFO; ffmpeg, tshark, PostgreSQL; Chromium for the web control tests).
 # Idempotent: does nothing (not even apt-get update) when everything is present.
 set -euo pipefail
 
