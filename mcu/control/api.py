@@ -367,7 +367,7 @@ CONFIG_FIELDS = tuple(
     f.name for f in dataclass_fields(ConferenceRecord)
     if f.name in CONFERENCE_FIELDS - {"name", "numeric_id", "pin", "guest_pin", "owner"}
 )
-_NEW_CONFERENCE: Mapping[str, Any] = {f.name: None for f in dataclass_fields(ConferenceRecord)}
+NEW_CONFERENCE: Mapping[str, Any] = {f.name: None for f in dataclass_fields(ConferenceRecord)}
 
 
 def operations_for(keys: Iterable[str]) -> list[Operation]:
@@ -413,7 +413,7 @@ def _check_not_null(body: BaseModel) -> None:
             raise ControlError(422, "must not be null", field=name)
 
 
-def _check_configuration(merged: Mapping[str, Any], changed: Iterable[str]) -> None:
+def check_configuration(merged: Mapping[str, Any], changed: Iterable[str]) -> None:
     """Rules between fields, on the configuration as it would be saved."""
     _check_pins(merged["pin"], merged["guest_pin"])
     start, until = merged["start_time"], merged["repeat_until"]
@@ -566,7 +566,7 @@ def build_router() -> APIRouter:
         _check_not_null(body)
         values = body.model_dump(include=body.model_fields_set - {"participants"})
         values["owner"] = body.owner if "owner" in body.model_fields_set else actor.username
-        _check_configuration({**_NEW_CONFERENCE, **values}, values)
+        check_configuration({**NEW_CONFERENCE, **values}, values)
         record, saved = await ctl.store.save_conference(None, values, _participants(body))
         await audit(ctl, actor.username, Op.CREATE_CONFERENCE, conference_ref(record), "created")
         await ctl.live.refresh_conferences()
@@ -620,7 +620,7 @@ def build_router() -> APIRouter:
         _check_not_null(body)
         changes = body.model_dump(include=body.model_fields_set - {"participants"})
         current = {f.name: getattr(record, f.name) for f in dataclass_fields(record)}
-        _check_configuration({**current, **changes}, changes)
+        check_configuration({**current, **changes}, changes)
         updated, saved = await ctl.store.save_conference(record.id, changes, _participants(body))
         # Which fields changed, never their values: PINs stay out of the audit and logs.
         groups = field_groups(body.model_fields_set)

@@ -28,8 +28,6 @@ MAX_INT = 2**31 - 1
 REPETITIONS = ("none", *(r.value for r in Repetition))
 ENCRYPTIONS = tuple(e.value for e in EncryptionPolicy)
 CHECKBOXES = ("streaming", "end_when_chair_leaves", "guests_send_audio", "guests_send_video")
-SCHEDULE_FIELDS = frozenset({"start_time", "duration_seconds"})
-REPETITION_FIELDS = frozenset({"repetition", "repeat_count", "repeat_until"})
 # A store field -> the form field its errors belong to, where the names differ.
 FORM_FIELD = {"duration_seconds": "duration"}
 
@@ -145,23 +143,9 @@ def parse_schedule(
         owner = _text(form, "owner")
         put("owner", owner or None)
 
-    pin, guest_pin = out.fields.get("pin"), out.fields.get("guest_pin")
-    if guest_pin is not None and pin is None and not editing:
-        err("guest_pin", "a guest PIN needs a chairperson PIN")
-    if guest_pin is not None and guest_pin == pin:
-        err("guest_pin", "must differ from the chairperson PIN")
+    # Rules between fields (PIN pairs, schedule and repetition) are the API's:
+    # api.check_configuration, run by the page on the configuration as it would be saved.
     return out
-
-
-def check_pins(record: ConferenceRecord, changes: Mapping[str, Any]) -> dict[str, str]:
-    """On edit, the PIN pair after the change (blank fields keep the stored PINs)."""
-    pin = changes.get("pin", record.pin)
-    guest_pin = changes.get("guest_pin", record.guest_pin)
-    if guest_pin and not pin:
-        return {"guest_pin": "a guest PIN needs a chairperson PIN"}
-    if guest_pin and guest_pin == pin:
-        return {"guest_pin": "must differ from the chairperson PIN"}
-    return {}
 
 
 def _local(value: datetime | None) -> str:

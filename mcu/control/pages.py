@@ -14,6 +14,8 @@ questions as the API and shows the store's field errors beside the field.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Iterable, Mapping
+from dataclasses import fields as dataclass_fields
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -43,15 +45,17 @@ from mcu.control.access import (
     require,
     source_of,
 )
-from mcu.control.api import conference_json
+from mcu.control.api import (
+    NEW_CONFERENCE,
+    check_configuration,
+    conference_json,
+    operations_for,
+)
 from mcu.control.events import SSE_HEADERS, participant_events, participants_json
 from mcu.control.forms import (
     FORM_FIELD,
-    REPETITION_FIELDS,
     REPETITIONS,
-    SCHEDULE_FIELDS,
     changed,
-    check_pins,
     form_values,
     parse_schedule,
     posted_values,
@@ -111,6 +115,17 @@ def _to_login(request: Request) -> RedirectResponse:
 
 def _secure(request: Request) -> bool:
     return request.url.scheme == "https"
+
+
+def _configuration_errors(
+    errors: dict[str, str], merged: Mapping[str, Any], changed: Iterable[str]
+) -> None:
+    """The API's rules between fields (api.check_configuration), as form errors."""
+    try:
+        check_configuration(merged, changed)
+    except ControlError as exc:
+        field = exc.field or "name"
+        errors.setdefault(FORM_FIELD.get(field, field), exc.detail)
 
 
 def build_router() -> APIRouter:
@@ -266,6 +281,10 @@ def build_router() -> APIRouter:
                 parsed.errors.setdefault(
                     "owner", "cannot own conferences" if user else "no such user"
                 )
+        for operation in operations_for(parsed.fields):  # the finer rights, as the API asks
+            await require(ctl, actor, operation, ConferenceTarget(owner),
+                          audit_target="conference:new", audited=True)
+        _configuration_errors(parsed.errors, {**NEW_CONFERENCE, **parsed.fields}, parsed.fields)
         values = posted_values(form, owner)
         if parsed.errors:
             return await _schedule_form(request, ctl, principal, None, values, parsed.errors)
@@ -305,15 +324,8 @@ def build_router() -> APIRouter:
         shown = _owner_field_shown(actor, target)
         parsed = parse_schedule(form, editing=True, owner_shown=shown)
         changes = changed(record, parsed.fields)
-        # The finer configuration rights, asked as the API asks them.
-        for fields, operation in (
-            (SCHEDULE_FIELDS, Op.CONFIGURE_SCHEDULE),
-            (REPETITION_FIELDS, Op.CONFIGURE_REPETITION),
-            ({"streaming"}, Op.CONFIGURE_STREAMING),
-            ({"pin", "guest_pin"}, Op.CONFIGURE_PIN),
-        ):
-            if fields & set(changes):
-                await require(ctl, actor, operation, target, audit_target=ref, audited=True)
+        for operation in operations_for(changes):  # the finer rights, as the API asks
+            await require(ctl, actor, operation, target, audit_target=ref, audited=True)
         if "owner" in changes:
             new_owner = changes["owner"]
             user = None if new_owner is None else await ctl.store.get_user(new_owner)
@@ -321,8 +333,8 @@ def build_router() -> APIRouter:
             if not allowed(actor, Op.CHANGE_OWNER, change):
                 why = "no such user" if new_owner and user is None else "cannot own conferences"
                 parsed.errors.setdefault("owner", why)
-        parsed.errors.update({k: v for k, v in check_pins(record, changes).items()
-                              if k not in parsed.errors})
+        current = {f.name: getattr(record, f.name) for f in dataclass_fields(record)}
+        _configuration_errors(parsed.errors, {**current, **changes}, changes)
         values = posted_values(form, record.owner)
         if parsed.errors:
             return await _schedule_form(request, ctl, principal, record, values, parsed.errors)

@@ -275,6 +275,11 @@ async def test_form_errors_name_the_field_and_keep_the_input(
         start_time="2030-01-01T09:00",
     ))
     assert r.status_code == 422 and 'data-error="repeat_until"' in r.text
+    # The API's rules between fields hold in the form too (api.check_configuration).
+    r = await client.post("/conferences/new", data=fields(
+        csrf_token=csrf, repetition="daily", duration="1500", start_time="2030-01-01T09:00",
+    ))
+    assert r.status_code == 422 and 'data-error="duration"' in r.text
     r = await client.post("/conferences/new", data=fields(csrf_token=csrf, numeric_id=ROOM))
     assert r.status_code == 409 and 'data-error="numeric_id"' in r.text
     r = await client.post("/conferences/new", data=fields(csrf_token=csrf, start_time="x"))
