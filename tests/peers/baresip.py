@@ -28,10 +28,10 @@ import shutil
 import signal
 import socket
 import subprocess
-import time
 import wave
-from collections.abc import Callable
 from pathlib import Path
+
+from tests.peers.process import LinePredicate, PeerProcess
 
 LOOPBACK = "127.0.0.1"
 BARESIP = "baresip"
@@ -58,7 +58,6 @@ LOCAL_HANGUP = re.compile(r"call: terminate call")
 READY = "baresip is ready."
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
-LinePredicate = str | re.Pattern[str] | Callable[[str], bool]
 
 
 class BaresipError(RuntimeError):
@@ -101,21 +100,17 @@ def free_udp_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _matcher(predicate: LinePredicate) -> Callable[[str], bool]:
-    if isinstance(predicate, str):
-        return lambda line: predicate in line
-    if isinstance(predicate, re.Pattern):
-        return lambda line: predicate.search(line) is not None
-    return predicate
-
-
-class BaresipPeer:
+class BaresipPeer(PeerProcess):
     """One baresip instance: writes its config, runs it, talks to its console.
 
     Use as a context manager (or call start()/close()); close() always leaves
     no process behind.  All methods are blocking; the *_async variants run
     them in a thread for asyncio tests.
     """
+
+    error = BaresipError
+    established = ESTABLISHED
+    terminated = TERMINATED
 
     def __init__(
         self,
@@ -272,9 +267,6 @@ class BaresipPeer:
             raise BaresipError(f"{self.name}: console port taken\n{self.log_tail()}")
         return self
 
-    def alive(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
-
     def quit(self, timeout: float = 3.0) -> int | None:
         """Ask baresip to quit (`/quit`); kill it if it does not exit in time."""
         if not self.alive():
@@ -282,24 +274,6 @@ class BaresipPeer:
         with contextlib.suppress(OSError):
             self._send("/quit")
         return self._reap(timeout)
-
-    def kill9(self) -> int | None:
-        """SIGKILL the whole process group (simulates a crashed peer)."""
-        if self.proc is None:
-            return None
-        if self.proc.poll() is None:  # not reaped yet, so the pid is still ours
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(self.proc.pid, signal.SIGKILL)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            self.proc.wait(timeout=5)
-        return self.proc.returncode
-
-    def close(self) -> None:
-        """Quit politely, then SIGTERM, then SIGKILL: never leaves a process."""
-        if self.proc is None:
-            return
-        self.quit(timeout=2.0)
-        self.kill9()
 
     def _reap(self, timeout: float) -> int | None:
         assert self.proc is not None
@@ -312,20 +286,6 @@ class BaresipPeer:
             return self.proc.wait(timeout=2)
         except subprocess.TimeoutExpired:
             return self.kill9()
-
-    @property
-    def returncode(self) -> int | None:
-        return None if self.proc is None else self.proc.returncode
-
-    def __enter__(self) -> BaresipPeer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def __del__(self) -> None:
-        with contextlib.suppress(Exception):
-            self.kill9()
 
     # ---- console ---------------------------------------------------------
     def command(self, line: str, reply_wait: float = 0.3) -> str:
@@ -378,46 +338,6 @@ class BaresipPeer:
 
     def log_tail(self, count: int = 30) -> str:
         return "\n".join(self.log_lines()[-count:])
-
-    def mark(self) -> int:
-        """Current log length; pass it as `after=` to only look at later lines."""
-        return len(self.log_lines())
-
-    def count(self, predicate: LinePredicate, after: int = 0) -> int:
-        match = _matcher(predicate)
-        return sum(1 for line in self.log_lines()[after:] if match(line))
-
-    def wait_for(
-        self,
-        predicate: LinePredicate,
-        timeout: float = 10.0,
-        occurrence: int = 1,
-        after: int = 0,
-    ) -> str:
-        """Wait until the log holds `occurrence` matching lines; return that line.
-
-        `predicate` is a substring, a compiled regex or a callable on each line;
-        only lines from index `after` on (see mark()) count.
-        """
-        match = _matcher(predicate)
-        deadline = time.monotonic() + timeout
-        while True:
-            hits = [line for line in self.log_lines()[after:] if match(line)]
-            if len(hits) >= occurrence:
-                return hits[occurrence - 1]
-            if not self.alive() or time.monotonic() > deadline:
-                state = "exited" if not self.alive() else "timed out"
-                raise BaresipError(
-                    f"{self.name}: {state} waiting for {predicate!r}\n{self.log_tail()}"
-                )
-            time.sleep(0.05)
-
-    def wait_established(self, timeout: float = 10.0, after: int = 0) -> str:
-        return self.wait_for(ESTABLISHED, timeout, after=after)
-
-    def wait_terminated(self, timeout: float = 10.0, after: int = 0) -> str:
-        """Wait for the first call-ended line (see TERMINATED) from index `after` on."""
-        return self.wait_for(TERMINATED, timeout, after=after)
 
     async def wait_for_async(
         self,

@@ -37,13 +37,13 @@ import contextlib
 import os
 import re
 import shutil
-import signal
 import subprocess
 import time
 import wave
 from pathlib import Path
 
-from tests.peers.baresip import LOOPBACK, LinePredicate, _matcher, free_sip_port, free_udp_port
+from tests.peers.baresip import LOOPBACK, free_sip_port, free_udp_port
+from tests.peers.process import PeerProcess
 
 LINPHONEC = "linphonec"
 START_ATTEMPTS = 5
@@ -67,13 +67,17 @@ def linphone_available() -> bool:
     return shutil.which(LINPHONEC) is not None
 
 
-class LinphonePeer:
+class LinphonePeer(PeerProcess):
     """One linphonec instance: writes its rc, runs it, types commands on its stdin.
 
     Use as a context manager (or call start()/close()); close() always leaves no
     process behind.  `audio_file` (a mono 16-bit WAV, 8 kHz for PCMU) is what it
     sends as its microphone during a call; otherwise it sends silence.
     """
+
+    error = LinphoneError
+    established = ESTABLISHED
+    terminated = TERMINATED
 
     def __init__(
         self,
@@ -224,9 +228,6 @@ class LinphonePeer:
         self.proc.stdin.write(line.rstrip("\n").encode() + b"\n")
         self.proc.stdin.flush()
 
-    def alive(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
-
     def dial(self, uri: str) -> None:
         """Call `uri`, e.g. "sip:4321@127.0.0.1:15000" (loopback only)."""
         if not re.match(rf"sips?:[^@]+@{re.escape(LOOPBACK)}(:\d+)?(;|$)", uri):
@@ -280,41 +281,6 @@ class LinphonePeer:
         except subprocess.TimeoutExpired:
             return self.kill9()
 
-    def kill9(self) -> int | None:
-        """SIGKILL the whole process group."""
-        if self.proc is None:
-            return None
-        if self.proc.poll() is None:  # not reaped yet, so the pid is still ours
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(self.proc.pid, signal.SIGKILL)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            self.proc.wait(timeout=5)
-        if self.proc.stdin is not None:
-            with contextlib.suppress(OSError):
-                self.proc.stdin.close()
-        return self.proc.returncode
-
-    def close(self) -> None:
-        """Quit politely, then SIGKILL the process group: never leaves a process."""
-        if self.proc is None:
-            return
-        self.quit(timeout=2.0)
-        self.kill9()
-
-    @property
-    def returncode(self) -> int | None:
-        return None if self.proc is None else self.proc.returncode
-
-    def __enter__(self) -> LinphonePeer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def __del__(self) -> None:
-        with contextlib.suppress(Exception):
-            self.kill9()
-
     # ---- log -------------------------------------------------------------
     def log_lines(self) -> list[str]:
         if not self.log_path.exists():
@@ -333,33 +299,3 @@ class LinphonePeer:
         lines = self._lib_log_text().splitlines()[-4 * count:]
         lib = "\n".join(line for line in lines if "alsa" not in line)
         return f"--- {self.name} console ---\n{console}\n--- {self.name} liblinphone ---\n{lib}"
-
-    def mark(self) -> int:
-        """Current console-log length; pass it as `after=` to only look at later lines."""
-        return len(self.log_lines())
-
-    def count(self, predicate: LinePredicate, after: int = 0) -> int:
-        match = _matcher(predicate)
-        return sum(1 for line in self.log_lines()[after:] if match(line))
-
-    def wait_for(self, predicate: LinePredicate, timeout: float = 10.0, after: int = 0) -> str:
-        """Wait until a console line from index `after` on matches; return it."""
-        match = _matcher(predicate)
-        deadline = time.monotonic() + timeout
-        while True:
-            for line in self.log_lines()[after:]:
-                if match(line):
-                    return line
-            if not self.alive() or time.monotonic() > deadline:
-                state = "exited" if not self.alive() else "timed out"
-                raise LinphoneError(
-                    f"{self.name}: {state} waiting for {predicate!r}\n{self.log_tail()}"
-                )
-            time.sleep(0.05)
-
-    def wait_established(self, timeout: float = 10.0, after: int = 0) -> str:
-        return self.wait_for(ESTABLISHED, timeout, after=after)
-
-    def wait_terminated(self, timeout: float = 10.0, after: int = 0) -> str:
-        return self.wait_for(TERMINATED, timeout, after=after)
-
