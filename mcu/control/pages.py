@@ -108,9 +108,20 @@ def _safe_next(target: str | None) -> str:
     return target
 
 
-def _to_login(request: Request) -> RedirectResponse:
+def to_login(request: Request) -> RedirectResponse:
     path = request.url.path
     return RedirectResponse(f"/login?next={quote(path)}", status_code=303)
+
+
+async def session_principal(request: Request) -> Principal | None:
+    """The page's principal, or None (the page redirects to /login). A page form
+    carries its CSRF token as a field, which the route checks."""
+    try:
+        return await authenticate(request, csrf_header=False)
+    except ControlError as exc:
+        if exc.status == 401:
+            return None
+        raise
 
 
 def _secure(request: Request) -> bool:
@@ -202,7 +213,7 @@ def build_router() -> APIRouter:
             principal = await authenticate(request, csrf_header=False)
         except ControlError as exc:
             if exc.status == 401:
-                return _to_login(request)
+                return to_login(request)
             raise
         form = await request.form()
         check_csrf(principal.csrf, str(form.get(CSRF_FIELD, "")))
@@ -212,20 +223,13 @@ def build_router() -> APIRouter:
         response.delete_cookie(SESSION_COOKIE, path="/")
         return response
 
-    async def _page_principal(request: Request) -> Principal | None:
-        try:
-            return await principal_of(request)
-        except ControlError as exc:
-            if exc.status == 401:
-                return None
-            raise
 
     @router.get("/")
     async def conferences_page(request: Request) -> Response:
         ctl = control_of(request)
-        principal = await _page_principal(request)
+        principal = await session_principal(request)
         if principal is None:
-            return _to_login(request)
+            return to_login(request)
         actor = principal.actor
         if not allowed(actor, Op.LIST_CONFERENCES, None) and allowed(
                 actor, Op.VIEW_CALL_RECORDS, None):
@@ -249,9 +253,9 @@ def build_router() -> APIRouter:
     @router.get("/conferences/new")
     async def new_conference_form(request: Request) -> Response:
         ctl = control_of(request)
-        principal = await _page_principal(request)
+        principal = await session_principal(request)
         if principal is None:
-            return _to_login(request)
+            return to_login(request)
         await require(ctl, principal.actor, Op.CREATE_CONFERENCE, _creating(principal.actor))
         values = form_values(None)
         values["owner"] = principal.actor.username
@@ -260,9 +264,9 @@ def build_router() -> APIRouter:
     @router.post("/conferences/new")
     async def create_conference(request: Request) -> Response:
         ctl = control_of(request)
-        principal = await _form_principal(request)
+        principal = await session_principal(request)
         if principal is None:
-            return _to_login(request)
+            return to_login(request)
         actor = principal.actor
         form = await request.form()
         check_csrf(principal.csrf, str(form.get(CSRF_FIELD, "")))
@@ -302,9 +306,9 @@ def build_router() -> APIRouter:
     @router.get("/conferences/{conference_id}/edit")
     async def edit_conference_form(conference_id: str, request: Request) -> Response:
         ctl = control_of(request)
-        principal = await _page_principal(request)
+        principal = await session_principal(request)
         if principal is None:
-            return _to_login(request)
+            return to_login(request)
         record, target = await load_conference(ctl, conference_id)
         await require(ctl, principal.actor, Op.CONFIGURE_CONFERENCE, target)
         return await _schedule_form(request, ctl, principal, record, form_values(record), {})
@@ -312,9 +316,9 @@ def build_router() -> APIRouter:
     @router.post("/conferences/{conference_id}/edit")
     async def update_conference(conference_id: str, request: Request) -> Response:
         ctl = control_of(request)
-        principal = await _form_principal(request)
+        principal = await session_principal(request)
         if principal is None:
-            return _to_login(request)
+            return to_login(request)
         actor = principal.actor
         form = await request.form()
         check_csrf(principal.csrf, str(form.get(CSRF_FIELD, "")))
@@ -353,9 +357,9 @@ def build_router() -> APIRouter:
     @router.get("/conferences/{conference_id}")
     async def conference_page(conference_id: str, request: Request) -> Response:
         ctl = control_of(request)
-        principal = await _page_principal(request)
+        principal = await session_principal(request)
         if principal is None:
-            return _to_login(request)
+            return to_login(request)
         actor = principal.actor
         record, target = await load_conference(ctl, conference_id)
         await require(ctl, actor, Op.VIEW_CONFERENCE, target)
@@ -375,7 +379,7 @@ def build_router() -> APIRouter:
     async def conference_events(conference_id: str, request: Request) -> Response:
         """The participant list as Server-Sent Events (`events.participant_events`)."""
         ctl = control_of(request)
-        principal = await _page_principal(request)
+        principal = await session_principal(request)
         if principal is None:
             # For a script: a plain 401, not the login page's redirect.
             return Response("not authenticated", status_code=401, media_type="text/plain")
@@ -415,14 +419,6 @@ def build_router() -> APIRouter:
             headers={"Cache-Control": "private, no-store", "X-Content-Type-Options": "nosniff"},
         )
 
-    async def _form_principal(request: Request) -> Principal | None:
-        # A page form carries its CSRF token as a field, checked by the route.
-        try:
-            return await authenticate(request, csrf_header=False)
-        except ControlError as exc:
-            if exc.status == 401:
-                return None
-            raise
 
     return router
 

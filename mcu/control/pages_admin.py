@@ -22,12 +22,11 @@ from mcu.control.access import (
     ControlError,
     Principal,
     allowed,
-    authenticate,
     check_csrf,
     control_of,
     require,
 )
-from mcu.control.pages import render, templates
+from mcu.control.pages import render, session_principal, templates, to_login
 from mcu.permissions import Actor, Operation, Privilege, UserTarget
 from mcu.store import Conflict, Invalid, UserRecord
 
@@ -60,21 +59,6 @@ templates.env.globals["nav_links"] = nav_links
 
 def _user_path(username: str) -> str:
     return "/users/" + quote(username, safe="")
-
-
-def _to_login(request: Request) -> RedirectResponse:
-    return RedirectResponse(f"/login?next={quote(request.url.path)}", status_code=303)
-
-
-async def _principal(request: Request) -> Principal | None:
-    """The session's principal, or None (the page redirects to /login). Forms check
-    their CSRF field themselves."""
-    try:
-        return await authenticate(request, csrf_header=False)
-    except ControlError as exc:
-        if exc.status == 401:
-            return None
-        raise
 
 
 async def _form(request: Request, principal: Principal) -> Mapping[str, Any]:
@@ -148,16 +132,16 @@ def build_router() -> APIRouter:
 
     @router.get("/users")
     async def users_list(request: Request) -> Response:
-        principal = await _principal(request)
+        principal = await session_principal(request)
         if principal is None:
-            return _to_login(request)
+            return to_login(request)
         return await users_page(request, principal)
 
     @router.post("/users")
     async def users_create(request: Request) -> Response:
-        principal = await _principal(request)
+        principal = await session_principal(request)
         if principal is None:
-            return _to_login(request)
+            return to_login(request)
         form = await _form(request, principal)
         data: dict[str, Any] = {
             "username": _text(form, "username").strip(),
@@ -203,9 +187,9 @@ def build_router() -> APIRouter:
 
     @router.get("/users/{username}")
     async def user_show(username: str, request: Request) -> Response:
-        principal = await _principal(request)
+        principal = await session_principal(request)
         if principal is None:
-            return _to_login(request)
+            return to_login(request)
         notice = {"updated": "Saved.", "password": "Password changed."}.get(
             request.query_params.get("done", "")
         )
@@ -214,9 +198,9 @@ def build_router() -> APIRouter:
     @router.post("/users/{username}")
     async def user_update(username: str, request: Request) -> Response:
         """Privilege and operator membership (the whole form, so an unticked box is False)."""
-        principal = await _principal(request)
+        principal = await session_principal(request)
         if principal is None:
-            return _to_login(request)
+            return to_login(request)
         form = await _form(request, principal)
         data = {"privilege": _text(form, "privilege"), "is_operator": bool(form.get("is_operator"))}
         try:
@@ -230,9 +214,9 @@ def build_router() -> APIRouter:
 
     @router.post("/users/{username}/password")
     async def user_password(username: str, request: Request) -> Response:
-        principal = await _principal(request)
+        principal = await session_principal(request)
         if principal is None:
-            return _to_login(request)
+            return to_login(request)
         form = await _form(request, principal)
         password = _text(form, "password")
         ctl = control_of(request)
@@ -252,18 +236,18 @@ def build_router() -> APIRouter:
 
     @router.post("/users/{username}/delete")
     async def user_delete(username: str, request: Request) -> Response:
-        principal = await _principal(request)
+        principal = await session_principal(request)
         if principal is None:
-            return _to_login(request)
+            return to_login(request)
         await _form(request, principal)
         await api_users.delete_user(control_of(request), principal.actor, username)
         return RedirectResponse("/users", status_code=303)
 
     @router.get("/records")
     async def records_page(request: Request) -> Response:
-        principal = await _principal(request)
+        principal = await session_principal(request)
         if principal is None:
-            return _to_login(request)
+            return to_login(request)
         q = request.query_params
         calls = await api_records.call_records(
             control_of(request), principal.actor, q.get("limit"), q.get("conference")
@@ -278,9 +262,9 @@ def build_router() -> APIRouter:
 
     @router.get("/audit")
     async def audit_page(request: Request) -> Response:
-        principal = await _principal(request)
+        principal = await session_principal(request)
         if principal is None:
-            return _to_login(request)
+            return to_login(request)
         q = request.query_params
         entries = await api_records.audit_entries(
             control_of(request), principal.actor, q.get("limit"), q.get("actor")
