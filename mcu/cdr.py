@@ -10,20 +10,23 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Coroutine
 from datetime import UTC, datetime
+from typing import Any, TypeVar
 
 from gateway.leg import Leg
 from gateway.log import log_event
 from mcu.store import Store
 
 log = logging.getLogger("mcu.cdr")
+T = TypeVar("T")
 
 
 class CallRecorder:
     def __init__(self, store: Store) -> None:
         self._store = store
         self._open: dict[str, asyncio.Task[int | None]] = {}  # leg id -> its row id
-        self._tasks: set[asyncio.Task[object]] = set()
+        self._tasks: set[asyncio.Task[Any]] = set()
 
     def started(self, numeric_id: str, leg: Leg) -> None:
         self._open[leg.id] = self._spawn(self._start(numeric_id, leg))
@@ -38,7 +41,7 @@ class CallRecorder:
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
-    def _spawn(self, coro):  # type: ignore[no-untyped-def]
+    def _spawn(self, coro: Coroutine[Any, Any, T]) -> asyncio.Task[T]:
         task = asyncio.get_running_loop().create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
