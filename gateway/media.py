@@ -44,3 +44,47 @@ class EncodedAudio:
     """One 20 ms frame of encoded audio (no RTP header)."""
 
     payload: bytes
+
+
+# -- video ----------------------------------------------------------------------------
+
+VIDEO_CLOCK_RATE = 90000
+"""RTP timestamp rate of every video payload format we carry (RFC 6184/7741/4629)."""
+
+
+@dataclass(frozen=True, slots=True)
+class EncodedVideo:
+    """One complete encoded picture (access unit), without RTP framing.
+
+    H.264 is Annex B (start codes); VP8 and H.263 are the codec's own frame bytes.
+    ``timestamp`` is the sender's 90 kHz RTP timestamp on the way in; on the way out
+    the leg stamps it with its own clock and ignores this field.
+    """
+
+    data: bytes
+    timestamp: int
+    keyframe: bool
+
+
+@dataclass(frozen=True, slots=True)
+class VideoSendFormat:
+    """What one leg's peer can receive, from the SDP answer: what the mixer encodes.
+
+    ``codec`` is "H264", "VP8", "H263-1998" or "H263-2000". Legs whose formats have
+    the same ``encoder_key`` and see the same picture share one encoder.
+    """
+
+    codec: str
+    payload_type: int
+    width: int
+    height: int
+    frame_rate: float
+    bitrate_bps: int
+    packetization_mode: int = 1  # H.264 only: 0 = one NAL unit per packet
+    mtu: int = 1200  # largest RTP payload we send
+
+    @property
+    def encoder_key(self) -> tuple[object, ...]:
+        mode = self.packetization_mode if self.codec == "H264" else 0
+        return (self.codec, mode, self.width, self.height, round(self.frame_rate, 2),
+                self.bitrate_bps, self.mtu if mode == 0 else 0)

@@ -24,17 +24,14 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 
+from gateway.media import EncodedVideo
+
 MAX_MISORDER = 100  # RFC 3550 A.1: older than this is a restarted sender, not a late packet
 MAX_FRAME_BYTES = 4 * 1024 * 1024  # one access unit; an endless one is dropped, not kept
 
 
-@dataclass(frozen=True, slots=True)
-class Frame:
-    """One complete access unit, in the form a decoder takes (Annex B for H.264)."""
-
-    data: bytes
-    timestamp: int
-    keyframe: bool
+Frame = EncodedVideo
+"""One complete access unit, in the form a decoder takes (Annex B for H.264)."""
 
 
 @dataclass(frozen=True, slots=True)
