@@ -8,6 +8,14 @@ the leg's jitter buffer (``None`` when nothing is due: loss, hold or silence) an
 ``write_audio`` takes a payload the mixer encoded once for every leg that shares the
 codec; the leg adds its own SSRC, sequence number and timestamp. Decoding, concealment
 and encoding are the mixer's, which owns all codec state.
+
+Video crosses it encoded too, a whole picture at a time: ``read_video`` gives the
+pictures the peer completed since the last call (the leg depacketizes and drops what
+loss broke, setting ``video_needs_keyframe``), ``write_video`` takes one picture the
+mixer encoded to ``video_format`` (shared by every leg that sees the same view with
+the same format) and packetizes it for this peer. Key frames: the peer's requests
+arrive as ``KeyFrameRequest`` events; ``request_keyframe`` asks the peer by one of
+its ``keyframe_methods``. A leg without video has ``video_format`` None.
 """
 
 from __future__ import annotations
@@ -16,7 +24,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
-from gateway.media import AudioFormat, EncodedAudio
+from gateway.media import AudioFormat, EncodedAudio, EncodedVideo, VideoSendFormat
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,10 +70,23 @@ class Leg(Protocol):
 
     def write_audio(self, frame: EncodedAudio) -> None: ...
 
-    # Video hooks, filled by the video issue: decoded picture in, encoded packets out.
-    def read_video(self) -> object | None: ...
+    @property
+    def video_format(self) -> VideoSendFormat | None: ...
 
-    def write_video(self, packets: object) -> None: ...
+    @property
+    def video_receiving(self) -> bool: ...
+
+    @property
+    def video_needs_keyframe(self) -> bool: ...
+
+    @property
+    def keyframe_methods(self) -> tuple[str, ...]: ...
+
+    def read_video(self) -> list[EncodedVideo]: ...
+
+    def write_video(self, frame: EncodedVideo) -> None: ...
+
+    def request_keyframe(self, method: str, repeat: bool = False) -> bool: ...
 
     def events(self) -> AsyncIterator[LegEvent]: ...
 

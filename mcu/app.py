@@ -60,7 +60,8 @@ class Mcu:
         self.directory: ConferenceDirectory[Conference] = ConferenceDirectory(
             settings.conferences, self._create_conference, self._room_spec
         )
-        self.sip = SipService(settings.sip, settings.rtp, settings.media, admit=self._admit)
+        self.sip = SipService(settings.sip, settings.rtp, settings.media, admit=self._admit,
+                              video_settings=settings.video)
         self.metrics = Metrics()
         entry = settings.entry
         self.entry = EntryServices(

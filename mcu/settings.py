@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 from pydantic_settings import (
@@ -17,6 +17,9 @@ from pydantic_settings import (
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
+
+if TYPE_CHECKING:
+    from layouts.registry import LayoutRegistry
 
 DEFAULT_CONFIG_FILE = Path(__file__).resolve().parent.parent / "config" / "mcu.toml"
 
@@ -64,6 +67,63 @@ class MixerSettings(BaseModel):
     vad_on_dbov: float = -45.0
     vad_off_dbov: float = -50.0
     vad_hangover_ms: int = 400
+
+
+class VideoSettings(BaseModel):
+    """Continuous-presence video: what we answer, compose and send."""
+
+    enabled: bool = Field(True, description="answer m=video; off: audio-only answers")
+    codecs: list[str] = Field(["H264", "VP8", "H263-1998"], description="preference order")
+    h264_modes: list[int] = Field([1, 0], description="H.264 packetization modes, preferred "
+                                  "first")
+    width: int = Field(1280, ge=64, le=1920, description="composed picture, and the most we send")
+    height: int = Field(720, ge=64, le=1080)
+    frame_rate: float = Field(30.0, gt=0, le=60)
+    max_bitrate_bps: int = Field(2_000_000, ge=64_000, description="b=AS/TIAS we answer")
+    layout: str = Field("equal-auto", description="conference layout (layouts/ name)")
+    fit: Literal["crop", "letterbox"] = "crop"
+    self_view: bool = Field(False, description="participants see their own picture too")
+    keyframe_min_interval_s: float = Field(1.0, ge=0, description="at most one IDR per this, "
+                                           "per encoder")
+    stalled_after_s: float = Field(2.0, gt=0, description="a silent camera shows a slate after")
+    workers: int = Field(2, ge=1, le=32, description="decode/scale/encode threads")
+    preset: str = Field("ultrafast", description="libx264 preset")
+    mtu: int = Field(1200, ge=300, le=1460, description="largest RTP payload we send")
+    custom_layouts: dict[str, list[Any]] = Field(
+        {}, description="name -> cells {x, y, width, height[, importance]} in 0..1 "
+        "coordinates, or [x, y, width, height(, importance)] lists")
+
+    @field_validator("codecs")
+    @classmethod
+    def _known_codecs(cls, value: list[str]) -> list[str]:
+        known = {"h264", "vp8", "h263-1998", "h263-2000"}
+        unknown = [c for c in value if c.lower() not in known]
+        if unknown:
+            raise ValueError(f"video.codecs: unknown codec(s) {unknown}")
+        return value
+
+    @field_validator("h264_modes")
+    @classmethod
+    def _known_modes(cls, value: list[int]) -> list[int]:
+        if not value or any(mode not in (0, 1) for mode in value):
+            raise ValueError("video.h264_modes: list 0 and/or 1")
+        return value
+
+    @model_validator(mode="after")
+    def _even_and_known_layout(self) -> VideoSettings:
+        if self.width % 2 or self.height % 2:
+            raise ValueError("video.width and video.height must be even (4:2:0)")
+        from layouts.registry import LayoutRegistry  # layouts/ imports nothing of settings
+
+        registry = LayoutRegistry(self.custom_layouts)
+        if self.layout not in registry:
+            raise ValueError(f"video.layout: unknown layout {self.layout!r}")
+        return self
+
+    def layout_registry(self) -> LayoutRegistry:
+        from layouts.registry import LayoutRegistry
+
+        return LayoutRegistry(self.custom_layouts)
 
 
 class StaticConference(BaseModel):
@@ -130,6 +190,7 @@ class Settings(BaseSettings):
     rtp: RtpSettings = RtpSettings()
     media: MediaSettings = MediaSettings()
     mixer: MixerSettings = MixerSettings()
+    video: VideoSettings = VideoSettings()
     conferences: ConferenceSettings = ConferenceSettings()
     entry: EntrySettings = EntrySettings()
     http: HttpSettings = HttpSettings()

@@ -50,30 +50,30 @@ def _counters() -> dict[str, float]:
     return dict.fromkeys(keys.split(), 0)
 
 
-class RtpSession:
+class RtpStream:
+    """What every RTP stream shares, whatever it carries: our SSRC and sequence
+    numbers, the SDP addresses and symmetric-RTP latch, the remote source's reception
+    statistics, and RTCP (SR/RR + SDES, reports about our stream, BYE).
+
+    ``RtpSession`` (audio) and ``gateway.rtp.video.VideoRtpSession`` add the payload
+    side; ``_new_source`` is their hook for an SSRC change.
+    """
+
     def __init__(
         self,
-        audio: AudioFormat,
-        telephone_event_pt: int | None,
+        clock_rate: int,
         remote_rtp: Address,
         remote_rtcp: Address,
         rtcp_mux: bool,
         *,
-        jitter_min_ms: int = 20,
-        jitter_max_ms: int = 200,
         ssrc: int | None = None,
-        telephone_event_rate: int | None = None,
         cname: str | None = None,
         wall_clock: Callable[[], float] = time.time,
     ) -> None:
-        self.audio = audio
-        self.telephone_event_pt = telephone_event_pt
+        self.clock_rate = clock_rate
         self.ssrc = ssrc if ssrc is not None else random.getrandbits(32)
         self.cname = cname or f"mcu-{self.ssrc:08x}"
         self._wall_clock = wall_clock
-        self._jitter = JitterBuffer(audio.clock_rate, min_ms=jitter_min_ms, max_ms=jitter_max_ms)
-        self._dtmf = DtmfDecoder(telephone_event_rate or audio.clock_rate)
-        self._events: list[Dtmf] = []
         self._remote: ReceptionStats | None = None
         self._seq = random.getrandbits(16)  # RFC 3550: random initial values
         self._ts = random.getrandbits(32)
@@ -89,29 +89,16 @@ class RtpSession:
         self.remote_rtp = remote_rtp
         self.set_remote(remote_rtp, remote_rtcp, rtcp_mux)
 
-    @classmethod
-    def from_settings(
-        cls,
-        audio: AudioFormat,
-        telephone_event_pt: int | None,
-        remote_rtp: Address,
-        remote_rtcp: Address,
-        rtcp_mux: bool,
-        settings: RtpSettings,
-        **kwargs: object,
-    ) -> RtpSession:
-        return cls(
-            audio,
-            telephone_event_pt,
-            remote_rtp,
-            remote_rtcp,
-            rtcp_mux,
-            jitter_min_ms=settings.jitter_min_ms,
-            jitter_max_ms=settings.jitter_max_ms,
-            **kwargs,  # type: ignore[arg-type]
-        )
+    @property
+    def remote_ssrc(self) -> int | None:
+        """The SSRC the peer sends from (what a PLI or FIR names), once it has sent."""
+        return self._remote.ssrc if self._remote is not None else None
 
-    # -- addresses ---------------------------------------------------------------
+    def _new_source(self) -> None:
+        """A different SSRC started sending: forget the old one's timeline."""
+
+    def poll(self, now: float) -> None:
+        """Time-driven work with no packet to trigger it (the shell calls it)."""
 
     def set_remote(self, remote_rtp: Address, remote_rtcp: Address, rtcp_mux: bool) -> None:
         """SDP addresses, again on re-INVITE. A changed address forgets the latch so
@@ -135,33 +122,6 @@ class RtpSession:
             return self.rtp_destination
         return self.latched_rtcp or self.remote_rtcp
 
-    # -- receiving ---------------------------------------------------------------
-
-    def receive_rtp(self, data: bytes, addr: Address, now: float) -> None:
-        """A datagram from the RTP socket (which carries RTCP too under rtcp-mux)."""
-        if _is_rtcp(data):
-            self.receive_rtcp(data, addr, now)
-            return
-        try:
-            packet = RtpPacket.parse(data)
-        except ValueError:
-            self.counters["malformed"] += 1
-            return
-        if packet.payload_type not in (self.audio.payload_type, self.telephone_event_pt):
-            self.counters["unknown_pt"] += 1
-            return
-        if not self._accept_source(addr):
-            return
-        self._track_source(packet, now)
-        self.counters["received"] += 1
-        self.last_received = now
-        if packet.payload_type == self.audio.payload_type:
-            self._jitter.push(
-                packet.sequence_number, packet.timestamp, packet.payload, now, bool(packet.marker)
-            )
-        else:
-            self._events += self._dtmf.feed(packet.payload, packet.timestamp, now)
-
     def _accept_source(self, addr: Address) -> bool:
         """Latch on the first valid packet's source; drop everyone else's."""
         if self.latched is None:
@@ -172,18 +132,16 @@ class RtpSession:
         self.counters["foreign_dropped"] += 1
         return False
 
-    def _track_source(self, packet: RtpPacket, now: float) -> None:
+    def _track_source(self, packet: RtpPacket, now: float, *, timed: bool) -> None:
         remote = self._remote
         if remote is None or remote.ssrc != packet.ssrc:
             if remote is not None:
                 # A new source (transfer, media server): its timeline is unrelated.
                 self.counters["ssrc_changes"] += 1
-                self._jitter.reset()
-                self._dtmf.reset()
+                self._new_source()
             remote = self._remote = ReceptionStats(
-                packet.ssrc, packet.sequence_number, self.audio.clock_rate
+                packet.ssrc, packet.sequence_number, self.clock_rate
             )
-        timed = packet.payload_type == self.audio.payload_type
         remote.update(packet.sequence_number, packet.timestamp, now, timed=timed)
 
     def receive_rtcp(self, data: bytes, addr: Address, now: float) -> None:
@@ -216,56 +174,12 @@ class RtpSession:
         """What the remote says about our stream: loss, jitter and round-trip time."""
         self.counters["remote_fraction_lost"] = block.fraction_lost / 256
         self.counters["remote_packets_lost"] = block.packets_lost
-        self.counters["remote_jitter_ms"] = block.jitter * 1000 / self.audio.clock_rate
+        self.counters["remote_jitter_ms"] = block.jitter * 1000 / self.clock_rate
         if block.lsr:
             now_mid = ntp_middle(ntp_time(self._wall_clock()))
             rtt = ((now_mid - block.lsr - block.dlsr) & 0xFFFFFFFF) / 65536
             if rtt < 60:  # a clock-skewed peer gives nonsense; keep only plausible values
                 self.counters["rtt_ms"] = rtt * 1000
-
-    # -- playout -----------------------------------------------------------------
-
-    def read_audio(self, now: float) -> EncodedAudio | None:
-        """The next 20 ms frame, called once per mixer tick."""
-        self.poll(now)
-        return self._jitter.pop(now)
-
-    def poll(self, now: float) -> None:
-        """Time-driven work with no packet to trigger it (a DTMF end that was lost)."""
-        self._events += self._dtmf.poll(now)
-
-    def events(self) -> list[Dtmf]:
-        events, self._events = self._events, []
-        self.counters["dtmf_events"] += len(events)
-        return events
-
-    # -- sending -----------------------------------------------------------------
-
-    def packetize(self, frame: EncodedAudio, now: float) -> bytes:
-        """One RTP packet for ``frame``; the timestamp keeps counting through silence
-        (RFC 3551 section 4.1) and the marker flags the first packet after it."""
-        marker = self._last_sent is None
-        if self._last_sent is not None:
-            gap = now - self._last_sent
-            frames = round(gap / _FRAME_S) if gap > 1.5 * _FRAME_S else 1
-            marker = frames > 1
-            self._seq = (self._seq + 1) & 0xFFFF
-            self._ts = (self._ts + frames * self.audio.rtp_ticks_per_frame) & 0xFFFFFFFF
-        self._last_sent = now
-        packet = RtpPacket(
-            payload_type=self.audio.payload_type,
-            marker=int(marker),
-            sequence_number=self._seq,
-            timestamp=self._ts,
-            ssrc=self.ssrc,
-            payload=frame.payload,
-        )
-        self.counters["packets_sent"] += 1
-        self.counters["octets_sent"] += len(frame.payload)
-        self._sent_since_report = True
-        return packet.serialize()
-
-    # -- RTCP --------------------------------------------------------------------
 
     def rtcp_report(self, now: float) -> bytes | None:
         """A compound SR or RR plus SDES CNAME when one is due (~every 5 s), else None."""
@@ -299,7 +213,7 @@ class RtpSession:
     def _sender_info(self, now: float) -> RtcpSenderInfo:
         # The RTP timestamp of "now" on our media clock, so the peer can sync.
         elapsed = now - (self._last_sent or now)
-        rtp_ts = self._ts + int(elapsed * self.audio.clock_rate)
+        rtp_ts = self._ts + int(elapsed * self.clock_rate)
         return RtcpSenderInfo(
             ntp_timestamp=ntp_time(self._wall_clock()),
             rtp_timestamp=rtp_ts & 0xFFFFFFFF,
@@ -310,6 +224,129 @@ class RtpSession:
     def bye(self, now: float) -> bytes:
         """Final compound report with BYE (RFC 3550 6.6), for hang-up."""
         return self.build_report(now) + bytes(RtcpByePacket(sources=[self.ssrc]))
+
+
+class RtpSession(RtpStream):
+    """The audio stream of a leg: jitter buffer, RFC 4733 events, one frame per tick."""
+
+    def __init__(
+        self,
+        audio: AudioFormat,
+        telephone_event_pt: int | None,
+        remote_rtp: Address,
+        remote_rtcp: Address,
+        rtcp_mux: bool,
+        *,
+        jitter_min_ms: int = 20,
+        jitter_max_ms: int = 200,
+        ssrc: int | None = None,
+        telephone_event_rate: int | None = None,
+        cname: str | None = None,
+        wall_clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.audio = audio
+        self.telephone_event_pt = telephone_event_pt
+        self._jitter = JitterBuffer(audio.clock_rate, min_ms=jitter_min_ms, max_ms=jitter_max_ms)
+        self._dtmf = DtmfDecoder(telephone_event_rate or audio.clock_rate)
+        self._events: list[Dtmf] = []
+        super().__init__(
+            audio.clock_rate,
+            remote_rtp,
+            remote_rtcp,
+            rtcp_mux,
+            ssrc=ssrc,
+            cname=cname,
+            wall_clock=wall_clock,
+        )
+
+    @classmethod
+    def from_settings(
+        cls,
+        audio: AudioFormat,
+        telephone_event_pt: int | None,
+        remote_rtp: Address,
+        remote_rtcp: Address,
+        rtcp_mux: bool,
+        settings: RtpSettings,
+        **kwargs: object,
+    ) -> RtpSession:
+        return cls(
+            audio,
+            telephone_event_pt,
+            remote_rtp,
+            remote_rtcp,
+            rtcp_mux,
+            jitter_min_ms=settings.jitter_min_ms,
+            jitter_max_ms=settings.jitter_max_ms,
+            **kwargs,  # type: ignore[arg-type]
+        )
+
+    def receive_rtp(self, data: bytes, addr: Address, now: float) -> None:
+        """A datagram from the RTP socket (which carries RTCP too under rtcp-mux)."""
+        if _is_rtcp(data):
+            self.receive_rtcp(data, addr, now)
+            return
+        try:
+            packet = RtpPacket.parse(data)
+        except ValueError:
+            self.counters["malformed"] += 1
+            return
+        if packet.payload_type not in (self.audio.payload_type, self.telephone_event_pt):
+            self.counters["unknown_pt"] += 1
+            return
+        if not self._accept_source(addr):
+            return
+        self._track_source(packet, now, timed=packet.payload_type == self.audio.payload_type)
+        self.counters["received"] += 1
+        self.last_received = now
+        if packet.payload_type == self.audio.payload_type:
+            self._jitter.push(
+                packet.sequence_number, packet.timestamp, packet.payload, now, bool(packet.marker)
+            )
+        else:
+            self._events += self._dtmf.feed(packet.payload, packet.timestamp, now)
+
+    def _new_source(self) -> None:
+        self._jitter.reset()
+        self._dtmf.reset()
+
+    def read_audio(self, now: float) -> EncodedAudio | None:
+        """The next 20 ms frame, called once per mixer tick."""
+        self.poll(now)
+        return self._jitter.pop(now)
+
+    def poll(self, now: float) -> None:
+        """Time-driven work with no packet to trigger it (a DTMF end that was lost)."""
+        self._events += self._dtmf.poll(now)
+
+    def events(self) -> list[Dtmf]:
+        events, self._events = self._events, []
+        self.counters["dtmf_events"] += len(events)
+        return events
+
+    def packetize(self, frame: EncodedAudio, now: float) -> bytes:
+        """One RTP packet for ``frame``; the timestamp keeps counting through silence
+        (RFC 3551 section 4.1) and the marker flags the first packet after it."""
+        marker = self._last_sent is None
+        if self._last_sent is not None:
+            gap = now - self._last_sent
+            frames = round(gap / _FRAME_S) if gap > 1.5 * _FRAME_S else 1
+            marker = frames > 1
+            self._seq = (self._seq + 1) & 0xFFFF
+            self._ts = (self._ts + frames * self.audio.rtp_ticks_per_frame) & 0xFFFFFFFF
+        self._last_sent = now
+        packet = RtpPacket(
+            payload_type=self.audio.payload_type,
+            marker=int(marker),
+            sequence_number=self._seq,
+            timestamp=self._ts,
+            ssrc=self.ssrc,
+            payload=frame.payload,
+        )
+        self.counters["packets_sent"] += 1
+        self.counters["octets_sent"] += len(frame.payload)
+        self._sent_since_report = True
+        return packet.serialize()
 
     @property
     def stats(self) -> dict[str, float]:

@@ -17,6 +17,7 @@ from gateway.leg import Dtmf
 from gateway.media import EncodedAudio
 from gateway.rtp.ports import PortAllocator, PortPair
 from gateway.rtp.session import Address, RtpSession
+from gateway.rtp.video import VideoRtpSession
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +59,7 @@ class RtpEndpoint:
 
     def __init__(
         self,
-        session: RtpSession,
+        session: RtpSession | VideoRtpSession,
         ports: PortPair,
         allocator: PortAllocator,
         *,
@@ -100,8 +101,11 @@ class RtpEndpoint:
         self._protocols.append(protocol)
         return transport
 
-    def _now(self) -> float:
+    def now(self) -> float:
+        """The loop's clock, which the session's timestamps count in."""
         return asyncio.get_running_loop().time()
+
+    _now = now
 
     def _on_rtp(self, data: bytes, addr: Address) -> None:
         self.session.receive_rtp(data, addr, self._now())
@@ -122,6 +126,17 @@ class RtpEndpoint:
 
     def events(self) -> list[Dtmf]:
         return self.session.events()
+
+    def send_packets(self, datagrams: list[bytes]) -> None:
+        """RTP packets the session built (a video picture), sent while sending."""
+        if self._rtp is None or not self.sending:
+            return
+        for data in datagrams:
+            self._send(self._rtp, data, self.session.rtp_destination)
+
+    def send_rtcp_now(self, data: bytes) -> None:
+        """An RTCP packet outside the report schedule (PLI, FIR)."""
+        self._send_rtcp(data)
 
     def update_remote(
         self,

@@ -1,15 +1,19 @@
-"""RFC 3264 offer/answer for one audio stream; every other stream is declined.
+"""RFC 3264 offer/answer for one audio and one video stream; every other is declined.
 
-The MCU mixes audio (video is negotiated elsewhere, later), so an answer accepts
-the first usable audio m-line with exactly one codec (the first of our preferences
-the offer has) plus telephone-event at that codec's clock rate, and answers every
-other m-line with port 0.
+An answer accepts the first usable audio m-line with exactly one codec (the first of
+our preferences the offer has) plus telephone-event at that codec's clock rate. When
+the caller gives a video port and policy, the offer's camera m=video is answered by
+``gateway.sdp.video`` (one codec, sized to what the peer can receive); a video with
+no common codec is declined and the call stays audio-only. Every other m-line (a
+second audio, presentation video, application) gets port 0.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from gateway.media import FRAME_MS, AudioFormat
 from gateway.sdp.model import (
@@ -22,6 +26,9 @@ from gateway.sdp.model import (
     addrtype_of,
     parse_sdp,
 )
+
+if TYPE_CHECKING:
+    from gateway.sdp.video import VideoAnswer, VideoPolicy
 
 # Codecs we can carry: canonical name -> (rtpmap clock rate, channels, PT we offer).
 # RFC 7587: opus is always opus/48000/2 in SDP, whatever the real channel count.
@@ -90,6 +97,10 @@ class Negotiated:
     rtcp_mux: bool
     remote_direction: str
     local_direction: str
+    video: VideoAnswer | None = None
+    video_rtp: tuple[str, int] = ("0.0.0.0", 0)
+    video_rtcp: tuple[str, int] = ("0.0.0.0", 0)
+    video_rtcp_mux: bool = False
 
     @property
     def on_hold(self) -> bool:
@@ -112,8 +123,12 @@ def answer_offer(
     audio_port: int,
     preferences: list[str],
     session: LocalSession,
+    video_port: int | None = None,
+    video_policy: VideoPolicy | None = None,
 ) -> Negotiated:
-    """Answer ``offer``; SdpError(400) if malformed, SdpError(488) if nothing fits."""
+    """Answer ``offer``; SdpError(400) if malformed, SdpError(488) if nothing fits.
+
+    Video is answered only with both ``video_port`` and ``video_policy``."""
     desc = parse_sdp(offer)
     chosen = _choose_audio(desc, preferences)
     if chosen is None:
@@ -122,16 +137,51 @@ def answer_offer(
     media = desc.media[index]
     remote_dir = _remote_direction(desc, media)
     local_dir = _ANSWER_DIRECTION[remote_dir]
+    video_index, video = _answer_video(desc, video_port, video_policy)
     answer_media: list[Media] = []
     for i, offered in enumerate(desc.media):
         if i == index:
             answer_media.append(
                 _audio_media(audio, event, audio_port, offered.proto, offered.rtcp_mux, local_dir)
             )
+        elif video is not None and i == video_index:
+            answer_media.append(video.media)
         else:
             answer_media.append(_rejected(offered))
     answer = _render(local_ip, session, answer_media)
-    return _negotiated(answer, audio, event, desc, media, media.rtcp_mux, remote_dir, local_dir)
+    negotiated = _negotiated(answer, audio, event, desc, media, media.rtcp_mux, remote_dir,
+                             local_dir)
+    if video is None or video_index is None:
+        return negotiated
+    offered_video = desc.media[video_index]
+    rtp, rtcp = _remote_addresses(desc, offered_video, offered_video.rtcp_mux)
+    return dataclasses.replace(negotiated, video=video, video_rtp=rtp, video_rtcp=rtcp,
+                               video_rtcp_mux=offered_video.rtcp_mux)
+
+
+def offers_video(offer: bytes) -> bool:
+    """Whether ``offer`` has a camera m=video we would answer (so a video port is
+    worth allocating); False for a malformed offer, which the answer then refuses."""
+    from gateway.sdp.video import main_video_index  # video.py builds on this module
+
+    try:
+        return main_video_index(parse_sdp(offer)) is not None
+    except SdpError:
+        return False
+
+
+def _answer_video(
+    desc: SessionDescription, port: int | None, policy: VideoPolicy | None
+) -> tuple[int | None, VideoAnswer | None]:
+    if not port or policy is None:
+        return None, None
+    from gateway.sdp.video import main_video_index, negotiate_video
+
+    index = main_video_index(desc)
+    if index is None:
+        return None, None
+    return index, negotiate_video(desc.media[index], port=port, session=desc,
+                                  **policy.arguments())
 
 
 def make_offer(

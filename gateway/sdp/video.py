@@ -323,6 +323,24 @@ class VideoAnswer:
 
 
 @dataclass(frozen=True, slots=True)
+class VideoPolicy:
+    """What the MCU is willing to do with video, from its settings; handed to the
+    audio answerer so one answer carries both streams."""
+
+    preferences: tuple[str, ...] = tuple(DEFAULT_PREFERENCES)
+    max_size: tuple[int, int] = DEFAULT_MAX_SIZE
+    max_fps: float = DEFAULT_MAX_FPS
+    h264_modes: tuple[int, ...] = H264_MODES
+    max_bitrate_bps: int = DEFAULT_MAX_BITRATE
+
+    def arguments(self) -> dict[str, object]:
+        """Keyword arguments of ``negotiate_video``."""
+        return {"preferences": list(self.preferences), "max_size": self.max_size,
+                "max_fps": self.max_fps, "h264_modes": self.h264_modes,
+                "max_bitrate_bps": self.max_bitrate_bps}
+
+
+@dataclass(frozen=True, slots=True)
 class _Capability:
     """What we can do, gathered from the caller's settings."""
 

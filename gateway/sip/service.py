@@ -13,25 +13,49 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import logging
+import math
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from gateway.dtmf.info import InfoDtmfError, parse_info_dtmf
-from gateway.leg import Dtmf, Hangup, HoldChanged, InfoReceived, LegEvent, Refuse, Seat
+from gateway.leg import (
+    Hangup,
+    HoldChanged,
+    InfoReceived,
+    KeyFrameRequest,
+    LegEvent,
+    Refuse,
+    Seat,
+)
 from gateway.log import log_event
-from gateway.media import AudioFormat, EncodedAudio
+from gateway.media import AudioFormat, EncodedAudio, EncodedVideo, VideoSendFormat
 from gateway.rtp.ports import PortAllocator, PortPair, PortsExhausted
 from gateway.rtp.session import RtpSession
 from gateway.rtp.transport import RtpEndpoint
+from gateway.rtp.video import VideoRtpSession
 from gateway.sdp.model import SdpError
-from gateway.sdp.negotiate import LocalSession, Negotiated, accept_answer, answer_offer, make_offer
+from gateway.sdp.negotiate import (
+    LocalSession,
+    Negotiated,
+    accept_answer,
+    answer_offer,
+    make_offer,
+    offers_video,
+)
+from gateway.sdp.video import VideoAnswer, VideoPolicy
 from gateway.sip import endpoint as sip
+from gateway.sip.media_control import (
+    FAST_UPDATE_BODY,
+    MEDIA_CONTROL_TYPE,
+    MediaControlError,
+    is_fast_update,
+)
 from gateway.sip.message import parse_uri
 from gateway.sip.transport import SipTransport
 
 if TYPE_CHECKING:
-    from mcu.settings import MediaSettings, RtpSettings, SipSettings
+    from mcu.settings import MediaSettings, RtpSettings, SipSettings, VideoSettings
 
 log = logging.getLogger("gateway.sip")
 
@@ -90,11 +114,64 @@ class SipLeg:
         if self._call.rtp is not None:
             self._call.rtp.send_audio(frame)
 
-    def read_video(self) -> object | None:
-        return None  # video arrives with the video issue
+    # -- video (None / no-ops on an audio-only call) ---------------------------------
 
-    def write_video(self, packets: object) -> None:
-        return None
+    @property
+    def video_format(self) -> VideoSendFormat | None:
+        """What to encode for this peer; None when it sends and takes no video."""
+        return self._call.video_format()
+
+    @property
+    def video_receiving(self) -> bool:
+        """Whether the peer's video reaches us (it may be receive-only, or on hold)."""
+        negotiated = self._call.negotiated
+        video = negotiated.video if negotiated else None
+        return video is not None and video.receiving and self._call.video_rtp is not None
+
+    @property
+    def keyframe_methods(self) -> tuple[str, ...]:
+        """How this peer can be asked for a key frame, in the order to try."""
+        negotiated = self._call.negotiated
+        video = negotiated.video if negotiated else None
+        if video is None:
+            return ()
+        methods = [m for m, fb in (("pli", "nack pli"), ("fir", "ccm fir")) if fb in video.rtcp_fb]
+        return (*methods, "info")  # SIP INFO works whatever RTCP the peer negotiated
+
+    @property
+    def video_needs_keyframe(self) -> bool:
+        rtp = self._call.video_rtp
+        return rtp is not None and rtp.session.needs_keyframe  # type: ignore[union-attr]
+
+    def read_video(self) -> list[EncodedVideo]:
+        rtp = self._call.video_rtp
+        if rtp is None:
+            return []
+        session: VideoRtpSession = rtp.session  # type: ignore[assignment]
+        for ask in session.keyframe_asks():
+            self.post(KeyFrameRequest(ask.kind.value))
+        return session.read_frames()
+
+    def write_video(self, frame: EncodedVideo) -> None:
+        rtp = self._call.video_rtp
+        if rtp is not None and rtp.sending:
+            session: VideoRtpSession = rtp.session  # type: ignore[assignment]
+            rtp.send_packets(session.packetize(frame, rtp.now()))
+
+    def request_keyframe(self, method: str, repeat: bool = False) -> bool:
+        """Ask the peer for a key frame by ``method`` ("pli", "fir", "info"); False when
+        it cannot go out yet (no packet from the peer names its SSRC)."""
+        if method == "info":
+            return self._service.send_fast_update(self._call.handle)
+        rtp = self._call.video_rtp
+        if rtp is None:
+            return False
+        session: VideoRtpSession = rtp.session  # type: ignore[assignment]
+        packet = session.build_keyframe_request(method, repeat=repeat)
+        if packet is None:
+            return False
+        rtp.send_rtcp_now(packet)
+        return True
 
     async def events(self) -> AsyncIterator[LegEvent]:
         while True:
@@ -123,6 +200,24 @@ class _Call:
     negotiated: Negotiated | None = None
     leg: SipLeg | None = None
     rtp_started: asyncio.Task[None] | None = None
+    video_ports: PortPair | None = None  # allocated when the offer has video
+    video_rtp: RtpEndpoint | None = None
+    video_started: asyncio.Task[None] | None = None
+    mtu: int = 1200
+
+    def video_format(self) -> VideoSendFormat | None:
+        video = self.negotiated.video if self.negotiated else None
+        if video is None or self.video_rtp is None:
+            return None
+        return send_format(video, self.mtu)
+
+
+def send_format(video: VideoAnswer, mtu: int) -> VideoSendFormat:
+    """The encoder's target for a negotiated video stream."""
+    fmt = video.format
+    return VideoSendFormat(fmt.name, fmt.payload_type, video.size[0], video.size[1],
+                           video.frame_rate, video.bitrate_bps,
+                           packetization_mode=fmt.packetization_mode or 0, mtu=mtu)
 
 
 class SipService:
@@ -132,9 +227,12 @@ class SipService:
         rtp_settings: RtpSettings,
         media_settings: MediaSettings,
         admit: Admit,
+        video_settings: VideoSettings | None = None,
     ):
         self._rtp_settings = rtp_settings
         self._media = media_settings
+        self._video = video_settings
+        self._video_policy = _video_policy(video_settings)
         self._admit = admit
         self.endpoint = sip.SipEndpoint(sip.SipCoreConfig.from_settings(sip_settings),
                                         check_info=check_info)
@@ -233,9 +331,8 @@ class SipService:
             case sip.InfoReceived(call=handle, content_type=content_type, body=body):
                 call = self.calls.get(handle)
                 if call and call.leg:
-                    # The core answered 400 already when a DTMF body was malformed.
-                    dtmf = _info_dtmf(content_type, body)
-                    call.leg.post(dtmf or InfoReceived(content_type, body))
+                    # The core answered 400 already when a body was malformed.
+                    call.leg.post(_info_event(content_type, body))
             case sip.CallEnded(call=handle, reason=reason, by_remote=by_remote):
                 call = self.calls.get(handle)
                 if call is not None:
@@ -250,6 +347,8 @@ class SipService:
             return
         call = _Call(ev.call, info, seat=decision)
         call.local_ip = self._media.advertised_address or ev.local[0]
+        if self._video is not None:
+            call.mtu = self._video.mtu
         try:
             call.ports = self.ports.allocate(self._rtp_host)
         except PortsExhausted:
@@ -257,10 +356,11 @@ class SipService:
             self._refuse(ev.call, info, Refuse(503, "Service Unavailable (no media ports)",
                                                (("Retry-After", RETRY_AFTER_SECONDS),)))
             return
+        self._allocate_video(call, ev.sdp)
         try:
             body = self._first_answer(call, ev.sdp)
         except SdpError as error:
-            self.ports.release(call.ports)
+            self._release_ports(call)
             decision.abandon()
             self._refuse(ev.call, info, Refuse(error.status, _reason(error)))
             return
@@ -268,9 +368,27 @@ class SipService:
         if call.negotiated is not None:
             self._start_media(call)
         self.endpoint.respond_invite(ev.call, 200, "OK", body=body)
+        video = call.negotiated.video if call.negotiated else None
         log_event(log, "sip.answered", call=ev.call, user=ev.user, remote=info.remote,
                   transport=ev.transport, rtp_port=call.ports.rtp_port,
-                  codec=call.negotiated.audio.name if call.negotiated else "offer-in-200")
+                  codec=call.negotiated.audio.name if call.negotiated else "offer-in-200",
+                  video=f"{video.format.name} {video.size[0]}x{video.size[1]}" if video else None)
+
+    def _allocate_video(self, call: _Call, offer: bytes | None) -> None:
+        """A second port pair for an offer with video; without one the call goes on
+        audio-only (the answer declines m=video), never refused for it."""
+        if self._video_policy is None or offer is None or not offers_video(offer):
+            return
+        try:
+            call.video_ports = self.ports.allocate(self._rtp_host)
+        except PortsExhausted:
+            log_event(log, "sip.no_video_ports", level=logging.WARNING, call=call.handle,
+                      remote=call.info.remote)
+
+    def _release_ports(self, call: _Call) -> None:
+        for pair in (call.ports, call.video_ports):
+            if pair is not None:
+                self.ports.release(pair)
 
     def _refuse(self, handle: str, info: CallInfo, refuse: Refuse) -> None:
         log_event(log, "sip.refused", call=handle, user=info.user, remote=info.remote,
@@ -290,8 +408,10 @@ class SipService:
 
     def _answer(self, call: _Call, offer: bytes) -> Negotiated:
         assert call.ports is not None
+        video_port = call.video_ports.rtp_port if call.video_ports else None
         return answer_offer(offer, local_ip=call.local_ip, audio_port=call.ports.rtp_port,
-                            preferences=self._media.audio_codecs, session=call.sdp_session)
+                            preferences=self._media.audio_codecs, session=call.sdp_session,
+                            video_port=video_port, video_policy=self._video_policy)
 
     def _start_media(self, call: _Call) -> None:
         negotiated, ports = call.negotiated, call.ports
@@ -310,6 +430,19 @@ class SipService:
         # start() only wraps the sockets already bound, so it completes at once; packets
         # that arrive before it are waiting in the kernel's socket buffer.
         call.rtp_started = asyncio.get_running_loop().create_task(call.rtp.start())
+        self._start_video(call)
+
+    def _start_video(self, call: _Call) -> None:
+        negotiated, ports = call.negotiated, call.video_ports
+        if negotiated is None or negotiated.video is None or ports is None:
+            return
+        session = VideoRtpSession(send_format(negotiated.video, call.mtu), negotiated.video_rtp,
+                                  negotiated.video_rtcp, negotiated.video_rtcp_mux)
+        # No inactivity timeout: a receive-only or camera-off peer sends no video at all;
+        # the audio stream's watchdog ends a dead call.
+        call.video_rtp = RtpEndpoint(session, ports, self.ports, inactivity_timeout=math.inf)
+        self._apply_video_directions(call.video_rtp, negotiated)
+        call.video_started = asyncio.get_running_loop().create_task(call.video_rtp.start())
 
     def _confirmed(self, handle: str, sdp: bytes | None) -> None:
         call = self.calls.get(handle)
@@ -346,6 +479,8 @@ class SipService:
         was_on_hold = call.negotiated.on_hold
         call.negotiated = negotiated
         self._apply_directions(call.rtp, negotiated)
+        if call.video_rtp is not None:
+            self._apply_video_directions(call.video_rtp, negotiated)
         self.endpoint.respond_invite(handle, 200, "OK", body=negotiated.answer_sdp)
         if call.leg and negotiated.on_hold != was_on_hold:
             log_event(log, "sip.hold", call=handle, on_hold=negotiated.on_hold)
@@ -355,6 +490,28 @@ class SipService:
     def _apply_directions(rtp: RtpEndpoint, negotiated: Negotiated) -> None:
         rtp.update_remote(negotiated.remote_rtp, negotiated.remote_rtcp, negotiated.rtcp_mux,
                           sending=negotiated.sending, receiving=negotiated.receiving)
+
+    @staticmethod
+    def _apply_video_directions(rtp: RtpEndpoint, negotiated: Negotiated) -> None:
+        video = negotiated.video
+        if video is None:  # a re-INVITE declined video: keep the port, send nothing
+            rtp.update_remote(rtp.session.remote_rtp, rtp.session.remote_rtcp,
+                              rtp.session.rtcp_mux, sending=False, receiving=False)
+            return
+        rtp.update_remote(negotiated.video_rtp, negotiated.video_rtcp,
+                          negotiated.video_rtcp_mux, sending=video.sending and not
+                          negotiated.on_hold, receiving=video.receiving)
+
+    def send_fast_update(self, handle: str) -> bool:
+        """SIP INFO picture_fast_update (RFC 5168) in the call's dialog."""
+        if handle not in self.calls:
+            return False
+        try:
+            self.endpoint.send_info(handle, MEDIA_CONTROL_TYPE, FAST_UPDATE_BODY)
+        except sip.SipStateError:
+            return False
+        self.transport.flush()
+        return True
 
     def _rtp_timeout(self, handle: str) -> None:
         call = self.calls.get(handle)
@@ -366,9 +523,15 @@ class SipService:
     async def _close_media(self, call: _Call) -> None:
         assert call.rtp is not None
         try:
-            if call.rtp_started is not None:
-                await call.rtp_started  # never close sockets a start is still wrapping
+            # Never close sockets a start is still wrapping.
+            for started in (call.rtp_started, call.video_started):
+                if started is not None:
+                    await started
             await call.rtp.close()
+            if call.video_rtp is not None:
+                await call.video_rtp.close()
+            elif call.video_ports is not None:
+                self.ports.release(call.video_ports)
         finally:
             self._closing.discard(asyncio.current_task())  # type: ignore[arg-type]
 
@@ -377,8 +540,8 @@ class SipService:
         self.calls.pop(call.handle, None)
         if call.rtp is not None:
             self._closing.add(asyncio.get_running_loop().create_task(self._close_media(call)))
-        elif call.ports is not None:
-            self.ports.release(call.ports)
+        else:
+            self._release_ports(call)
         if call.leg is not None:
             call.leg.post(Hangup(reason, by_remote))
         elif call.seat is not None:
@@ -394,20 +557,36 @@ def _user_of(uri: str) -> str:
         return ""
 
 
-def _info_dtmf(content_type: str, body: bytes) -> Dtmf | None:
+def _info_event(content_type: str, body: bytes) -> LegEvent:
+    """What an INFO means to the conference: a key press, a fast update, or neither."""
     try:
-        return parse_info_dtmf(content_type, body)
-    except InfoDtmfError:
-        return None
+        dtmf = parse_info_dtmf(content_type, body)
+        if dtmf is not None:
+            return dtmf
+        if is_fast_update(content_type, body):
+            return KeyFrameRequest("info")
+    except (InfoDtmfError, MediaControlError):
+        pass
+    return InfoReceived(content_type, body)
 
 
 def check_info(content_type: str, body: bytes) -> tuple[int, str] | None:
-    """The SIP core's INFO check: a malformed DTMF body is refused with 400 (RFC 6086)."""
+    """The SIP core's INFO check: a malformed DTMF or media control body is refused
+    with 400 (RFC 6086)."""
     try:
         parse_info_dtmf(content_type, body)
-    except InfoDtmfError as error:
+        is_fast_update(content_type, body)
+    except (InfoDtmfError, MediaControlError) as error:
         return 400, f"Bad Request ({error})"
     return None
+
+
+def _video_policy(settings: VideoSettings | None) -> VideoPolicy | None:
+    if settings is None or not settings.enabled:
+        return None
+    return VideoPolicy(tuple(settings.codecs), (settings.width, settings.height),
+                       settings.frame_rate, tuple(settings.h264_modes),
+                       settings.max_bitrate_bps)
 
 
 def _reason(error: SdpError) -> str:

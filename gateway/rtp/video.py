@@ -1,0 +1,207 @@
+"""One leg's video RTP stream, sans-IO: datagrams and times in; frames, key-frame
+requests and datagrams out. ``RtpEndpoint`` (transport.py) is its asyncio shell, as
+for audio.
+
+Receiving: packets of the negotiated payload type from the latched source go to the
+codec's depacketizer (``gateway.rtp.payload``), which hands back whole encoded
+pictures; they wait in a short queue until the mixer's next tick takes them. Anything
+else (another payload type, a foreign source) is counted and dropped. A new SSRC or a
+resolution change needs nothing special here: the depacketizer restarts and waits for
+a key frame, which the mixer asks for when ``needs_keyframe`` is set.
+
+RTCP: PLI and FIR from the peer (``gateway.rtp.feedback``) become key-frame requests
+for whichever encoder feeds this leg; a FIR repeated with the same sequence number is
+one request (``FirHistory``). Our own requests name the peer's SSRC, so none can go out
+before its first packet.
+
+Sending: one encoded picture becomes RTP packets that fit the MTU (H.264 mode 0/1,
+VP8, H.263+), all with one timestamp on a 90 kHz clock derived from the send time, the
+marker on the last.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections import deque
+from collections.abc import Callable
+
+from aiortc.rtp import RtpPacket
+
+from gateway.media import VIDEO_CLOCK_RATE, EncodedVideo, VideoSendFormat
+from gateway.rtp.feedback import (
+    FirHistory,
+    FirSequence,
+    KeyFrameAsk,
+    build_fir,
+    build_pli,
+    parse_feedback,
+)
+from gateway.rtp.payload import h263, h264, vp8
+from gateway.rtp.payload.base import Depacketizer
+from gateway.rtp.payload.h263 import H263Depacketizer
+from gateway.rtp.payload.h264 import H264Depacketizer
+from gateway.rtp.payload.vp8 import Vp8Depacketizer
+from gateway.rtp.session import Address, RtpStream, _is_rtcp
+
+MAX_QUEUED_FRAMES = 8
+"""Pictures kept for the mixer between ticks; older ones are dropped (a stalled mixer
+must not make a leg hold video forever) and the stream then waits for a key frame."""
+
+
+def depacketizer_for(codec: str) -> Depacketizer:
+    if codec == "H264":
+        return H264Depacketizer()
+    if codec == "VP8":
+        return Vp8Depacketizer()
+    if codec.startswith("H263"):
+        return H263Depacketizer()
+    raise ValueError(f"no depacketizer for video codec {codec!r}")
+
+
+class VideoRtpSession(RtpStream):
+    def __init__(
+        self,
+        send_format: VideoSendFormat,
+        remote_rtp: Address,
+        remote_rtcp: Address,
+        rtcp_mux: bool,
+        *,
+        ssrc: int | None = None,
+        cname: str | None = None,
+        wall_clock: Callable[[], float] = time.time,
+    ) -> None:
+        super().__init__(VIDEO_CLOCK_RATE, remote_rtp, remote_rtcp, rtcp_mux, ssrc=ssrc,
+                         cname=cname, wall_clock=wall_clock)
+        self.format = send_format
+        self.payload_type = send_format.payload_type
+        self._depacketizer = depacketizer_for(send_format.codec)
+        self._frames: deque[EncodedVideo] = deque()
+        self._asks: list[KeyFrameAsk] = []
+        self._fir_seen = FirHistory()
+        self._fir_sent = FirSequence()
+        self._picture_id = random.getrandbits(15)
+        self._clock_origin: float | None = None
+        self._ts_base = self._ts
+        self.counters.update(frames_received=0, frames_dropped=0, keyframe_requests=0,
+                             frames_sent=0, oversized_nal=0)
+
+    # -- receiving ---------------------------------------------------------------
+
+    @property
+    def needs_keyframe(self) -> bool:
+        """The decoder cannot go on without an intra picture (join, loss, new source)."""
+        return self._depacketizer.needs_keyframe
+
+    def receive_rtp(self, data: bytes, addr: Address, now: float) -> None:
+        if _is_rtcp(data):
+            self.receive_rtcp(data, addr, now)
+            return
+        try:
+            packet = RtpPacket.parse(data)
+        except ValueError:
+            self.counters["malformed"] += 1
+            return
+        if packet.payload_type != self.payload_type:
+            self.counters["unknown_pt"] += 1  # a codec we did not negotiate
+            return
+        if not self._accept_source(addr):
+            return
+        self._track_source(packet, now, timed=True)
+        self.counters["received"] += 1
+        self.last_received = now
+        frames = self._depacketizer.push(packet.payload, packet.sequence_number,
+                                         packet.timestamp, bool(packet.marker))
+        for frame in frames:
+            self._queue(frame)
+
+    def _queue(self, frame: EncodedVideo) -> None:
+        self.counters["frames_received"] += 1
+        self._frames.append(frame)
+        if len(self._frames) > MAX_QUEUED_FRAMES:
+            self._frames.popleft()
+            self.counters["frames_dropped"] += 1
+            if not frame.keyframe:  # the dropped picture was a reference for this one
+                self._depacketizer.needs_keyframe = True
+
+    def _new_source(self) -> None:
+        self._depacketizer.reset()
+        self._frames.clear()
+
+    def read_frames(self) -> list[EncodedVideo]:
+        """The pictures completed since the last call, oldest first."""
+        frames = list(self._frames)
+        self._frames.clear()
+        return frames
+
+    def receive_rtcp(self, data: bytes, addr: Address, now: float) -> None:
+        if self.latched is not None and addr[0] != self.latched[0]:
+            self.counters["foreign_dropped"] += 1
+            return
+        for ask in parse_feedback(data):
+            if ask.media_ssrc in (self.ssrc, 0) and self._fir_seen.is_new(ask, now):
+                self._asks.append(ask)
+                self.counters["keyframe_requests"] += 1
+        super().receive_rtcp(data, addr, now)
+
+    def keyframe_asks(self) -> list[KeyFrameAsk]:
+        """PLI/FIR requests for our stream received since the last call."""
+        asks, self._asks = self._asks, []
+        return asks
+
+    # -- asking the peer ---------------------------------------------------------
+
+    def build_keyframe_request(self, method: str, *, repeat: bool = False) -> bytes | None:
+        """A PLI or FIR about the peer's stream; None before the peer has sent."""
+        media = self.remote_ssrc
+        if media is None:
+            return None
+        if method == "pli":
+            return build_pli(self.ssrc, media)
+        if method == "fir":
+            seq = self._fir_sent.repeat(media) if repeat else self._fir_sent.new_request(media)
+            return build_fir(self.ssrc, media, seq)
+        raise ValueError(f"not an RTCP key-frame request method: {method!r}")
+
+    # -- sending -----------------------------------------------------------------
+
+    def packetize(self, frame: EncodedVideo, now: float) -> list[bytes]:
+        """RTP packets for one picture, stamped with the 90 kHz time of ``now``."""
+        try:
+            payloads = self._payloads(frame.data)
+        except ValueError:
+            # Mode 0 with a NAL unit over the MTU: the encoder broke its slice limit.
+            # Sending a part would corrupt the peer's picture; skip it instead.
+            self.counters["oversized_nal"] += 1
+            return []
+        if self._clock_origin is None:
+            self._clock_origin = now
+        ts = (self._ts_base + round((now - self._clock_origin) * VIDEO_CLOCK_RATE)) & 0xFFFFFFFF
+        self._ts, self._last_sent = ts, now  # what RTCP SR's timestamp extrapolates from
+        packets = []
+        for index, payload in enumerate(payloads):
+            self._seq = (self._seq + 1) & 0xFFFF
+            packet = RtpPacket(payload_type=self.payload_type,
+                               marker=int(index == len(payloads) - 1),
+                               sequence_number=self._seq, timestamp=ts, ssrc=self.ssrc,
+                               payload=bytes(payload))
+            packets.append(packet.serialize())
+            self.counters["octets_sent"] += len(payload)
+        self.counters["packets_sent"] += len(packets)
+        self.counters["frames_sent"] += 1
+        self._sent_since_report = True
+        return packets
+
+    def _payloads(self, data: bytes) -> list[bytes]:
+        fmt = self.format
+        if fmt.codec == "H264":
+            return h264.packetize(data, fmt.mtu, fmt.packetization_mode)
+        if fmt.codec == "VP8":
+            self._picture_id = (self._picture_id + 1) & 0x7FFF
+            return vp8.packetize(data, fmt.mtu, self._picture_id)
+        return h263.packetize(data, fmt.mtu)
+
+    @property
+    def stats(self) -> dict[str, float]:
+        return {**self.counters, **{f"depacketizer_{k}": v
+                                    for k, v in self._depacketizer.stats.items()}}
