@@ -15,6 +15,17 @@ Things that matter in baresip 1.0.0 (Debian 12):
   reads it); the received-audio WAV comes from `sndfile` on the decode path.
 - Hold (`/hold`) sends a=sendonly and baresip then stops RTP both ways;
   after `/resume` RTP flows again but `sndfile` no longer writes the dec WAV.
+
+Video (off unless `video_codec` is given):
+- Codecs: `avcodec` gives H.264 (packetization-mode 0 only), `vp8` gives VP8; the
+  account's `video_codecs=` keeps the offer to the one asked for.
+- Source: `avformat` reading a video-only file (one with an audio track crashes
+  it): a solid-colour H.264 MP4 made by ffmpeg's lavfi `color=` source.  Its
+  "rewind" at the end of the file leaves the video stopped, so the clip lasts
+  120 s, longer than any test call.
+- Sink: `fakevideo` as the display (nothing shown) and the `snapshot` video filter:
+  `/snapshot_recv PATH` writes the next decoded frame as a PNG and logs
+  "png: wrote PATH".
 """
 
 from __future__ import annotations
@@ -28,6 +39,8 @@ import shutil
 import signal
 import socket
 import subprocess
+import tempfile
+import time
 import wave
 from pathlib import Path
 
@@ -46,6 +59,19 @@ CODECS: dict[str, tuple[str, str]] = {
     "g722": ("g722.so", "g722"),
     "opus": ("opus.so", "opus"),
 }
+
+# Video codec name (any case) -> (module that provides it, name for ;video_codecs=).
+VIDEO_CODECS: dict[str, tuple[str, str]] = {
+    "h264": ("avcodec.so", "H264"),
+    "vp8": ("vp8.so", "VP8"),
+}
+FFMPEG = "/usr/bin/ffmpeg"
+# avformat's "rewind" at the end of the file does not get frames flowing again (RTP
+# stops after one pass), so the clip must outlast the call.
+VIDEO_CLIP_SECONDS = 120
+CLIP_CACHE = Path(tempfile.gettempdir()) / "mcu-test-clips"  # one clip per colour/size/fps
+DEFAULT_VIDEO_COLOUR = (128, 128, 128)
+PNG_END = b"IEND\xaeB`\x82"  # the IEND chunk and its CRC: the PNG is complete
 
 ESTABLISHED = re.compile(r"Call established")
 # A call is over on this side.  baresip 1.0 prints one or more of these per call:
@@ -127,9 +153,17 @@ class BaresipPeer(PeerProcess):
         host: str = LOOPBACK,
         account_params: str = "",
         audio_file: Path | None = None,
+        *,
+        video_codec: str | None = None,  # "H264" (avcodec, mode 0) or "VP8"; None: audio only
+        video_colour: tuple[int, int, int] | None = None,  # solid RGB sent (grey if None)
+        video_size: tuple[int, int] = (320, 240),
+        video_fps: int = 15,
+        video_bitrate: int = 300_000,
     ) -> None:
         if transport not in ("udp", "tcp"):
             raise ValueError(f"transport must be udp or tcp, not {transport!r}")
+        if video_codec is not None and video_codec.lower() not in VIDEO_CODECS:
+            raise ValueError(f"video_codec must be from {sorted(VIDEO_CODECS)}, got {video_codec}")
         unknown = [c for c in audio_codecs if c.lower() not in CODECS]
         if unknown or not audio_codecs:
             raise ValueError(f"audio_codecs must be from {sorted(CODECS)}, got {audio_codecs}")
@@ -149,7 +183,13 @@ class BaresipPeer(PeerProcess):
         self.account_params = account_params  # e.g. "dtmfmode=info"
         # A mono WAV at the codec's rate sent instead of the sine (aufile plays it once).
         self.audio_file = audio_file
+        self.video_codec = video_codec.lower() if video_codec else None
+        self.video_colour = video_colour or DEFAULT_VIDEO_COLOUR
+        self.video_size = video_size
+        self.video_fps = video_fps
+        self.video_bitrate = video_bitrate
         self.dir = Path(workdir) / name
+        self.video_file: Path | None = None  # the clip it sends, made by write_config()
         self.record_dir = self.dir / "audio"
         self.log_path = self.dir / "baresip.log"
         self.proc: subprocess.Popen[bytes] | None = None
@@ -187,8 +227,29 @@ class BaresipPeer(PeerProcess):
             "ringback_disabled yes",
             "opus_bitrate 64000",
         ]
+        lines += self._video_lines()
         lines += [f"{k} {v}" for k, v in self.extra_config.items()]
         return "\n".join(lines) + "\n"
+
+    def _video_lines(self) -> list[str]:
+        if self.video_codec is None or self.video_file is None:
+            return []
+        width, height = self.video_size
+        return [
+            f"video_source avformat,{self.video_file}",
+            "video_display fakevideo,nil",
+            f"video_size {width}x{height}",
+            f"video_bitrate {self.video_bitrate}",
+            f"video_fps {self.video_fps}",
+            *[f"module {m}" for m in self._video_modules()],
+        ]
+
+    def _video_modules(self) -> list[str]:
+        assert self.video_codec is not None
+        codec = VIDEO_CODECS[self.video_codec][0]
+        # avcodec also decodes for avformat; snapshot is a video filter on every frame
+        return list(dict.fromkeys(["avcodec.so", codec, "avformat.so", "fakevideo.so",
+                                   "snapshot.so"]))
 
     def _source_lines(self) -> list[str]:
         if self.audio_file is None:
@@ -210,12 +271,16 @@ class BaresipPeer(PeerProcess):
         if self.transport == "tcp":
             uri += ";transport=tcp"
         params = f"regint=0;answermode={self.answermode};audio_codecs={codecs}"
+        if self.video_codec is not None:
+            params += f";video_codecs={VIDEO_CODECS[self.video_codec][1]}"
         if self.account_params:
             params += f";{self.account_params}"
         return f"<{uri}>;{params}\n"
 
     def write_config(self) -> None:
         self.record_dir.mkdir(parents=True, exist_ok=True)
+        if self.video_codec is not None:  # before the config, which names it
+            self.video_file = colour_clip(self.video_colour, self.video_size, self.video_fps)
         (self.dir / "config").write_text(self.config_text())
         (self.dir / "accounts").write_text(self.accounts_text())
         (self.dir / "contacts").write_text("")
@@ -329,6 +394,26 @@ class BaresipPeer(PeerProcess):
             raise ValueError(f"bad DTMF digits {digits!r}")
         return self.command(f"/sndcode {digits}")
 
+    def snapshot(self, path: str | Path, timeout: float = 10.0) -> Path:
+        """Save the next picture this peer receives as a PNG at `path`; return it.
+
+        The snapshot filter writes on the next decoded frame, so this fails (after
+        `timeout`) when no video arrives.  An existing file at `path` is replaced.
+        """
+        if self.video_codec is None:
+            raise BaresipError(f"{self.name}: video is off (no video_codec)")
+        path = Path(path).resolve()
+        path.unlink(missing_ok=True)
+        start = self.mark()
+        self.command(f"/snapshot_recv {path}", reply_wait=0.0)
+        self.wait_for(f"png: wrote {path}", timeout, after=start)
+        deadline = time.monotonic() + timeout
+        while not (path.exists() and path.read_bytes().endswith(PNG_END)):
+            if time.monotonic() > deadline:
+                raise BaresipError(f"{self.name}: {path} never completed\n{self.log_tail()}")
+            time.sleep(0.05)
+        return path
+
     # ---- log -------------------------------------------------------------
     def log_lines(self) -> list[str]:
         if not self.log_path.exists():
@@ -365,6 +450,31 @@ class BaresipPeer(PeerProcess):
     def sent_wav_path(self) -> Path | None:
         """Newest WAV of audio this peer sent (sndfile's `*-enc.wav`)."""
         return _newest(self.record_dir, "*-enc.wav")
+
+
+def colour_clip(
+    colour: tuple[int, int, int], size: tuple[int, int], fps: int,
+    seconds: int = VIDEO_CLIP_SECONDS,
+) -> Path:
+    """A video-only H.264 MP4 of one solid colour, made once and kept in CLIP_CACHE."""
+    red, green, blue = colour
+    width, height = size
+    hex_colour = f"{red:02x}{green:02x}{blue:02x}"
+    path = CLIP_CACHE / f"{hex_colour}-{width}x{height}-{fps}fps-{seconds}s.mp4"
+    if path.exists():
+        return path
+    CLIP_CACHE.mkdir(parents=True, exist_ok=True)
+    # Written aside and renamed, so a concurrent run never reads half a file.
+    partial = path.with_name(f".{os.getpid()}-{random.randrange(1 << 30)}-{path.name}")
+    source = f"color=c=0x{hex_colour}:s={width}x{height}:r={fps}"
+    subprocess.run(
+        [FFMPEG, "-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i", source,
+         "-t", str(seconds), "-an", "-c:v", "libx264", "-preset", "ultrafast",
+         "-pix_fmt", "yuv420p", "-g", str(fps), "-f", "mp4", str(partial)],
+        check=True, timeout=120, capture_output=True,
+    )
+    os.replace(partial, path)
+    return path
 
 
 def _default_rtp_ports(sip_port: int) -> tuple[int, int]:
