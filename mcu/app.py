@@ -57,6 +57,8 @@ class Mcu:
     def __init__(self, settings: Settings):
         self.settings = settings
         self.executor = ThreadPoolExecutor(MEDIA_WORKERS, thread_name_prefix="media")
+        # Decode/scale/encode of every conference's video share this bounded pool.
+        self.video_pool = ThreadPoolExecutor(settings.video.workers, thread_name_prefix="video")
         self.directory: ConferenceDirectory[Conference] = ConferenceDirectory(
             settings.conferences, self._create_conference, self._room_spec
         )
@@ -108,6 +110,7 @@ class Mcu:
         if self._closing:
             await asyncio.gather(*self._closing, return_exceptions=True)
         self.executor.shutdown(wait=True)
+        self.video_pool.shutdown(wait=True)
         if self.cdr is not None:
             await self.cdr.drain()
         if self.store is not None:
@@ -284,6 +287,8 @@ class Mcu:
             policy=_policy(record) if record else None,
             entry=self.entry,
             attendant=numeric_id == self.settings.entry.attendant_number,
+            video=self.settings.video,
+            video_pool=self.video_pool,
         )
 
     # ---- what the web control asks (mcu.live.LiveControl)
@@ -336,6 +341,7 @@ def _policy(record: ConferenceRecord) -> RoomPolicy:
         guests_send_audio=record.guests_send_audio,
         guests_send_video=record.guests_send_video,
         participant_layout_control=record.participant_layout_control,
+        layout=record.layout,
     )
 
 

@@ -1,7 +1,10 @@
 """A running conference: its participants, their entry, their events, its audio clock.
 
-The conference owns one ``AudioMixer`` and the drift-free clock that ticks it. The
-clock runs only while someone is in the room. Each participant's Leg events are
+The conference owns one ``AudioMixer`` and one ``VideoMixer``, each with the
+drift-free clock that ticks it (20 ms; one frame period). The clocks run from the
+first join until the conference closes. It tells the video mixer what it decides:
+who is connected, in the lobby or waiting, the active speaker, the important
+participant, layouts and messages. Each participant's Leg events are
 consumed by one task; a ``Hangup`` takes the participant out of the mixer between
 two ticks, so nobody else's audio skips.
 
@@ -29,7 +32,7 @@ from concurrent.futures import Executor
 from dataclasses import dataclass, field
 
 from gateway.dtmf.merge import DtmfMerger
-from gateway.leg import Dtmf, Hangup, HoldChanged, Leg, Refuse
+from gateway.leg import Dtmf, Hangup, HoldChanged, KeyFrameRequest, Leg, Refuse
 from gateway.log import log_event
 from layouts.registry import available_layouts
 from mcu.keys import KeyMap
@@ -48,9 +51,10 @@ from mcu.lobby import (
 )
 from mcu.mixer.audio import ActiveSpeakerChanged, AudioMixer, MixOutputs, TonesDetected
 from mcu.mixer.clock import MixClock
+from mcu.mixer.video.mixer import VideoMixer
 from mcu.pinguard import PinGuard
 from mcu.prompts import PromptPlayer
-from mcu.settings import EntrySettings, MixerSettings
+from mcu.settings import EntrySettings, MixerSettings, VideoSettings
 
 log = logging.getLogger("mcu.conference")
 
@@ -64,8 +68,9 @@ class RoomPolicy:
 
     end_when_chair_leaves: bool = False
     guests_send_audio: bool = True
-    guests_send_video: bool = True  # kept for the video mixer
+    guests_send_video: bool = True
     participant_layout_control: bool = True
+    layout: str | None = None  # the conference's video layout; None: the settings'
 
 
 @dataclass(slots=True)
@@ -121,14 +126,21 @@ class Conference:
         policy: RoomPolicy | None = None,
         entry: EntryServices | None = None,
         attendant: bool = False,
+        video: VideoSettings | None = None,
+        video_pool: Executor | None = None,
     ):
         self.numeric_id = numeric_id
         self.name = name
         self.access = access or Access(numeric_id)
-        self.policy = policy or RoomPolicy()
         self.attendant = attendant  # the auto attendant's menu room
         self.mixer = AudioMixer(mixer_settings)
         self._clock = MixClock(self, executor=executor)
+        self.video: VideoMixer | None = None
+        self._video_clock: MixClock | None = None
+        if video is not None and video.enabled:
+            self.video = VideoMixer(video, video_pool or executor)
+            # Its own tick thread: a slow video tick must never delay the audio mix.
+            self._video_clock = MixClock(self.video, period=1 / video.frame_rate)
         self._entry = entry or EntryServices()
         self.active_speaker: str | None = None
         self._on_leave = on_leave
@@ -137,6 +149,20 @@ class Conference:
         # Chosen by the web control; the video mixer reads them (issue 4).
         self.important: str | None = None
         self.message: str | None = None  # text over everyone's picture
+        self.policy = policy or RoomPolicy()
+
+    @property
+    def policy(self) -> RoomPolicy:
+        return self._policy
+
+    @policy.setter
+    def policy(self, policy: RoomPolicy) -> None:
+        """New settings from the store apply at once (layout, guests' video)."""
+        self._policy = policy
+        if self.video is not None:
+            self.video.set_conference_layout(policy.layout)
+            for participant in self.participants.values():
+                self._apply_video_mute(participant)
 
     # ---- joining and leaving
 
@@ -144,12 +170,16 @@ class Conference:
         """A leg arrives: through the lobby, or straight in as ``role`` (already keyed
         its PIN at the attendant)."""
         self.mixer.add(leg)
+        if self.video is not None:
+            self.video.add(leg)
         participant = Participant(leg, KeyMap(self._entry.settings.keys))
         self.participants[leg.id] = participant
         self._watch_tones(leg)
         participant.watcher = asyncio.get_running_loop().create_task(self._watch(participant))
         if not self._clock.running:
             self._clock.start()  # runs until close(): an empty static room ticks cheaply
+        if self._video_clock is not None and not self._video_clock.running:
+            self._video_clock.start()
         log_event(log, "conference.join", conference=self.numeric_id, leg=leg.id,
                   name=leg.display_name, remote=leg.remote,
                   codec=leg.audio_format.name if leg.audio_format else None,
@@ -166,6 +196,8 @@ class Conference:
         if participant is None:
             return
         self.mixer.remove(leg_id)
+        if self.video is not None:
+            self.video.remove(leg_id)
         if participant.watcher and participant.watcher is not asyncio.current_task():
             participant.watcher.cancel()
         if self.important == leg_id:
@@ -183,6 +215,8 @@ class Conference:
         for leg in legs:
             self.leave(leg.id, reason)
         await self._clock.stop()
+        if self._video_clock is not None:
+            await self._video_clock.stop()
 
     # ---- what the web control asks (mcu.live.LiveControl, per conference)
 
@@ -229,6 +263,8 @@ class Conference:
             self.important = leg_id
         elif self.important == leg_id:
             self.important = None
+        if self.video is not None:
+            self.video.important = self.important
         return True
 
     def set_layout(self, leg_id: str, layout: str | None) -> bool:
@@ -239,17 +275,21 @@ class Conference:
         if participant is None:
             return False
         participant.layout = layout
+        if self.video is not None:
+            self.video.set_layout(leg_id, layout)
         return True
 
     def send_message(self, leg_id: str | None, text: str) -> bool:
         """Text over one participant's picture, or everyone's (``None``); "" clears."""
         if leg_id is None:
             self.message = text or None
-            return True
-        participant = self.participants.get(leg_id)
-        if participant is None:
-            return False
-        participant.message = text or None
+        else:
+            participant = self.participants.get(leg_id)
+            if participant is None:
+                return False
+            participant.message = text or None
+        if self.video is not None:
+            self.video.set_message(leg_id, text or None)
         return True
 
     def chairs_present(self) -> bool:
@@ -258,8 +298,14 @@ class Conference:
 
     # ---- entry
 
+    def _set_state(self, participant: Participant, state: ParticipantState) -> None:
+        participant.state = state
+        if self.video is not None:
+            self.video.set_state(participant.leg.id, state)
+
     def _enter_lobby(self, participant: Participant, keyed: str) -> None:
-        participant.state, participant.role = "lobby", None
+        self._set_state(participant, "lobby")
+        participant.role = None
         self.mixer.isolate(participant.leg.id, participant.player)
         participant.entry = EntrySession(
             source=_host(participant.leg.remote), lookup=self._entry.lookup,
@@ -296,7 +342,7 @@ class Conference:
     def _admit(self, participant: Participant, role: ParticipantRole) -> None:
         participant.entry, participant.role = None, role
         if role == "guest" and not self.chairs_present():
-            participant.state = "waiting"
+            self._set_state(participant, "waiting")
             participant.player.play("waiting_for_chair", loop=True)
             self.mixer.isolate(participant.leg.id, participant.player)
         else:
@@ -308,10 +354,16 @@ class Conference:
                 self._connect(waiting)
 
     def _connect(self, participant: Participant) -> None:
-        participant.state = "connected"
+        self._set_state(participant, "connected")
         participant.player.stop()
         self.mixer.isolate(participant.leg.id, None)
         self._apply_mute(participant)
+        self._apply_video_mute(participant)
+
+    def _apply_video_mute(self, participant: Participant) -> None:
+        if self.video is not None:
+            hidden = participant.role == "guest" and not self.policy.guests_send_video
+            self.video.set_muted(participant.leg.id, hidden)
 
     def _apply_mute(self, participant: Participant) -> None:
         silenced_guest = participant.role == "guest" and not self.policy.guests_send_audio
@@ -353,6 +405,8 @@ class Conference:
             index = names.index(participant.layout) if participant.layout in names else 0
             step = 1 if action == "next_layout" else -1
             participant.layout = names[(index + step) % len(names)]
+            if self.video is not None:
+                self.video.set_layout(participant.leg.id, participant.layout)
             log_event(log, "conference.participant_layout", conference=self.numeric_id,
                       leg=participant.leg.id, layout=participant.layout)
 
@@ -381,6 +435,8 @@ class Conference:
         for event in self.mixer.events():
             if isinstance(event, ActiveSpeakerChanged):
                 self.active_speaker = event.leg_id
+                if self.video is not None:
+                    self.video.speaker = event.leg_id
                 log_event(log, "conference.speaker", conference=self.numeric_id,
                           leg=event.leg_id)
             elif isinstance(event, TonesDetected):
@@ -400,6 +456,8 @@ class Conference:
                           on_hold=event.on_hold)
             elif isinstance(event, Dtmf):
                 self._digit(participant, event)
+            elif isinstance(event, KeyFrameRequest) and self.video is not None:
+                self.video.keyframe_requested(leg.id)
             if self.participants.get(leg.id) is not participant:
                 return  # moved to another conference (auto attendant): stop reading here
 

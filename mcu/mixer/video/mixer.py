@@ -1,0 +1,543 @@
+"""The conference video mixer: continuous presence, each piece of work done once.
+
+A tick (driven by ``MixClock`` at the configured frame rate, drift-free) is split so
+the event loop never waits on pixels, like the audio mixer's:
+
+* ``collect()`` on the loop: read every leg's newly received pictures, plan who sees
+  what (``views.plan_views``), and ask senders for key frames where a picture is
+  needed and cannot be decoded (join, becoming visible, loss, decoder error);
+* ``mix(collected)`` in the clock's worker thread, fanning out over a bounded pool
+  shared by all conferences (PyAV releases the GIL): decode the inputs someone sees,
+  scale each once per (input, cell size), compose each distinct picture once, encode
+  it once per distinct (stream owner, codec, size, rate, bit rate);
+* ``deliver(outputs)`` on the loop: hand each leg its encoded picture.
+
+Inputs nobody sees are not decoded; their pictures are dropped and the input waits for
+a key frame (asked for when it becomes visible). A late input repeats its last
+picture; one silent for ``stalled_after_s`` shows the camera-off slate, never a
+frozen picture. A leg that moves to another stream (it started or stopped being
+shown, left the lobby) gets nothing until that stream's next key frame, which is
+requested at once; ``KeyFrameGate`` keeps each encoder to one requested IDR per
+``keyframe_min_interval_s`` however many viewers ask.
+
+Threading contract as in ``mcu.mixer.audio``: the setters, ``collect``, ``deliver``
+run on the loop; ``mix`` calls never overlap and alone touch codec and picture state.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import logging
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import Executor
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import av
+
+from gateway.leg import Leg
+from gateway.media import EncodedVideo, VideoSendFormat
+from layouts.geometry import Cell, Rect, fit
+from layouts.registry import DEFAULT_LAYOUT, Layout, LayoutRegistry
+from mcu.keyframes import AskReason, KeyFrameAsker, KeyFrameGate
+from mcu.mixer.video import overlay
+from mcu.mixer.video.codecs import VideoDecoder, VideoEncoder, encoder_size
+from mcu.mixer.video.picture import Picture, scale
+from mcu.mixer.video.views import Owner, Room, ViewPlan, plan_views, visible
+
+if TYPE_CHECKING:
+    from mcu.settings import VideoSettings
+
+log = logging.getLogger(__name__)
+
+LABEL_SHARE = 7  # a name label is 1/7 of its cell's height
+MESSAGE_HEIGHT_SHARE = 6  # a message box is 1/6 of the picture's height
+BACKGROUND = (0, 0, 0)  # empty cells and letterbox bars
+KEYFRAME_INTERVAL_S = 10.0  # periodic IDRs, for receivers that never ask
+
+EncoderKey = tuple[Owner, tuple[object, ...]]
+
+
+@dataclass(slots=True)
+class _Input:
+    """A participant as the video mixer sees it (loop side)."""
+
+    leg: Leg
+    name: str
+    state: str = "lobby"  # lobby / waiting / connected, as the conference says
+    muted: bool = False  # video withheld (guests_send_video false)
+    layout: str | None = None
+    message: str | None = None
+    asker: KeyFrameAsker | None = None
+    shown: bool = False
+    wants_idr: bool = False  # the peer asked for a key frame from its stream
+
+
+@dataclass(frozen=True, slots=True)
+class Collected:
+    now: float
+    plans: dict[str, ViewPlan]
+    formats: dict[str, VideoSendFormat]
+    frames: dict[str, list[EncodedVideo]]  # visible inputs' new pictures
+    codecs: dict[str, str]  # input -> codec it sends
+    names: dict[str, str]
+    camera_off: frozenset[str]  # no video to show: muted, or sends none
+    audio_only: frozenset[str]
+    messages: dict[str, str]  # viewer -> message over their picture
+    idr_for: frozenset[str]  # viewers whose stream must make a key frame
+    layouts: dict[str, Layout]
+
+
+@dataclass(slots=True)
+class MixOutputs:
+    sends: list[tuple[EncodedVideo, tuple[str, ...]]] = field(default_factory=list)
+    decode_errors: set[str] = field(default_factory=set)
+    keyframes_in: set[str] = field(default_factory=set)
+    work_s: float = 0.0
+
+
+@dataclass(slots=True)
+class _Stream:
+    """One encoder and who watches it (worker side)."""
+
+    encoder: VideoEncoder
+    gate: KeyFrameGate
+    next_due: float | None = None
+    viewers: tuple[str, ...] = ()
+
+
+@dataclass(slots=True)
+class _Latest:
+    frame: av.VideoFrame
+    at: float
+    serial: int
+
+
+class VideoMixer:
+    def __init__(
+        self,
+        settings: VideoSettings,
+        pool: Executor,
+        registry: LayoutRegistry | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.settings = settings
+        self.registry = registry or settings.layout_registry()
+        self.layout = settings.layout
+        self._pool = pool
+        self._clock = clock
+        self._inputs: dict[str, _Input] = {}
+        self.important: str | None = None
+        self.speaker: str | None = None
+        self.message: str | None = None  # over everyone's picture
+        # worker state: touched only by mix()
+        self._decoders: dict[str, VideoDecoder] = {}
+        self._latest: dict[str, _Latest] = {}
+        self._scaled: dict[tuple[str, int, int, Rect], tuple[int, Picture]] = {}
+        self._streams: dict[EncoderKey, _Stream] = {}
+        self._watching: dict[str, EncoderKey] = {}  # viewer -> its stream
+        self._waiting_key: set[str] = set()  # switched streams: hold until a key frame
+        self._serial = 0
+        self.counters: dict[str, float] = dict.fromkeys(
+            ("ticks", "decoded", "encoded", "keyframes_forced", "scaled", "composed",
+             "late_frames_skipped", "hidden_frames_dropped"), 0)
+
+    # ---- membership and state (on the loop)
+
+    def add(self, leg: Leg) -> None:
+        asker = None
+        methods = leg.keyframe_methods if leg.video_format is not None else ()
+        if methods:
+            asker = KeyFrameAsker(pli="pli" in methods, fir="fir" in methods,
+                                  info="info" in methods,
+                                  min_interval_s=self.settings.keyframe_min_interval_s)
+        self._inputs[leg.id] = _Input(leg, leg.display_name, asker=asker)
+
+    def remove(self, leg_id: str) -> None:
+        self._inputs.pop(leg_id, None)
+        if self.important == leg_id:
+            self.important = None
+        if self.speaker == leg_id:
+            self.speaker = None
+
+    def __contains__(self, leg_id: object) -> bool:
+        return leg_id in self._inputs
+
+    def set_state(self, leg_id: str, state: str) -> None:
+        if leg_id in self._inputs:
+            self._inputs[leg_id].state = state
+
+    def set_muted(self, leg_id: str, muted: bool) -> None:
+        if leg_id in self._inputs:
+            self._inputs[leg_id].muted = muted
+
+    def set_name(self, leg_id: str, name: str) -> None:
+        if leg_id in self._inputs:
+            self._inputs[leg_id].name = name
+
+    def set_layout(self, leg_id: str, layout: str | None) -> None:
+        if leg_id in self._inputs:
+            self._inputs[leg_id].layout = layout if layout in self.registry else None
+
+    def set_conference_layout(self, layout: str | None) -> None:
+        self.layout = layout if layout in self.registry else self.settings.layout
+
+    def set_message(self, leg_id: str | None, text: str | None) -> None:
+        if leg_id is None:
+            self.message = text or None
+        elif leg_id in self._inputs:
+            self._inputs[leg_id].message = text or None
+
+    def keyframe_requested(self, leg_id: str) -> None:
+        """The peer asked (PLI, FIR, SIP INFO) for a key frame of what it receives."""
+        if leg_id in self._inputs:
+            self._inputs[leg_id].wants_idr = True
+
+    def latest_picture(self, leg_id: str) -> av.VideoFrame | None:
+        """The newest decoded picture of an input (for thumbnails)."""
+        latest = self._latest.get(leg_id)
+        return latest.frame if latest is not None else None
+
+    @property
+    def streams(self) -> int:
+        return len(self._streams)
+
+    # ---- the tick: collect (loop)
+
+    def collect(self) -> Collected:
+        now = self._clock()
+        room = self._room()
+        viewers = [i for i, p in self._inputs.items() if p.leg.video_format is not None]
+        layouts = {name: self._layout(name) for name in self._layouts_in_use()}
+        plans = plan_views(room, viewers, layouts)
+        for viewer in viewers:  # a personal message makes a personal picture
+            if self._inputs[viewer].message and plans[viewer].owner[0] == "shared":
+                plans[viewer] = dataclasses.replace(plans[viewer], owner=("viewer", viewer))
+        shown = visible(plans)
+        frames: dict[str, list[EncodedVideo]] = {}
+        for leg_id, person in self._inputs.items():
+            pictures = person.leg.read_video()
+            if leg_id in shown:
+                frames[leg_id] = pictures
+            elif pictures:
+                self.counters["hidden_frames_dropped"] += len(pictures)
+            self._ask_for_keyframes(person, leg_id in shown, now)
+        idr_for = frozenset(i for i in viewers if self._inputs[i].wants_idr)
+        for leg_id in idr_for:
+            self._inputs[leg_id].wants_idr = False
+        return Collected(
+            now=now, plans=plans,
+            formats={i: self._inputs[i].leg.video_format for i in viewers},  # type: ignore[misc]
+            frames=frames,
+            codecs={i: p.leg.video_format.codec for i, p in self._inputs.items()
+                    if p.leg.video_format is not None},
+            names={i: p.name for i, p in self._inputs.items()},
+            camera_off=frozenset(i for i, p in self._inputs.items()
+                                 if p.muted or not p.leg.video_receiving),
+            audio_only=frozenset(i for i, p in self._inputs.items()
+                                 if p.leg.video_format is None),
+            messages=self._messages(viewers),
+            idr_for=idr_for, layouts=layouts,
+        )
+
+    def _room(self) -> Room:
+        connected = tuple(i for i, p in self._inputs.items() if p.state == "connected")
+        slates = {i: "lobby" if p.state == "lobby" else "waiting_for_chair"
+                  for i, p in self._inputs.items() if p.state != "connected"}
+        return Room(connected, self.layout,
+                    {i: p.layout for i, p in self._inputs.items() if p.layout},
+                    slates, self.important, self.speaker, self.settings.self_view)
+
+    def _layouts_in_use(self) -> set[str]:
+        return {self.layout, *(p.layout for p in self._inputs.values() if p.layout)}
+
+    def _layout(self, name: str) -> Layout:
+        return self.registry.get_layout(name if name in self.registry else DEFAULT_LAYOUT)
+
+    def _messages(self, viewers: Iterable[str]) -> dict[str, str]:
+        out = {}
+        for viewer in viewers:
+            text = self._inputs[viewer].message or self.message
+            if text:
+                out[viewer] = text
+        return out
+
+    def _ask_for_keyframes(self, person: _Input, shown: bool, now: float) -> None:
+        asker = person.asker
+        if asker is None:
+            return
+        if not shown:
+            if person.shown:
+                asker.cancel()
+            person.shown = False
+            return
+        action = None
+        if not person.shown:
+            action = asker.ask(now, AskReason.VISIBLE)
+        elif person.leg.video_needs_keyframe and person.leg.video_receiving:
+            action = asker.ask(now, AskReason.LOSS)
+        person.shown = True
+        action = action or asker.due(now)
+        if action is not None:
+            # False before the peer's first packet (its SSRC is unknown): the want
+            # stands, so the asker tries again next interval.
+            person.leg.request_keyframe(action.method.value, action.repeat)
+
+    # ---- the tick: mix (worker thread)
+
+    def mix(self, collected: Collected) -> MixOutputs:
+        started = time.perf_counter()
+        outputs = MixOutputs()
+        self._decode_all(collected, outputs)
+        targets = self._targets(collected)
+        pictures = self._compose_all(collected, targets)
+        self._encode_all(collected, targets, pictures, outputs)
+        self._forget_departed(collected)
+        self.counters["ticks"] += 1
+        outputs.work_s = time.perf_counter() - started
+        return outputs
+
+    def _decode_all(self, collected: Collected, outputs: MixOutputs) -> None:
+        jobs = [(leg_id, frames) for leg_id, frames in collected.frames.items() if frames]
+        for leg_id, decoded, error, key in self._pool.map(
+                lambda job: self._decode(collected, *job), jobs):
+            if decoded is not None:
+                self._serial += 1
+                self._latest[leg_id] = _Latest(decoded, collected.now, self._serial)
+            if error:
+                outputs.decode_errors.add(leg_id)
+            if key:
+                outputs.keyframes_in.add(leg_id)
+
+    def _decode(self, collected: Collected, leg_id: str, frames: list[EncodedVideo]
+                ) -> tuple[str, av.VideoFrame | None, bool, bool]:
+        codec = collected.codecs.get(leg_id)
+        if codec is None:
+            return leg_id, None, False, False
+        decoder = self._decoders.get(leg_id)
+        if decoder is None or decoder.codec != codec:
+            decoder = self._decoders[leg_id] = VideoDecoder(codec)
+        newest = None
+        key = False
+        for frame in frames:
+            if decoder.waiting_for_keyframe and not frame.keyframe:
+                continue  # cannot decode without its references; a key frame was asked
+            picture = decoder.decode(frame)
+            if picture is not None:
+                newest = picture
+                key |= frame.keyframe
+                self.counters["decoded"] += 1
+        return leg_id, newest, decoder.take_error(), key
+
+    def _targets(self, collected: Collected) -> dict[EncoderKey, tuple[ViewPlan, tuple[int, int]]]:
+        """Each stream this tick feeds: its view and picture size."""
+        targets: dict[EncoderKey, tuple[ViewPlan, tuple[int, int]]] = {}
+        for viewer, plan in collected.plans.items():
+            fmt = collected.formats[viewer]
+            key: EncoderKey = (plan.owner, fmt.encoder_key)
+            if key not in targets:
+                targets[key] = (plan, encoder_size(fmt.codec, fmt.width, fmt.height))
+        return targets
+
+    def _compose_all(self, collected: Collected,
+                     targets: dict[EncoderKey, tuple[ViewPlan, tuple[int, int]]]
+                     ) -> dict[EncoderKey, Picture]:
+        """One picture per distinct (view, size, message); streams that show the same
+        picture share it."""
+        by_content: dict[tuple[object, ...], list[EncoderKey]] = {}
+        for key, (plan, size) in targets.items():
+            viewer = self._a_viewer(collected, key)
+            content = (plan.layout, plan.shown, plan.slate, size,
+                       collected.messages.get(viewer))
+            by_content.setdefault(content, []).append(key)
+        self._scale_all(collected, [(targets[keys[0]][0], targets[keys[0]][1])
+                                    for keys in by_content.values()])
+        pictures: dict[EncoderKey, Picture] = {}
+        for content, keys in by_content.items():
+            plan, size = targets[keys[0]]
+            picture = self._compose(collected, plan, size, content[4])  # type: ignore[arg-type]
+            self.counters["composed"] += 1
+            for key in keys:
+                pictures[key] = picture
+        return pictures
+
+    @staticmethod
+    def _a_viewer(collected: Collected, key: EncoderKey) -> str:
+        owner, fmt_key = key
+        for viewer, plan in collected.plans.items():
+            if plan.owner == owner and collected.formats[viewer].encoder_key == fmt_key:
+                return viewer
+        return ""
+
+    def _tiles(self, collected: Collected, plan: ViewPlan, size: tuple[int, int]
+               ) -> list[tuple[str, Cell]]:
+        return plan.cells(collected.layouts[plan.layout], *size)
+
+    def _live_frame(self, collected: Collected, leg_id: str) -> _Latest | None:
+        """The input's picture to show, or None for its slate (stopped, muted)."""
+        if leg_id in collected.camera_off or leg_id in collected.audio_only:
+            return None
+        latest = self._latest.get(leg_id)
+        if latest is None or collected.now - latest.at > self.settings.stalled_after_s:
+            return None
+        return latest
+
+    def _scale_all(self, collected: Collected,
+                   views: list[tuple[ViewPlan, tuple[int, int]]]) -> None:
+        """Scale each visible input once per cell size, in parallel; an input whose
+        picture did not change keeps last tick's scaled copy."""
+        jobs: dict[tuple[str, int, int, Rect], tuple[_Latest, Rect]] = {}
+        for plan, size in views:
+            if plan.slate is not None:
+                continue
+            for leg_id, cell in self._tiles(collected, plan, size):
+                latest = self._live_frame(collected, leg_id)
+                if latest is None:
+                    continue
+                placed = fit(latest.frame.width, latest.frame.height, cell, self.settings.fit)
+                key = (leg_id, placed.dest.width, placed.dest.height, placed.source)
+                cached = self._scaled.get(key)
+                if cached is None or cached[0] != latest.serial:
+                    jobs[key] = (latest, placed.source)
+        def run(item: tuple[tuple[str, int, int, Rect], tuple[_Latest, Rect]]) -> None:
+            (leg_id, width, height, source), (latest, _) = item
+            self._scaled[item[0]] = (latest.serial, scale(latest.frame, source, width, height))
+        list(self._pool.map(run, jobs.items()))
+        self.counters["scaled"] += len(jobs)
+
+    def _compose(self, collected: Collected, plan: ViewPlan, size: tuple[int, int],
+                 message: str | None) -> Picture:
+        width, height = size
+        if plan.slate is not None:
+            canvas = overlay.slate(plan.slate, width, height).copy()
+        else:
+            canvas = Picture.blank(width, height, BACKGROUND)
+            for leg_id, cell in self._tiles(collected, plan, size):
+                self._draw_tile(collected, canvas, leg_id, cell)
+        if message:
+            box_w = _even(width * 0.8)
+            box_h = _even(max(16, height // MESSAGE_HEIGHT_SHARE))
+            canvas.paste(overlay.message(message, box_w, box_h), _even((width - box_w) / 2),
+                         _even(height / 20))
+        return canvas
+
+    def _draw_tile(self, collected: Collected, canvas: Picture, leg_id: str, cell: Cell) -> None:
+        name = collected.names.get(leg_id, "")
+        latest = self._live_frame(collected, leg_id)
+        if latest is None:
+            kind = "audio_only" if leg_id in collected.audio_only else "no_video"
+            canvas.paste(overlay.slate(kind, cell.width, cell.height, name), cell.x, cell.y)
+            return
+        placed = fit(latest.frame.width, latest.frame.height, cell, self.settings.fit)
+        key = (leg_id, placed.dest.width, placed.dest.height, placed.source)
+        scaled = self._scaled.get(key)
+        if scaled is not None:
+            canvas.paste(scaled[1], placed.dest.x, placed.dest.y)
+        label_h = _even(max(16, cell.height // LABEL_SHARE))
+        if name and label_h < cell.height:
+            canvas.paste(overlay.label(name, cell.width, label_h), cell.x,
+                         cell.bottom - label_h)
+
+    def _encode_all(self, collected: Collected,
+                    targets: dict[EncoderKey, tuple[ViewPlan, tuple[int, int]]],
+                    pictures: dict[EncoderKey, Picture], outputs: MixOutputs) -> None:
+        viewers_of: dict[EncoderKey, list[str]] = {}
+        for viewer, plan in collected.plans.items():
+            key = (plan.owner, collected.formats[viewer].encoder_key)
+            viewers_of.setdefault(key, []).append(viewer)
+            if self._watching.get(viewer) != key:  # a new stream for this viewer
+                self._watching[viewer] = key
+                self._waiting_key.add(viewer)
+        jobs = []
+        for key, viewers in viewers_of.items():
+            stream = self._streams.get(key)
+            if stream is None:
+                fmt = collected.formats[viewers[0]]
+                stream = self._streams[key] = _Stream(
+                    VideoEncoder(fmt, preset=self.settings.preset,
+                                 keyframe_interval_s=KEYFRAME_INTERVAL_S),
+                    KeyFrameGate(self.settings.keyframe_min_interval_s))
+            stream.viewers = tuple(viewers)
+            if not self._due(stream, collected.now):
+                continue
+            wanted = any(v in collected.idr_for or v in self._waiting_key for v in viewers)
+            keyframe = stream.gate.request(collected.now) if wanted else False
+            keyframe |= stream.gate.due(collected.now)
+            jobs.append((stream, pictures[key], keyframe))
+        for stream, encoded in self._pool.map(lambda job: (job[0], self._encode(*job)), jobs):
+            if encoded is None:
+                continue
+            if encoded.keyframe:
+                stream.gate.produced(collected.now)
+            receivers = tuple(v for v in stream.viewers
+                              if encoded.keyframe or v not in self._waiting_key)
+            if encoded.keyframe:
+                self._waiting_key.difference_update(stream.viewers)
+            if receivers:
+                outputs.sends.append((encoded, receivers))
+        for key in [k for k in self._streams if k not in viewers_of]:
+            del self._streams[key]  # nobody watches it any more
+
+    def _encode(self, stream: _Stream, picture: Picture, keyframe: bool) -> EncodedVideo | None:
+        self.counters["encoded"] += 1
+        self.counters["keyframes_forced"] += keyframe
+        return stream.encoder.encode(picture, keyframe=keyframe)
+
+    def _due(self, stream: _Stream, now: float) -> bool:
+        """Whether a stream slower than the clock sends on this tick (drift-free)."""
+        period = 1.0 / stream.encoder.format.frame_rate
+        tick = 1.0 / self.settings.frame_rate
+        if period <= tick * 1.01:
+            return True
+        if stream.next_due is None:
+            stream.next_due = now
+        if now + tick / 2 < stream.next_due:
+            return False
+        stream.next_due += period
+        if stream.next_due < now:  # far behind (a stall): restart the schedule
+            stream.next_due = now + period
+        return True
+
+    def _forget_departed(self, collected: Collected) -> None:
+        present = set(collected.names)
+        for table in (self._decoders, self._latest):
+            for leg_id in [k for k in table if k not in present]:
+                del table[leg_id]
+        for key in [k for k in self._scaled if k[0] not in present]:
+            del self._scaled[key]
+        for viewer in [v for v in self._watching if v not in collected.plans]:
+            del self._watching[viewer]
+            self._waiting_key.discard(viewer)
+
+    # ---- the tick: deliver (loop)
+
+    def deliver(self, outputs: MixOutputs) -> None:
+        for encoded, viewers in outputs.sends:
+            for viewer in viewers:
+                person = self._inputs.get(viewer)
+                if person is not None:
+                    person.leg.write_video(encoded)
+        now = self._clock()
+        for leg_id in outputs.keyframes_in:
+            person = self._inputs.get(leg_id)
+            if person is not None and person.asker is not None:
+                person.asker.received(now)
+        for leg_id in outputs.decode_errors:
+            person = self._inputs.get(leg_id)
+            if person is not None and person.asker is not None:
+                person.asker.ask(now, AskReason.DECODE_ERROR)
+
+
+def _even(value: float) -> int:
+    return max(2, int(value) // 2 * 2)
+
+
+def thumbnail_jpeg(frame: av.VideoFrame, width: int = 160, height: int = 90) -> bytes:
+    """A small JPEG of a decoded picture (run it off the loop)."""
+    image = frame.to_image()
+    image.thumbnail((width, height))
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=75)
+    return out.getvalue()

@@ -1,0 +1,119 @@
+"""Who sees what, sans-IO: the conference's state in, one plan per viewer out.
+
+A plan says which participants fill which cells of which layout, and which encoder
+stream (``owner``) carries it to the viewer. Pure functions of their arguments, so
+the rules are tested without pictures or codecs:
+
+* Order: participants in join order; the "important" participant and then the active
+  speaker take the large cells of a layout that has them. An equal grid never
+  reshuffles on a speaker change (that is flicker); when it is too small for
+  everyone, a speaker who would not be shown takes the last cell.
+* Self-view off: a viewer does not see themselves, so a viewer who is shown in the
+  common picture gets a personal view (owner ``("viewer", id)``), composed and encoded
+  for them alone. Everyone else of that layout sees the same common picture and
+  shares its encoder (owner ``("shared", layout)``). Owners are stable across joins
+  and leaves, so a layout change is a new picture in the same stream (no key frame,
+  no stall), and a viewer changes stream only when they start or stop being shown.
+* Someone with nobody to see gets the "waiting" slate; the lobby and guests waiting
+  for the chairperson get their slates (owner ``("slate", kind)``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from layouts.geometry import Cell
+from layouts.registry import Layout
+
+Owner = tuple[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class ViewPlan:
+    """One viewer's picture: participants in cell order, or a whole-picture slate.
+
+    Cells depend on the picture size, which depends on the viewer's codec, so they
+    are computed where the picture is composed (``cells``)."""
+
+    owner: Owner
+    layout: str
+    shown: tuple[str, ...] = ()
+    slate: str | None = None  # "waiting", "lobby", "waiting_for_chair"
+
+    def cells(self, layout: Layout, width: int, height: int) -> list[tuple[str, Cell]]:
+        return list(zip(self.shown, layout.cells(len(self.shown), width, height), strict=False))
+
+
+@dataclass(frozen=True, slots=True)
+class Room:
+    """What planning needs to know about the conference, snapshotted on the loop."""
+
+    connected: tuple[str, ...]  # join order
+    layout: str  # the conference's layout
+    own_layouts: dict[str, str]  # viewer -> their own layout choice
+    slates: dict[str, str]  # viewer -> whole-picture slate (lobby, waiting guests)
+    important: str | None = None
+    speaker: str | None = None
+    self_view: bool = False
+
+
+def arrange(
+    candidates: Sequence[str], layout: Layout, important: str | None, speaker: str | None
+) -> list[str]:
+    """The participants shown, in cell order (at most the layout's capacity)."""
+    capacity = layout.capacity
+    promoted = [p for p in dict.fromkeys((important, speaker)) if p in candidates]
+    large = _large_cells(layout, min(len(candidates), capacity))
+    if large:
+        head = promoted[:large]
+        order = head + [p for p in candidates if p not in head]
+        return order[:capacity]
+    order = list(candidates[:capacity])
+    for person in promoted:  # an equal grid keeps its order; only make sure they show
+        if person not in order and order:
+            replaceable = [i for i, p in enumerate(order) if p not in promoted]
+            if replaceable:
+                order[replaceable[-1]] = person
+    return order
+
+
+def _large_cells(layout: Layout, count: int) -> int:
+    """How many of the cells for ``count`` are more prominent than the smallest."""
+    cells = layout.cells(max(count, 1), 64 * 16, 36 * 16)
+    if not cells:
+        return 0
+    smallest = min(cell.importance for cell in cells)
+    return sum(1 for cell in cells if cell.importance > smallest)
+
+
+def plan_views(
+    room: Room, viewers: Sequence[str], layouts: dict[str, Layout]
+) -> dict[str, ViewPlan]:
+    """A plan for each viewer (who takes video); ``layouts`` maps every layout name
+    in use to its geometry."""
+    common: dict[str, list[str]] = {}
+    plans: dict[str, ViewPlan] = {}
+    for viewer in viewers:
+        slate = room.slates.get(viewer)
+        name = room.own_layouts.get(viewer) or room.layout
+        if slate is not None:
+            plans[viewer] = ViewPlan(("slate", slate), name, slate=slate)
+            continue
+        layout = layouts[name]
+        if name not in common:
+            common[name] = arrange(room.connected, layout, room.important, room.speaker)
+        shown = common[name]
+        if room.self_view or viewer not in shown:
+            owner: Owner = ("shared", name)
+        else:
+            others = [p for p in room.connected if p != viewer]
+            shown = arrange(others, layout, room.important, room.speaker)
+            owner = ("viewer", viewer)
+        plans[viewer] = ViewPlan(owner, name, tuple(shown), None if shown else "waiting")
+    return plans
+
+
+def visible(plans: dict[str, ViewPlan]) -> set[str]:
+    """Participants whose picture some viewer sees (the inputs worth decoding)."""
+    return {leg_id for plan in plans.values() for leg_id in plan.shown}
