@@ -83,11 +83,19 @@ class EntryLeg(FakeLeg):
         frame = self._frames[n] if n < len(self._frames) else np.zeros(self.samples, np.int16)
         return EncodedAudio(self.encoder.encode(frame))
 
-    def read_video(self) -> object | None:
-        return None
+    video_format = None  # audio-only: the video mixer shows its slate
+    video_receiving = False
+    video_needs_keyframe = False
+    keyframe_methods: tuple[str, ...] = ()
 
-    def write_video(self, packets: object) -> None:
+    def read_video(self) -> list[object]:
+        return []
+
+    def write_video(self, frame: object) -> None:
         pass
+
+    def request_keyframe(self, method: str, repeat: bool = False) -> bool:
+        return False
 
     async def events(self) -> AsyncIterator[LegEvent]:
         while True:
