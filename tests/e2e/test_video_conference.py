@@ -15,7 +15,9 @@ strip covers the bottom sixth of occupied cells.  Every test ends with the MCU i
 from __future__ import annotations
 
 import contextlib
+import itertools
 import random
+import re
 import socket
 import time
 from collections.abc import Callable, Iterator
@@ -138,26 +140,32 @@ def expected_grid(others: list[str]) -> tuple[int, list[str | None]]:
     return n, [*others, *["black"] * (n * n - len(others))]
 
 
-def matches(names: list[str | None], want: list[str | None]) -> bool:
-    return names == want
+_shots = itertools.count(1)  # snapshot file names stay unique within a test
+
+
+def snapshot_where(peer: BaresipPeer, workdir: Path, check: Callable[[np.ndarray], bool],
+                   n: int, what: str, timeout: float = PICTURE_TIMEOUT) -> np.ndarray:
+    """Snapshots of what `peer` receives until one passes `check`; n: the grid to
+    describe in the failure message."""
+    deadline = time.monotonic() + timeout
+    while True:
+        path = peer.snapshot(workdir / f"{peer.name}-{next(_shots)}.png")
+        image = pictures.load_rgb(path)
+        if check(image):
+            return image
+        if time.monotonic() > deadline:
+            raise AssertionError(
+                f"{peer.name} never saw {what}; last picture {path.name} "
+                f"{image.shape[1]}x{image.shape[0]}: {pictures.describe(image, pictures.grid(n))}"
+            )
+        time.sleep(0.5)
 
 
 def snapshot_until(peer: BaresipPeer, workdir: Path, n: int, want: list[str | None],
                    timeout: float = PICTURE_TIMEOUT) -> np.ndarray:
     """Snapshots of what `peer` receives until its n x n cells are named `want`."""
-    deadline = time.monotonic() + timeout
-    shot = 0
-    while True:
-        shot += 1
-        image = pictures.load_rgb(peer.snapshot(workdir / f"{peer.name}-{shot}.png"))
-        if matches(pictures.grid_names(image, n), want):
-            return image
-        if time.monotonic() > deadline:
-            raise AssertionError(
-                f"{peer.name} never saw {want} in a {n}x{n} grid; last picture "
-                f"{image.shape[1]}x{image.shape[0]}: {pictures.describe(image, pictures.grid(n))}"
-            )
-        time.sleep(0.5)
+    return snapshot_where(peer, workdir, lambda image: pictures.grid_names(image, n) == want,
+                          n, f"{want} in a {n}x{n} grid", timeout)
 
 
 def assert_each_sees_the_others(party: list[BaresipPeer], workdir: Path) -> None:
@@ -372,4 +380,72 @@ def test_repeated_requests_get_at_most_one_idr_per_interval(start_mcu, video_pee
         assert len(idrs) <= 5, f"{len(idrs)} IDRs in 3.5 s"
         uac.hangup()
     hang_up([blue])
+    mcu.wait_idle()
+
+
+# --------------------------------------------------------------------------- stalls and asks
+
+
+def is_slate(image: np.ndarray) -> bool:
+    """The one cell is a slate: dark grey/blue, no saturated colour (contract)."""
+    colour = pictures.mean_rgb(image, pictures.centre((0.0, 0.0, 1.0, 1.0)))
+    return not pictures.is_saturated(colour) and max(colour) < 140
+
+
+def test_a_stalled_sender_becomes_a_slate_and_comes_back(start_mcu, video_peers, uacs, relay,
+                                                        need_ffmpeg, tmp_path):
+    mcu = start_mcu(video=VIDEO | {"stalled_after_s": 2.0})
+    red = video_peers("red", "H264")
+    join(mcu, "4000", [red])
+    uac = uacs("staller")
+    audio_port = free_pair()
+    _, audio = call_with_relay(uac, mcu, "4000", relay, H264_MODE1, audio_port)
+    video_from = free_pair()
+
+    def sender(name: str) -> FfmpegSender:
+        return FfmpegSender(tmp_path, name, H264_MODE1, ("127.0.0.1", relay.inner_port),
+                            video_from, colour=COLOURS["green"], audio_to=audio.rtp,
+                            audio_from=audio_port)
+
+    with sender("sender-1"):
+        snapshot_until(red, tmp_path, 1, ["green"])
+    stopped = time.monotonic()  # video (and audio) stop; the call stays up
+    image = snapshot_where(red, tmp_path, is_slate, 1, "a slate for the stalled camera")
+    assert time.monotonic() - stopped >= 1.0, "a slate before stalled_after_s"
+    assert pictures.nearest_colour(pictures.mean_rgb(image)) != "green"
+    with sender("sender-2"):  # same ports, new SSRC: the camera is back
+        snapshot_until(red, tmp_path, 1, ["green"])
+        uac.hangup()
+    hang_up([red])
+    mcu.wait_idle()
+
+
+def test_the_mcu_asks_a_sender_for_a_key_frame_when_it_has_none(
+        start_mcu, video_peers, uacs, relay, need_ffmpeg, tmp_path):
+    """The relay drops ffmpeg's first IDR (long GOP), so the MCU's decoder starts on
+    P-frames and must ask with PLI or FIR (we offered both)."""
+    mcu = start_mcu(video=VIDEO)
+    red = video_peers("red", "H264")
+    join(mcu, "4100", [red])
+    uac = uacs("no-idr")
+    audio_port = free_pair()
+    _, audio = call_with_relay(uac, mcu, "4100", relay, H264_MODE1, audio_port)
+    relay.pass_sender = False
+    sender = FfmpegSender(tmp_path, "sender", H264_MODE1, ("127.0.0.1", relay.inner_port),
+                          free_pair(), colour=COLOURS["green"], gop=600, audio_to=audio.rtp,
+                          audio_from=audio_port)
+    with sender:
+        deadline = time.monotonic() + 10
+        while sender.count(re.compile(r"frame=\s*[1-9]\d")) == 0:  # past its first IDR
+            assert time.monotonic() < deadline, sender.log_tail()
+            time.sleep(0.1)
+        passing_from = time.monotonic()
+        relay.pass_sender = True
+        deadline = passing_from + 10
+        while not [a for a in relay.keyframe_asks(passing_from) if a.media_ssrc == sender.ssrc]:
+            assert time.monotonic() < deadline, (
+                f"no PLI/FIR for SSRC {sender.ssrc} in 10 s; asks: {relay.keyframe_asks()}")
+            time.sleep(0.05)
+        uac.hangup()
+    hang_up([red])
     mcu.wait_idle()

@@ -40,6 +40,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Self
 
+from gateway.rtp.feedback import KeyFrameAsk, parse_feedback
 from gateway.sdp.model import parse_sdp
 from tests.peers.process import PeerProcess
 
@@ -284,6 +285,8 @@ class RtpRelay:
         self.listeners: list[int] = []  # ports that get a copy of the MCU's RTP
         self.from_mcu = _Tap()
         self.forwarded = 0  # sender packets passed on to the MCU
+        # False drops the sender's packets: a test makes the MCU miss a key frame
+        self.pass_sender = True
         self._lock = threading.Lock()
         self._selector = selectors.DefaultSelector()
         self._wake_r, self._wake_w = socket.socketpair()
@@ -327,6 +330,10 @@ class RtpRelay:
     def rtcp(self, after: float = 0.0) -> list[bytes]:
         with self._lock:
             return [data for at, data in self.from_mcu.rtcp if at > after]
+
+    def keyframe_asks(self, after: float = 0.0) -> list[KeyFrameAsk]:
+        """The PLI and FIR requests the MCU sent us (about our sender's stream)."""
+        return [ask for data in self.rtcp(after) for ask in parse_feedback(data)]
 
     def mcu_ssrc(self, timeout: float = 10.0) -> int:
         """The SSRC of the MCU's video (what a PLI or FIR names), once it has sent."""
@@ -391,7 +398,7 @@ class RtpRelay:
                 self.from_mcu.rtcp.append((now, data))
 
     def _on_inner_rtp(self, data: bytes) -> None:
-        if self.mcu is not None:
+        if self.mcu is not None and self.pass_sender:
             self._public_rtp.sendto(data, self.mcu.rtp)
             self.forwarded += 1
 
