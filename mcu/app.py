@@ -26,6 +26,7 @@ from mcu.live import DialOutRefused, ParticipantView
 from mcu.lobby import Access, Enter, Locked
 from mcu.log import configure_logging
 from mcu.metrics import Metrics
+from mcu.mixer.video.mixer import thumbnail_jpeg
 from mcu.pinguard import GuardSettings, PinGuard
 from mcu.schedule import active_at
 from mcu.settings import Settings
@@ -296,6 +297,18 @@ class Mcu:
     def participants(self, numeric_id: str) -> list[ParticipantView]:
         conference = self.directory.get(numeric_id)
         return conference.views() if conference else []
+
+    async def thumbnail(self, numeric_id: str, participant_id: str, view: bool = False
+                        ) -> bytes | None:
+        conference = self.directory.get(numeric_id)
+        video = conference.video if conference else None
+        if video is None:
+            return None
+        frame = (video.latest_view if view else video.latest_picture)(participant_id)
+        if frame is None:
+            return None
+        loop = asyncio.get_running_loop()  # JPEG encoding is pixel work: off the loop
+        return await loop.run_in_executor(self.video_pool, thumbnail_jpeg, frame)
 
     def admit(self, numeric_id: str, participant_id: str) -> bool:
         conference = self.directory.get(numeric_id)

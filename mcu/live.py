@@ -87,5 +87,10 @@ class LiveControl(Protocol):
     def end_conference(self, numeric_id: str) -> bool:
         """Hang up everyone in a running conference; False when it is not running."""
 
+    async def thumbnail(self, numeric_id: str, participant_id: str, view: bool = False
+                        ) -> bytes | None:
+        """A small JPEG of the participant's newest camera picture, or (``view``) of the
+        picture the MCU sends them; None when there is none (no video yet)."""
+
     async def refresh_conferences(self) -> None:
         """Re-read the configured conferences (PINs, limits) after the store changed."""

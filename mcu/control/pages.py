@@ -5,7 +5,7 @@ Pages ask `authorize` exactly as the API does; a button is rendered only when th
 operation it triggers would be allowed. The participant list stays current over
 Server-Sent Events (``/conferences/{id}/events``, see `events`) and its buttons call
 the JSON API with the session cookie and the page's CSRF token (static/conference.js).
-Thumbnails are slates until there is video (`thumbnails`), never shown when the
+Thumbnails are pictures of the video (slates without it: `thumbnails`), never shown when the
 conference requires encryption. The schedule form (``/conferences/new``,
 ``/conferences/{id}/edit``) writes through the same store calls and `authorize`
 questions as the API and shows the store's field errors beside the field.
@@ -399,22 +399,25 @@ def build_router() -> APIRouter:
         )
 
     @router.get("/conferences/{conference_id}/participants/{participant_id}/thumbnail.jpg")
-    async def thumbnail(conference_id: str, participant_id: str, request: Request) -> Response:
-        """A participant's picture: a slate until there is video; none when the
-        conference requires encryption (seed 003) — 404, as if there were no picture."""
+    async def thumbnail(conference_id: str, participant_id: str, request: Request,
+                        view: bool = False) -> Response:
+        """A participant's camera picture (``?view=true``: the picture sent to them), a
+        slate while there is none; none at all when the conference requires encryption
+        (seed 003) — 404, as if there were no picture."""
         ctl = control_of(request)
         principal = await principal_of(request)
         record, target = await load_conference(ctl, conference_id)
         await require(ctl, principal.actor, Op.VIEW_PARTICIPANTS, target)
         if not allowed(principal.actor, Op.VIEW_THUMBNAILS, target):
             raise not_found("thumbnail")
-        view = next(
+        participant = next(
             (p for p in ctl.live.participants(record.numeric_id) if p.id == participant_id), None
         )
-        if view is None:
+        if participant is None:
             raise not_found("participant")
+        picture = await ctl.live.thumbnail(record.numeric_id, participant_id, view)
         return Response(
-            slate(view.display_name, view.state),
+            picture or slate(participant.display_name, participant.state),
             media_type="image/jpeg",
             headers={"Cache-Control": "private, no-store", "X-Content-Type-Options": "nosniff"},
         )

@@ -118,6 +118,10 @@ class FakeLive:
         self.rooms.setdefault(numeric_id, []).append(view)
         return pid
 
+    async def thumbnail(self, numeric_id: str, participant_id: str, view: bool = False
+                        ) -> bytes | None:
+        return None  # no video here: pages fall back to the slate
+
     def end_conference(self, numeric_id: str) -> bool:
         self.calls.append(("end", numeric_id))
         return self.rooms.pop(numeric_id, None) is not None

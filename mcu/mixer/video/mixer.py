@@ -139,6 +139,7 @@ class VideoMixer:
         self._streams: dict[EncoderKey, _Stream] = {}
         self._watching: dict[str, EncoderKey] = {}  # viewer -> its stream
         self._waiting_key: set[str] = set()  # switched streams: hold until a key frame
+        self._pictures: dict[EncoderKey, Picture] = {}  # each stream's newest picture
         self._serial = 0
         self.counters: dict[str, float] = dict.fromkeys(
             ("ticks", "decoded", "encoded", "keyframes_forced", "scaled", "composed",
@@ -199,6 +200,12 @@ class VideoMixer:
         """The newest decoded picture of an input (for thumbnails)."""
         latest = self._latest.get(leg_id)
         return latest.frame if latest is not None else None
+
+    def latest_view(self, leg_id: str) -> av.VideoFrame | None:
+        """The newest picture composed for a viewer (for thumbnails)."""
+        key = self._watching.get(leg_id)
+        picture = self._pictures.get(key) if key is not None else None
+        return picture.to_frame() if picture is not None else None
 
     @property
     def streams(self) -> int:
@@ -466,6 +473,7 @@ class VideoMixer:
             keyframe = stream.gate.request(collected.now) if wanted else False
             keyframe |= stream.gate.due(collected.now)
             jobs.append((stream, pictures[key], keyframe))
+            self._pictures[key] = pictures[key]
         for stream, encoded in self._pool.map(lambda job: (job[0], self._encode(*job)), jobs):
             if encoded is None:
                 continue
@@ -479,6 +487,7 @@ class VideoMixer:
                 outputs.sends.append((encoded, receivers))
         for key in [k for k in self._streams if k not in viewers_of]:
             del self._streams[key]  # nobody watches it any more
+            self._pictures.pop(key, None)
 
     def _encode(self, stream: _Stream, picture: Picture, keyframe: bool) -> EncodedVideo | None:
         self.counters["encoded"] += 1
