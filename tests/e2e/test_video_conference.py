@@ -328,7 +328,7 @@ def assert_idr_follows(relay: RtpRelay, asked_at: float) -> float:
     return found[0] - asked_at
 
 
-@pytest.mark.parametrize("how", ["pli", "fir", "info"])
+@pytest.mark.parametrize("how", ["pli", "pli-rtcp-mux", "fir", "info"])
 def test_a_keyframe_request_gets_an_idr_on_the_wire(start_mcu, video_peers, uacs, relay,
                                                      tmp_path, how):
     mcu = start_mcu(video=VIDEO | {"keyframe_min_interval_s": 1.0})
@@ -337,12 +337,14 @@ def test_a_keyframe_request_gets_an_idr_on_the_wire(start_mcu, video_peers, uacs
     uac = uacs(f"asker-{how}")
     with contextlib.closing(socket.socket(socket.AF_INET, socket.SOCK_DGRAM)) as audio_sink:
         audio_sink.bind(("127.0.0.1", 0))  # the MCU's audio lands here, unread
-        call_with_relay(uac, mcu, "3000", relay, H264_MODE1, audio_sink.getsockname()[1])
+        video, _ = call_with_relay(uac, mcu, "3000", relay, H264_MODE1,
+                                   audio_sink.getsockname()[1], rtcp_mux=how.endswith("mux"))
+        assert video.rtcp_mux == how.endswith("mux"), "rtcp-mux answered only when offered"
         mcu.wait_until(lambda m: len(m.directory.get("3000").participants) == 2, timeout=15)
         wait_quiet(relay)
         ours, theirs = random.randrange(1, 1 << 31), relay.mcu_ssrc()
         asked_at = time.monotonic()
-        if how == "pli":
+        if how.startswith("pli"):
             relay.send_rtcp(build_pli(ours, theirs))
         elif how == "fir":
             relay.send_rtcp(build_fir(ours, theirs, seq=1))
@@ -378,6 +380,7 @@ def test_repeated_requests_get_at_most_one_idr_per_interval(start_mcu, video_pee
         # 0.8: the interval is the MCU's clock, the arrival times are ours (jitter)
         assert all(gap >= 0.8 for gap in gaps), f"IDRs closer than the interval: {gaps}"
         assert len(idrs) <= 5, f"{len(idrs)} IDRs in 3.5 s"
+        print(f"30 PLIs in 3 s: {len(idrs)} IDRs, gaps {[round(g, 2) for g in gaps]}")
         uac.hangup()
     hang_up([blue])
     mcu.wait_idle()
