@@ -48,6 +48,8 @@ MAX_QUEUED_FRAMES = 8
 """Pictures kept for the mixer between ticks; older ones are dropped (a stalled mixer
 must not make a leg hold video forever) and the stream then waits for a key frame."""
 
+_NAL_SEI = 6  # H.264 supplemental enhancement information (optional to decoders)
+
 
 def depacketizer_for(codec: str) -> Depacketizer:
     if codec == "H264":
@@ -195,7 +197,13 @@ class VideoRtpSession(RtpStream):
     def _payloads(self, data: bytes) -> list[bytes]:
         fmt = self.format
         if fmt.codec == "H264":
-            return h264.packetize(data, fmt.mtu, fmt.packetization_mode)
+            nals = h264.split_annex_b(data)
+            if fmt.packetization_mode == 0:
+                # SEI is never needed to decode, and x264's first IDR carries a ~700-byte
+                # version SEI that mode 0 cannot send at a small MTU: without it the
+                # key frame goes out instead of being refused whole.
+                nals = [n for n in nals if n[0] & 0x1F != _NAL_SEI or len(n) <= fmt.mtu]
+            return h264.packetize(nals, fmt.mtu, fmt.packetization_mode)
         if fmt.codec == "VP8":
             self._picture_id = (self._picture_id + 1) & 0x7FFF
             return vp8.packetize(data, fmt.mtu, self._picture_id)
