@@ -105,10 +105,11 @@ class Participant:
     hangup_reason: str | None = None  # hang up once the queued prompts have played
     hangup_at: float = 0.0
     message: str | None = None  # text over this participant's picture (web control)
+    name: str | None = None  # shown instead of the SIP display name (control hook)
     watcher: asyncio.Task[None] | None = field(default=None, repr=False)
 
     def view(self, speaking: bool, important: bool, everyone: str | None) -> ParticipantView:
-        return ParticipantView(self.leg.id, self.leg.display_name, self.leg.remote,
+        return ParticipantView(self.leg.id, self.name or self.leg.display_name, self.leg.remote,
                                self.state, self.role, self.muted, speaking, important,
                                self.layout, self.message or everyone)
 
@@ -290,6 +291,16 @@ class Conference:
             participant.message = text or None
         if self.video is not None:
             self.video.set_message(leg_id, text or None)
+        return True
+
+    def rename(self, leg_id: str, name: str | None) -> bool:
+        """Show ``name`` for a participant (its video label too); None: the SIP one."""
+        participant = self.participants.get(leg_id)
+        if participant is None:
+            return False
+        participant.name = name or None
+        if self.video is not None:
+            self.video.set_name(leg_id, participant.name or participant.leg.display_name)
         return True
 
     def chairs_present(self) -> bool:

@@ -3,8 +3,9 @@
 A participant with video gets a small JPEG of its newest decoded picture (the video
 mixer keeps it; ``LiveControl.thumbnail``). Otherwise the thumbnail is a slate: the
 participant's name and "audio only" (or the lobby state) on a dark background,
-rendered once per (name, state) and kept. Seed 003: thumbnails are never shown when a conference requires encryption —
-the route checks `authorize` (VIEW_THUMBNAILS) before anything comes here.
+rendered once per (name, state) and kept. Seed 003: thumbnails are never shown when a
+conference requires encryption — the route checks `authorize` (VIEW_THUMBNAILS)
+before anything comes here.
 """
 
 from __future__ import annotations
