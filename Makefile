@@ -31,6 +31,7 @@ bench: $(INSTALLED)
 	$(PY) benchmarks/audio_mix.py
 	$(PY) benchmarks/sip_cps.py
 	$(PY) benchmarks/dtmf.py
+	$(PY) benchmarks/video_cp.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

@@ -1,11 +1,13 @@
-"""CPU cost of continuous-presence video: our compose path against FFmpeg's.
+"""CPU cost of continuous-presence video: our compose path against FFmpeg's, and a live
+conference on the real mixer.
 
-Prints one JSON object. Scenario "ffmpeg": nine 720p30 H.264 inputs (distinct
-``testsrc2`` pictures, generated first and not measured) composed 3x3 into one
-1280x720 picture and encoded once with libx264, by us (``VideoDecoder`` -> ``scale`` into
-``layouts`` cells with a crop Fit -> ``Picture.paste`` -> ``VideoEncoder``) and by an
-FFmpeg ``crop,scale -> xstack -> libx264`` filtergraph with the same decoder threads,
-scaling flags, sizes and x264 settings (``codecs.h264_options``), in one run.
+Prints one JSON object (for "all", one per scenario under its name). Scenario
+"ffmpeg": nine 720p30 H.264 inputs (distinct ``testsrc2`` pictures, generated first
+and not measured) composed 3x3 into one 1280x720 picture and encoded once with
+libx264, by us (``VideoDecoder`` -> ``scale`` into ``layouts`` cells with a crop Fit
+-> ``Picture.paste`` -> ``VideoEncoder``) and by an FFmpeg ``crop,scale -> xstack ->
+libx264`` filtergraph with the same decoder threads, scaling flags, sizes and x264
+settings (``codecs.h264_options``), in one run.
 
 CPU seconds, not wall time: ours is ``time.process_time()`` of this process (every
 thread), FFmpeg's the ``RUSAGE_CHILDREN`` delta around its run. Our inputs are
@@ -13,30 +15,52 @@ demuxed into memory before the clock starts (the mixer receives access units fro
 RTP, it never demuxes); FFmpeg's demuxing is inside its figure, a small handicap.
 Timing never fails the run.
 
-    .venv/bin/python benchmarks/video_cp.py [--scenario ffmpeg|all] [--seconds 10]
+Scenario "conference": 20 participants at 720p30 in ``equal-3x3`` with self-view off
+(the nine shown each get a personal picture of the others, the rest share one), every
+one receiving H.264 1280x720@30 at 2 Mbit/s. Each fake leg replays one of nine
+pre-encoded 720p30 clips in real time, starting at a random phase; ``VideoMixer`` runs
+on a uvloop loop under ``MixClock`` with a two-thread pool, as the MCU wires it, for
+``--seconds`` after a 1 s warm-up. Added latency of a tick is its delivery time minus
+the arrival time of the newest input picture it consumed (so it includes the wait for
+the tick, up to one frame); jitter is how far the intervals between one participant's
+deliveries stray from 33.3 ms. ``realtime`` means no deadline missed and >= 29 fps out.
+
+    .venv/bin/python benchmarks/video_cp.py [--scenario ffmpeg|conference|all]
+        [--seconds 10]
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import itertools
 import json
+import math
+import random
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 import av
+import uvloop
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from gateway.media import EncodedVideo, VideoSendFormat  # noqa: E402
 from layouts import Cell, fit, get_layout  # noqa: E402
+from mcu.mixer.clock import MixClock  # noqa: E402
 from mcu.mixer.video.codecs import VideoDecoder, VideoEncoder, h264_options  # noqa: E402
+from mcu.mixer.video.mixer import Collected, MixOutputs, VideoMixer  # noqa: E402
 from mcu.mixer.video.picture import Picture, scale  # noqa: E402
+from mcu.mixer.video.views import visible  # noqa: E402
+from mcu.settings import VideoSettings  # noqa: E402
 
 FFMPEG = "/usr/bin/ffmpeg"
 WIDTH, HEIGHT, FPS = 1280, 720, 30
@@ -48,6 +72,13 @@ PRESET = "ultrafast"
 BITRATE = 2_000_000
 KEYFRAME_INTERVAL_S = 10.0
 INPUT_BITRATE = "1500k"
+# the conference scenario
+PARTICIPANTS = 20
+CONFERENCE_LAYOUT = "equal-3x3"
+CONFERENCE_WORKERS = 2  # VideoSettings.workers' default: the MCU's video pool
+CLIP_FRAMES = 2 * FPS  # each camera loops a 2 s clip (one IDR at its start)
+WARM_UP_S = 1.0
+REALTIME_FPS = 29.0
 
 
 # -- reusable helpers ------------------------------------------------------------------
@@ -184,6 +215,213 @@ def ffmpeg_command(
     return command + ["-f", "null", "-"]
 
 
+# -- the conference: the real mixer on its real clock -----------------------------------
+
+
+class ReplayLeg:
+    """A participant whose camera replays pre-encoded access units in real time.
+
+    Unit n "arrives" at ``start + phase + n / fps`` (the phase is random per leg, as
+    cameras are not in step); ``read_video`` hands out every unit whose arrival time
+    has passed, and remembers the newest arrival so the tick that read it can be
+    timed. Everything the mixer writes back is kept with its delivery time.
+
+    Times are ``time.monotonic()``: the loop's clock base (CLOCK_MONOTONIC), without
+    uvloop's ``loop.time()`` granularity of a millisecond cached per iteration."""
+
+    def __init__(self, leg_id: str, units: Sequence[EncodedVideo], fmt: VideoSendFormat,
+                 start: float, phase: float, fps: float) -> None:
+        assert units and units[0].keyframe, "a replay must begin with a key frame"
+        self.id = leg_id
+        self.display_name = leg_id
+        self.remote = "192.0.2.1:5060"
+        self.audio_format = None
+        self.video_format = fmt
+        self.video_receiving = True
+        self.video_needs_keyframe = False
+        self.keyframe_methods = ("pli",)
+        self._units = units
+        self._first = start + phase
+        self._interval = 1.0 / fps
+        self._next = 0  # index of the next unit to arrive (unbounded; wraps the clip)
+        self.newest_arrival: float | None = None  # of the last batch read_video gave out
+        self.delivered: list[float] = []  # when each of our outgoing pictures came
+        self.keyframe_requests = 0
+        self.recording = False
+
+    def _arrival(self, n: int) -> float:
+        return self._first + n * self._interval
+
+    def read_video(self) -> list[EncodedVideo]:
+        now = time.monotonic()
+        batch = []
+        while self._arrival(self._next) <= now:
+            batch.append(self._units[self._next % len(self._units)])
+            self._next += 1
+        self.newest_arrival = self._arrival(self._next - 1) if batch else None
+        return batch
+
+    def write_video(self, frame: EncodedVideo) -> None:
+        if self.recording:
+            self.delivered.append(time.monotonic())
+
+    def request_keyframe(self, method: str, repeat: bool = False) -> bool:
+        # The replay cannot make one on demand; its clip restarts with an IDR anyway.
+        self.keyframe_requests += 1
+        return True
+
+
+class TimedMixer(VideoMixer):
+    """The mixer, timing each tick from the newest input picture it read to delivery.
+
+    ``MixClock`` never collects while a tick is in flight (it drops the deadline), so
+    collect and deliver alternate and one pending record is enough; a tick whose mix
+    raised is overwritten by the next collect instead of being paired wrongly."""
+
+    def __init__(self, settings: VideoSettings, pool: Executor,
+                 legs: dict[str, ReplayLeg]) -> None:
+        super().__init__(settings, pool)
+        self._legs = legs
+        self._pending: float | None = None  # newest input arrival the tick consumed
+        self.recording = False
+        self.latencies_s: list[float] = []
+        self.inputs_seen = 0
+        # The counters as of the last delivered tick: read from the loop while a mix
+        # is in flight, ``counters`` would hold half a tick (its decodes, not its tick).
+        self.settled: dict[str, float] = dict(self.counters)
+
+    def collect(self) -> Collected:
+        collected = super().collect()
+        arrivals = [self._legs[leg_id].newest_arrival for leg_id, units
+                    in collected.frames.items() if units]
+        self._pending = max((a for a in arrivals if a is not None), default=None)
+        self.inputs_seen = len(visible(collected.plans))
+        return collected
+
+    def deliver(self, outputs: MixOutputs) -> None:
+        super().deliver(outputs)
+        self.settled = dict(self.counters)
+        newest, self._pending = self._pending, None
+        if self.recording and newest is not None and outputs.sends:
+            self.latencies_s.append(time.monotonic() - newest)
+
+
+def _stats_ms(values_s: Sequence[float]) -> dict[str, float | None]:
+    if not values_s:
+        return {"mean": None, "p50": None, "p95": None, "max": None}
+    ordered = sorted(v * 1000 for v in values_s)
+    p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+    return {"mean": round(statistics.fmean(ordered), 2),
+            "p50": round(statistics.median(ordered), 2),
+            "p95": round(p95, 2), "max": round(ordered[-1], 2)}
+
+
+def _jitter_ms(legs: Iterable[ReplayLeg], fps: float) -> dict[str, float | None]:
+    """How far the intervals between one participant's deliveries stray from 1/fps,
+    pooled over all participants. ``std_dev`` is taken about the nominal interval,
+    not the mean one, so a steady but slow stream (every 66 ms) counts as jitter."""
+    nominal = 1.0 / fps
+    intervals = [later - earlier for leg in legs
+                 for earlier, later in itertools.pairwise(leg.delivered)]
+    if not intervals:
+        return {"std_dev": None, "max_deviation": None, "mean_interval": None}
+    deviations = [(interval - nominal) * 1000 for interval in intervals]
+    return {"std_dev": round(math.sqrt(statistics.fmean(d * d for d in deviations)), 2),
+            "max_deviation": round(max(abs(d) for d in deviations), 2),
+            "mean_interval": round(statistics.fmean(intervals) * 1000, 2)}
+
+
+async def _run_conference(
+    clips: Sequence[Sequence[EncodedVideo]], participants: int, width: int, height: int,
+    seconds: float, warm_up_s: float, seed: int,
+) -> dict[str, object]:
+    settings = VideoSettings(width=width, height=height, frame_rate=float(FPS),
+                             layout=CONFERENCE_LAYOUT, fit=FIT, preset=PRESET,
+                             workers=CONFERENCE_WORKERS)
+    rng = random.Random(seed)
+    start = time.monotonic()
+    legs = {f"p{i:02d}": ReplayLeg(f"p{i:02d}", clips[i % len(clips)],
+                                   send_format(width, height), start,
+                                   rng.uniform(0, 1 / FPS), FPS)
+            for i in range(participants)}
+    # As the MCU wires it: the pool decodes/scales/encodes, the clock has its own
+    # single tick thread (a mix calling pool.map from inside the pool could starve).
+    with ThreadPoolExecutor(CONFERENCE_WORKERS, thread_name_prefix="video") as pool:
+        mixer = TimedMixer(settings, pool, legs)
+        for leg in legs.values():
+            mixer.add(leg)
+            mixer.set_state(leg.id, "connected")
+        clock = MixClock(mixer, period=1 / FPS)
+        clock.start()
+        try:
+            await asyncio.sleep(warm_up_s)  # key frames, encoders, caches settle
+            counters = mixer.settled
+            ticks, misses = clock.ticks, clock.dropped + clock.late
+            for leg in legs.values():
+                leg.recording = True
+            mixer.recording = True
+            wall0, cpu0 = time.monotonic(), time.process_time()
+            await asyncio.sleep(seconds)
+            wall, cpu = time.monotonic() - wall0, time.process_time() - cpu0
+            mixer.recording = False
+            for leg in legs.values():
+                leg.recording = False
+            ticks = clock.ticks - ticks
+            misses = clock.dropped + clock.late - misses
+            counters = {k: v - counters[k] for k, v in mixer.settled.items()}
+            encoders = mixer.streams
+        finally:
+            await clock.stop()
+    mixed = counters["ticks"]
+    fps_each = [len(leg.delivered) / wall for leg in legs.values()]
+    output_fps = statistics.fmean(fps_each)
+    return {
+        "scenario": "conference",
+        "participants": participants,
+        "visible": min(participants, get_layout(CONFERENCE_LAYOUT).capacity),
+        "inputs_decoded": mixer.inputs_seen,  # the nine shown plus whom they see instead
+        "encoders_running": encoders,
+        "compositions_per_tick": round(counters["composed"] / mixed, 2) if mixed else None,
+        "output_fps": round(output_fps, 2),
+        "output_fps_min": round(min(fps_each), 2),  # the worst-served participant
+        "frames_encoded_per_second": round(counters["encoded"] / wall, 1),
+        "frames_decoded_per_second": round(counters["decoded"] / wall, 1),
+        "deadline_misses": misses,
+        "ticks": ticks,
+        "seconds": round(wall, 3),
+        "cpu_s": round(cpu, 3),
+        "cpu_cores_used": round(cpu / wall, 2),
+        "added_latency_ms": _stats_ms(mixer.latencies_s),
+        "frame_interval_jitter_ms": _jitter_ms(legs.values(), FPS),
+        "keyframes_forced": counters["keyframes_forced"],
+        "keyframe_requests_to_senders": sum(leg.keyframe_requests for leg in legs.values()),
+        "realtime": misses == 0 and output_fps >= REALTIME_FPS,
+        "settings": {
+            "canvas": f"{width}x{height}@{FPS}",
+            "send": f"H264 {width}x{height}@{FPS} {BITRATE} bps",
+            "layout": CONFERENCE_LAYOUT,
+            "self_view": settings.self_view,
+            "preset": PRESET,
+            "pool_workers": CONFERENCE_WORKERS,
+            "warm_up_s": warm_up_s,
+        },
+    }
+
+
+def measure_conference(
+    seconds: float = 10.0, participants: int = PARTICIPANTS, width: int = WIDTH,
+    height: int = HEIGHT, warm_up_s: float = WARM_UP_S, seed: int = 1,
+) -> dict[str, object]:
+    """A live conference of ``participants`` replaying cameras into ``VideoMixer``,
+    driven by ``MixClock`` on a uvloop loop, for ``seconds`` after ``warm_up_s``."""
+    with tempfile.TemporaryDirectory(prefix="video_cp_") as folder:
+        paths = generate_inputs(Path(folder), min(INPUTS, participants), width, height,
+                                FPS, CLIP_FRAMES)
+        clips = [read_access_units(path) for path in paths]
+    return uvloop.run(_run_conference(clips, participants, width, height, seconds,
+                                      warm_up_s, seed))
+
+
 # -- scenarios -------------------------------------------------------------------------
 
 
@@ -224,8 +462,13 @@ def scenario_ffmpeg(seconds: float) -> dict[str, object]:
     }
 
 
+def scenario_conference(seconds: float) -> dict[str, object]:
+    return measure_conference(seconds)
+
+
 SCENARIOS: dict[str, Callable[[float], dict[str, object]]] = {
     "ffmpeg": scenario_ffmpeg,
+    "conference": scenario_conference,
 }
 
 
@@ -233,7 +476,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scenario", choices=[*SCENARIOS, "all"], default="all")
     parser.add_argument("--seconds", type=float, default=10.0,
-                        help="length of the generated inputs (30 frames per second)")
+                        help="ffmpeg: length of the generated inputs (30 frames per "
+                        "second); conference: measured seconds after the warm-up")
     args = parser.parse_args()
     names = list(SCENARIOS) if args.scenario == "all" else [args.scenario]
     results = {name: SCENARIOS[name](args.seconds) for name in names}

@@ -1,10 +1,12 @@
-"""Smoke test of benchmarks/video_cp.py's "ours" path, so the script cannot rot.
+"""Smoke tests of benchmarks/video_cp.py, so the script cannot rot.
 
-Tiny inputs (2 frames at 320x180); asserts on what was produced, never on timing.
+Tiny inputs (320x180; 2 frames, or a 1 s conference of four); asserts on what was
+produced, never on timing (the machine running the suite is busy and small).
 """
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -25,4 +27,28 @@ def test_ours_path_on_tiny_inputs(tmp_path: Path) -> None:
     command = video_cp.ffmpeg_command(paths, 320, 180, 320, 180, 2)
     assert "xstack=inputs=9" in " ".join(command)
     assert video_cp.measure_child(command) >= 0  # the filtergraph still parses and runs
-    assert set(video_cp.SCENARIOS) >= {"ffmpeg"}
+    assert set(video_cp.SCENARIOS) >= {"ffmpeg", "conference"}
+
+
+CONFERENCE_KEYS = {
+    "scenario", "participants", "visible", "encoders_running", "compositions_per_tick",
+    "output_fps", "frames_encoded_per_second", "deadline_misses", "ticks", "cpu_s",
+    "cpu_cores_used", "added_latency_ms", "frame_interval_jitter_ms", "realtime",
+}
+
+
+@pytest.mark.skipif(shutil.which(video_cp.FFMPEG) is None, reason="needs ffmpeg")
+def test_conference_scenario_delivers_to_everyone() -> None:
+    result = video_cp.measure_conference(1.0, participants=4, width=320, height=180,
+                                         warm_up_s=0.5)
+    json.dumps(result)  # what main() prints
+    assert CONFERENCE_KEYS <= set(result)
+    assert result["scenario"] == "conference"
+    assert result["participants"] == 4 and result["visible"] == 4
+    # self-view off: everyone shown gets a picture of the other three of their own
+    assert result["encoders_running"] == 4
+    assert result["ticks"] > 0 and result["output_fps_min"] > 0  # nobody left dark
+    assert result["frames_encoded_per_second"] > 0
+    assert set(result["added_latency_ms"]) == {"mean", "p50", "p95", "max"}
+    assert {"std_dev", "max_deviation"} <= set(result["frame_interval_jitter_ms"])
+    assert isinstance(result["realtime"], bool)
