@@ -191,8 +191,11 @@ def make_offer(
     session: LocalSession,
     *,
     direction: str = "sendrecv",
+    video_port: int | None = None,
+    video_policy: VideoPolicy | None = None,
 ) -> bytes:
-    """An offer with every preferred codec, in order, plus telephone-event."""
+    """An offer with every preferred codec, in order, plus telephone-event; and an
+    m=video with every video codec of ``video_policy`` when given a ``video_port``."""
     names = _canonical_names(preferences)
     if not names:
         raise ValueError("no known codec in preferences")
@@ -208,11 +211,19 @@ def make_offer(
             _add_format(media, RtpMap(pt, "telephone-event", rate))
             media.attributes.append(("fmtp", f"{pt} {TELEPHONE_EVENTS}"))
     media.attributes += [("ptime", str(FRAME_MS)), ("rtcp-mux", None), (direction, None)]
-    return _render(local_ip, session, [media])
+    streams = [media]
+    if video_port and video_policy is not None:
+        from gateway.sdp.video import video_offer  # video.py builds on this module
+
+        streams.append(video_offer(video_policy, video_port))
+    return _render(local_ip, session, streams)
 
 
-def accept_answer(offer: bytes, answer: bytes) -> Negotiated:
-    """Apply the remote's ``answer`` to our ``offer`` (dial-out, offerless INVITE)."""
+def accept_answer(
+    offer: bytes, answer: bytes, video_policy: VideoPolicy | None = None
+) -> Negotiated:
+    """Apply the remote's ``answer`` to our ``offer`` (dial-out, offerless INVITE); its
+    video too when our offer had one and ``video_policy`` is given."""
     ours = parse_sdp(offer)
     theirs = parse_sdp(answer)
     if len(theirs.media) != len(ours.media):
@@ -230,7 +241,27 @@ def accept_answer(offer: bytes, answer: bytes) -> Negotiated:
     remote_dir = _remote_direction(theirs, media)
     local_dir = _ANSWER_DIRECTION[remote_dir]
     mux = media.rtcp_mux and ours.media[index].rtcp_mux
-    return _negotiated(answer, audio, event, theirs, media, mux, remote_dir, local_dir)
+    negotiated = _negotiated(answer, audio, event, theirs, media, mux, remote_dir, local_dir)
+    return _accept_video(negotiated, ours, theirs, video_policy)
+
+
+def _accept_video(negotiated: Negotiated, ours: SessionDescription,
+                  theirs: SessionDescription, policy: VideoPolicy | None) -> Negotiated:
+    if policy is None:
+        return negotiated
+    from gateway.sdp.video import accept_video_answer
+
+    index = next((i for i, m in enumerate(ours.media) if m.media == "video" and m.port), None)
+    if index is None:
+        return negotiated
+    answered = theirs.media[index]
+    video = accept_video_answer(ours.media[index], answered, theirs, policy)
+    if video is None:
+        return negotiated
+    mux = answered.rtcp_mux and ours.media[index].rtcp_mux
+    rtp, rtcp = _remote_addresses(theirs, answered, mux)
+    return dataclasses.replace(negotiated, video=video, video_rtp=rtp, video_rtcp=rtcp,
+                               video_rtcp_mux=mux)
 
 
 def _negotiated(

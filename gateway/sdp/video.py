@@ -599,3 +599,57 @@ def _area(size: tuple[int, int]) -> int:
 def _smallest(sizes: tuple[tuple[int, int, int], ...]) -> tuple[int, int]:
     width, height, _ = min(sizes, key=lambda s: s[0] * s[1])
     return width, height
+
+
+# -- when we offer (dial-out, offerless INVITE) -----------------------------------------
+
+OFFER_PAYLOAD_TYPES = {("H264", 1): 96, ("H264", 0): 97, ("VP8", 0): 98,
+                       ("H263-1998", 0): 99, ("H263-2000", 0): 100}
+
+
+def video_offer(policy: VideoPolicy, port: int) -> Media:
+    """An m=video offering every codec of ``policy`` (H.264 once per packetization
+    mode), with what we receive in each fmtp and the feedback we answer."""
+    cap = _Capability(list(policy.preferences), policy.max_size, policy.max_fps,
+                      tuple(m for m in policy.h264_modes if m in H264_MODES),
+                      policy.max_bitrate_bps)
+    media = Media("video", port, "RTP/AVP", [])
+    for name in dict.fromkeys(_CANONICAL[p.lower()] for p in policy.preferences
+                              if p.lower() in _CANONICAL):
+        modes = cap.h264_modes if name == "H264" else (0,)
+        for mode in modes:
+            pt = OFFER_PAYLOAD_TYPES[(name, mode)]
+            _add_format(media, RtpMap(pt, name, VIDEO_CLOCK_RATE))
+            ours = VideoFormat(name, pt, packetization_mode=mode,
+                               level_asymmetry_allowed=True, image_sizes=_OFFER_H263_SIZES)
+            fmtp, _ = _answer_fmtp(ours, cap)
+            if fmtp:
+                media.attributes.append(("fmtp", f"{pt} {fmtp}"))
+    media.bandwidths += [f"AS:{math.ceil(policy.max_bitrate_bps / 1000)}",
+                         f"TIAS:{policy.max_bitrate_bps}"]
+    media.attributes += [("rtcp-fb", f"* {fb}") for fb in RTCP_FEEDBACK]
+    media.attributes += [("rtcp-mux", None), ("sendrecv", None)]
+    return media
+
+
+_OFFER_H263_SIZES = ((352, 288, 1), (176, 144, 1))  # what we receive: CIF and QCIF at 30
+
+
+def accept_video_answer(
+    offered: Media, answered: Media, answer: SessionDescription, policy: VideoPolicy
+) -> VideoAnswer | None:
+    """What to send on a video stream the remote accepted in its answer, or None when
+    it declined it or chose nothing we offered.
+
+    The answer's formats describe what the peer receives, exactly like an offer's, so
+    the answerer's sizing does the work, limited to the payload types we offered."""
+    if answered.port == 0 or answered.media != "video":
+        return None
+    ours = offered.rtpmaps()
+    kept = Media(answered.media, answered.port, answered.proto, [],
+                 connection=answered.connection, bandwidths=list(answered.bandwidths),
+                 attributes=list(answered.attributes))
+    for pt, rtpmap in answered.rtpmaps().items():
+        if any(rtpmap.matches(o.encoding, o.clock_rate) for o in ours.values()):
+            kept.formats.append(str(pt))
+    return negotiate_video(kept, port=offered.port, session=answer, **policy.arguments())

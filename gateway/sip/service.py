@@ -292,14 +292,13 @@ class SipService:
         ports = self.ports.allocate(self._rtp_host)
         local_ip = self._media.advertised_address or local[0]
         call = _Call("", info, seat=seat, ports=ports, local_ip=local_ip)
-        call.our_offer = make_offer(local_ip, ports.rtp_port, self._media.audio_codecs,
-                                    call.sdp_session)
+        call.our_offer = self._offer(call)
         try:
             call.handle = self.endpoint.invite(str(target), remote, transport,
                                                from_user=from_user, display_name=display_name,
                                                sdp=call.our_offer, local=local)
         except Exception:
-            self.ports.release(ports)
+            self._release_ports(call)
             raise
         self.calls[call.handle] = call
         self.transport.flush()
@@ -374,10 +373,23 @@ class SipService:
                   codec=call.negotiated.audio.name if call.negotiated else "offer-in-200",
                   video=f"{video.format.name} {video.size[0]}x{video.size[1]}" if video else None)
 
+    def _offer(self, call: _Call) -> bytes:
+        """Our offer (dial-out, offerless INVITE): audio, and video when enabled."""
+        assert call.ports is not None
+        if self._video is not None:
+            call.mtu = self._video.mtu
+        self._allocate_video(call, None)
+        video_port = call.video_ports.rtp_port if call.video_ports else None
+        return make_offer(call.local_ip, call.ports.rtp_port, self._media.audio_codecs,
+                          call.sdp_session, video_port=video_port,
+                          video_policy=self._video_policy)
+
     def _allocate_video(self, call: _Call, offer: bytes | None) -> None:
-        """A second port pair for an offer with video; without one the call goes on
-        audio-only (the answer declines m=video), never refused for it."""
-        if self._video_policy is None or offer is None or not offers_video(offer):
+        """A second port pair when video will be negotiated (an offer with video, or
+        our own offer); without one the call goes on audio-only, never refused for it."""
+        if self._video_policy is None or call.video_ports is not None:
+            return
+        if offer is not None and not offers_video(offer):
             return
         try:
             call.video_ports = self.ports.allocate(self._rtp_host)
@@ -398,10 +410,8 @@ class SipService:
 
     def _first_answer(self, call: _Call, offer: bytes | None) -> bytes:
         assert call.ports is not None
-        prefs = self._media.audio_codecs
         if offer is None:  # offerless INVITE: we offer in the 200, the ACK answers
-            call.our_offer = make_offer(call.local_ip, call.ports.rtp_port, prefs,
-                                        call.sdp_session)
+            call.our_offer = self._offer(call)
             return call.our_offer
         call.negotiated = self._answer(call, offer)
         return call.negotiated.answer_sdp
@@ -450,7 +460,8 @@ class SipService:
             return
         if call.negotiated is None and call.our_offer is not None:
             try:
-                call.negotiated = accept_answer(call.our_offer, sdp or b"")
+                call.negotiated = accept_answer(call.our_offer, sdp or b"",
+                                                self._video_policy)
                 if call.negotiated.audio is None:
                     raise SdpError(488, "answer accepted no audio")
             except SdpError as error:

@@ -1,0 +1,64 @@
+"""Dial-out with video: the MCU's own offer carries m=video, and a room system it
+calls (a baresip answering automatically) sees the conference and is seen."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from mcu.app import Mcu
+from tests.peers import pictures
+from tests.peers.baresip import BaresipPeer, baresip_available
+from tests.peers.ffmpeg_rtp import ffmpeg_available
+
+pytestmark = pytest.mark.peer
+
+VIDEO = {"enabled": True, "width": 640, "height": 360, "frame_rate": 15}
+
+
+def see(peer: BaresipPeer, workdir: Path, want: list[str | None], timeout: float = 30.0
+        ) -> None:
+    deadline = time.monotonic() + timeout
+    seen: list[str | None] = []
+    while time.monotonic() < deadline:
+        shot = peer.snapshot(workdir / f"{peer.name}-{time.monotonic_ns()}.png")
+        seen = pictures.grid_names(pictures.load_rgb(shot), 1)
+        if seen == want:
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"{peer.name} saw {seen}, wanted {want}")
+
+
+def test_a_dialled_room_system_gets_video_both_ways(start_mcu, tmp_path: Path) -> None:
+    if not (baresip_available() and ffmpeg_available()):
+        pytest.fail("baresip/ffmpeg are missing: `make test` installs them "
+                    "(scripts/install-system-deps.sh)")
+    mcu = start_mcu(video=VIDEO)
+    with BaresipPeer(tmp_path, "room", 0, 440.0, ["pcmu"], video_codec="H264",
+                     video_colour=(255, 0, 0)) as room, \
+         BaresipPeer(tmp_path, "caller", 0, 800.0, ["pcmu"], video_codec="VP8",
+                     video_colour=(0, 0, 255)) as caller:
+        caller.dial(f"sip:7100@{mcu.uri_host}")
+        caller.wait_established(timeout=15)
+        mcu.wait_until(lambda m: m.directory.get("7100") is not None, timeout=15)
+
+        async def dial(m: Mcu) -> str:
+            return m.dial_out("7100", room.aor)
+
+        leg_id = mcu.run(dial(mcu.mcu))
+        room.wait_established(timeout=15)
+
+        def video_of(m: Mcu) -> str | None:
+            call = m.sip.calls.get(leg_id.removeprefix("sip-"))
+            video = call.negotiated.video if call and call.negotiated else None
+            return video.format.name if video else None
+
+        mcu.wait_until(lambda m: video_of(m) == "H264", timeout=10)
+        # two people: each sees the other alone, full picture (equal-auto 1x1)
+        see(room, tmp_path, ["blue"])
+        see(caller, tmp_path, ["red"])
+        room.hangup()
+        caller.hangup()
+    mcu.wait_idle(timeout=15)
