@@ -141,7 +141,8 @@ class Conference:
         if video is not None and video.enabled:
             self.video = VideoMixer(video, video_pool or executor)
             # Its own tick thread: a slow video tick must never delay the audio mix.
-            self._video_clock = MixClock(self.video, period=1 / video.frame_rate)
+            self._video_clock = MixClock(self.video, period=1 / video.frame_rate,
+                                         name="video-mix")
         self._entry = entry or EntryServices()
         self.active_speaker: str | None = None
         self._on_leave = on_leave

@@ -43,8 +43,10 @@ class MixClock:
         period: float = FRAME_MS / 1000,
         executor: Executor | None = None,
         sleep: Sleep = asyncio.sleep,
+        name: str = "audio-mix",
     ) -> None:
         self.target = target
+        self.name = name  # for its thread and its log lines
         self.period = period
         self._given_executor = executor
         self._executor: Executor | None = None
@@ -65,7 +67,7 @@ class MixClock:
             raise RuntimeError("clock already running")
         # One worker: mixes never overlap, and a slow one drops ticks instead of piling up.
         self._executor = self._given_executor or ThreadPoolExecutor(
-            1, thread_name_prefix="audio-mix"
+            1, thread_name_prefix=self.name
         )
         self._task = asyncio.get_running_loop().create_task(self._run(), name="mix-clock")
 
@@ -112,4 +114,4 @@ class MixClock:
             self.ticks += 1
         except Exception:  # keep ticking: one bad frame must not end the conference audio
             self.errors += 1
-            log.exception("audio mix tick failed")
+            log.exception("%s tick failed", self.name)

@@ -206,3 +206,57 @@ def test_a_message_covers_part_of_that_viewers_picture_only(pool: ThreadPoolExec
     assert not close(colour_at(a.last_picture(), 0.5, 0.15), RED)  # type: ignore[arg-type]
     assert close(colour_at(b.last_picture(), 0.5, 0.15), RED)  # type: ignore[arg-type]
     assert mixer.streams == 2  # the message gave a a picture of its own
+
+
+def test_a_peer_that_never_sends_a_key_frame_shows_a_slate_and_is_asked_harder(
+        pool: ThreadPoolExecutor) -> None:
+    clock = Clock()
+    mixer = make_mixer(pool, clock, keyframe_min_interval_s=0.2)
+    red = FakeVideoLeg("r", RED)
+    stubborn = FakeVideoLeg("s", BLUE, methods=("pli", "fir", "info"))
+    join(mixer, red, stubborn)
+    stubborn.force_key = False  # its encoder's first picture is an IDR anyway: skip it
+    stubborn.read_video()
+    stubborn.request_keyframe = lambda method, repeat=False: (  # type: ignore[method-assign]
+        stubborn.requests.append((method, repeat)) or True)
+    tick(mixer, clock, 30)
+    assert named(quadrants(red.last_picture()))[0] == "other"  # slate, never garbage
+    methods = [method for method, _ in stubborn.requests]
+    assert methods[0] == "pli" and "fir" in methods and "info" in methods  # escalated
+    stubborn.force_key = True  # good video at last
+    stubborn.request_keyframe = FakeVideoLeg.request_keyframe.__get__(stubborn)  # type: ignore[method-assign]
+    tick(mixer, clock, 3)
+    assert named(quadrants(red.last_picture()))[0] == "blue"
+
+
+def test_a_mid_call_resolution_change_is_followed(pool: ThreadPoolExecutor) -> None:
+    clock = Clock()
+    mixer = make_mixer(pool, clock)
+    red, changing = FakeVideoLeg("r", RED), FakeVideoLeg("c", GREEN)
+    join(mixer, red, changing)
+    tick(mixer, clock, 3)
+    assert named(quadrants(red.last_picture()))[0] == "green"
+    from gateway.media import VideoSendFormat
+    from mcu.mixer.video.codecs import VideoEncoder
+
+    changing.colour = BLUE
+    changing._camera = VideoEncoder(VideoSendFormat("H264", 96, 176, 144, 15.0, 300_000))
+    changing.force_key = True
+    tick(mixer, clock, 3)
+    assert named(quadrants(red.last_picture()))[0] == "blue"
+
+
+def test_a_receive_only_participant_keeps_its_cell_with_a_slate(
+        pool: ThreadPoolExecutor) -> None:
+    clock = Clock()
+    mixer = make_mixer(pool, clock)
+    red, watcher, green = (FakeVideoLeg("r", RED), FakeVideoLeg("w", None),
+                           FakeVideoLeg("g", GREEN))
+    join(mixer, red, watcher, green)
+    seen = []
+    for _ in range(6):
+        tick(mixer, clock)
+        seen.append(named(quadrants(red.last_picture())))
+    # the same cells every tick: no flicker while it never sends
+    assert all(s == ["other", "green", "black", "black"] for s in seen[1:])
+    assert watcher.received  # and it still gets the conference
