@@ -47,7 +47,8 @@ from tests.peers.process import PeerProcess
 LOOPBACK = "127.0.0.1"
 FFMPEG = "/usr/bin/ffmpeg"
 FFPROBE = "/usr/bin/ffprobe"
-PUBLIC_PORTS = (30000, 39998)  # the relay's pair: below baresip's and the MCU's ranges
+# Below baresip's SIP (15000+) and RTP (20000+) ports and Linux's ephemeral range.
+PUBLIC_PORTS = (10000, 14998)
 PNG_END = b"IEND\xaeB`\x82"
 RTCP_TYPES = range(192, 224)  # RFC 5761: RTCP packet types when RTCP shares the RTP port
 
