@@ -60,6 +60,8 @@ class Mcu:
         self.executor = ThreadPoolExecutor(MEDIA_WORKERS, thread_name_prefix="media")
         # Decode/scale/encode of every conference's video share this bounded pool.
         self.video_pool = ThreadPoolExecutor(settings.video.workers, thread_name_prefix="video")
+        # Built-in layouts plus video.custom_layouts: what conferences may use.
+        self.layout_registry = settings.video.layout_registry()
         self.directory: ConferenceDirectory[Conference] = ConferenceDirectory(
             settings.conferences, self._create_conference, self._room_spec
         )
@@ -290,9 +292,13 @@ class Mcu:
             attendant=numeric_id == self.settings.entry.attendant_number,
             video=self.settings.video,
             video_pool=self.video_pool,
+            layouts=self.layout_registry,
         )
 
     # ---- what the web control asks (mcu.live.LiveControl)
+
+    def layouts(self) -> list[str]:
+        return self.layout_registry.available_layouts()
 
     def participants(self, numeric_id: str) -> list[ParticipantView]:
         conference = self.directory.get(numeric_id)

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from gateway.dtmf.merge import DtmfMerger
 from gateway.leg import Dtmf, Hangup, HoldChanged, KeyFrameRequest, Leg, Refuse
 from gateway.log import log_event
-from layouts.registry import available_layouts
+from layouts.registry import LayoutRegistry
 from mcu.keys import KeyMap
 from mcu.live import ParticipantRole, ParticipantState, ParticipantView
 from mcu.lobby import (
@@ -129,6 +129,7 @@ class Conference:
         attendant: bool = False,
         video: VideoSettings | None = None,
         video_pool: Executor | None = None,
+        layouts: LayoutRegistry | None = None,
     ):
         self.numeric_id = numeric_id
         self.name = name
@@ -136,10 +137,11 @@ class Conference:
         self.attendant = attendant  # the auto attendant's menu room
         self.mixer = AudioMixer(mixer_settings)
         self._clock = MixClock(self, executor=executor)
+        self.layouts = layouts or (video.layout_registry() if video else LayoutRegistry())
         self.video: VideoMixer | None = None
         self._video_clock: MixClock | None = None
         if video is not None and video.enabled:
-            self.video = VideoMixer(video, video_pool or executor)
+            self.video = VideoMixer(video, video_pool or executor, self.layouts)
             # Its own tick thread: a slow video tick must never delay the audio mix.
             self._video_clock = MixClock(self.video, period=1 / video.frame_rate,
                                          name="video-mix")
@@ -271,7 +273,7 @@ class Conference:
 
     def set_layout(self, leg_id: str, layout: str | None) -> bool:
         """Raises ValueError for a layout name ``layouts`` does not know."""
-        if layout is not None and layout not in available_layouts():
+        if layout is not None and layout not in self.layouts:
             raise ValueError(f"unknown layout {layout!r}")
         participant = self.participants.get(leg_id)
         if participant is None:
@@ -413,7 +415,7 @@ class Conference:
         elif action in ("next_layout", "previous_layout"):
             if not self.policy.participant_layout_control:
                 return
-            names = available_layouts()
+            names = self.layouts.available_layouts()
             index = names.index(participant.layout) if participant.layout in names else 0
             step = 1 if action == "next_layout" else -1
             participant.layout = names[(index + step) % len(names)]

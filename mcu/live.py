@@ -72,9 +72,13 @@ class LiveControl(Protocol):
     def set_important(self, numeric_id: str, participant_id: str, important: bool) -> bool:
         """Make (or unmake) the conference's one important participant."""
 
+    def layouts(self) -> list[str]:
+        """The layout names conferences and participants may use (built-ins first, then
+        the custom layouts of the settings)."""
+
     def set_layout(self, numeric_id: str, participant_id: str, layout: str | None) -> bool:
-        """The participant's own layout (a name from ``layouts.available_layouts()``, or
-        None for the conference's). Raises ValueError for an unknown layout name."""
+        """The participant's own layout (a name from ``layouts()``, or None for the
+        conference's). Raises ValueError for an unknown layout name."""
 
     def send_message(self, numeric_id: str, participant_id: str | None, text: str) -> bool:
         """Show ``text`` over one participant's picture, or everyone's (None)."""

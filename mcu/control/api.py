@@ -413,8 +413,11 @@ def _check_not_null(body: BaseModel) -> None:
             raise ControlError(422, "must not be null", field=name)
 
 
-def check_configuration(merged: Mapping[str, Any], changed: Iterable[str]) -> None:
-    """Rules between fields, on the configuration as it would be saved."""
+def check_configuration(
+    merged: Mapping[str, Any], changed: Iterable[str], layouts: Iterable[str] | None = None
+) -> None:
+    """Rules between fields, on the configuration as it would be saved; ``layouts``:
+    the layout names the MCU knows (built-ins when None)."""
     _check_pins(merged["pin"], merged["guest_pin"])
     start, until = merged["start_time"], merged["repeat_until"]
     repetition, duration = merged["repetition"], merged["duration_seconds"]
@@ -434,8 +437,9 @@ def check_configuration(merged: Mapping[str, Any], changed: Iterable[str]) -> No
                 422, "longer than the time between two occurrences", field="duration_seconds"
             )
     layout = merged["layout"]
-    if "layout" in changed and layout is not None and layout not in available_layouts():
-        raise ControlError(422, f"unknown layout; one of {available_layouts()}", field="layout")
+    known = list(layouts) if layouts is not None else available_layouts()
+    if "layout" in changed and layout is not None and layout not in known:
+        raise ControlError(422, f"unknown layout; one of {known}", field="layout")
 
 
 def _participants(body: _ConferenceFields) -> list[ParticipantRecord] | None:
@@ -566,7 +570,7 @@ def build_router() -> APIRouter:
         _check_not_null(body)
         values = body.model_dump(include=body.model_fields_set - {"participants"})
         values["owner"] = body.owner if "owner" in body.model_fields_set else actor.username
-        check_configuration({**NEW_CONFERENCE, **values}, values)
+        check_configuration({**NEW_CONFERENCE, **values}, values, ctl.live.layouts())
         record, saved = await ctl.store.save_conference(None, values, _participants(body))
         await audit(ctl, actor.username, Op.CREATE_CONFERENCE, conference_ref(record), "created")
         await ctl.live.refresh_conferences()
@@ -620,7 +624,7 @@ def build_router() -> APIRouter:
         _check_not_null(body)
         changes = body.model_dump(include=body.model_fields_set - {"participants"})
         current = {f.name: getattr(record, f.name) for f in dataclass_fields(record)}
-        check_configuration({**current, **changes}, changes)
+        check_configuration({**current, **changes}, changes, ctl.live.layouts())
         updated, saved = await ctl.store.save_conference(record.id, changes, _participants(body))
         # Which fields changed, never their values: PINs stay out of the audit and logs.
         groups = field_groups(body.model_fields_set)
@@ -822,8 +826,9 @@ def build_router() -> APIRouter:
         op = Op.PARTICIPANT_LAYOUT
         record, ref = await _authorized(ctl, principal, conference_id, op, participant_id)
         layout = (await parse_body(request, LayoutRequest)).layout
-        unknown = ControlError(422, f"unknown layout; one of {available_layouts()}", field="layout")
-        if layout is not None and layout not in available_layouts():
+        known = ctl.live.layouts()
+        unknown = ControlError(422, f"unknown layout; one of {known}", field="layout")
+        if layout is not None and layout not in known:
             raise unknown
         try:
             done = ctl.live.set_layout(record.numeric_id, participant_id, layout)

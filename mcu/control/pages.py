@@ -129,11 +129,12 @@ def _secure(request: Request) -> bool:
 
 
 def _configuration_errors(
-    errors: dict[str, str], merged: Mapping[str, Any], changed: Iterable[str]
+    errors: dict[str, str], merged: Mapping[str, Any], changed: Iterable[str],
+    layouts: Iterable[str],
 ) -> None:
     """The API's rules between fields (api.check_configuration), as form errors."""
     try:
-        check_configuration(merged, changed)
+        check_configuration(merged, changed, layouts)
     except ControlError as exc:
         field = exc.field or "name"
         errors.setdefault(FORM_FIELD.get(field, field), exc.detail)
@@ -288,7 +289,8 @@ def build_router() -> APIRouter:
         for operation in operations_for(parsed.fields):  # the finer rights, as the API asks
             await require(ctl, actor, operation, ConferenceTarget(owner),
                           audit_target="conference:new", audited=True)
-        _configuration_errors(parsed.errors, {**NEW_CONFERENCE, **parsed.fields}, parsed.fields)
+        _configuration_errors(parsed.errors, {**NEW_CONFERENCE, **parsed.fields}, parsed.fields,
+                              ctl.live.layouts())
         values = posted_values(form, owner)
         if parsed.errors:
             return await _schedule_form(request, ctl, principal, None, values, parsed.errors)
@@ -338,7 +340,8 @@ def build_router() -> APIRouter:
                 why = "no such user" if new_owner and user is None else "cannot own conferences"
                 parsed.errors.setdefault("owner", why)
         current = {f.name: getattr(record, f.name) for f in dataclass_fields(record)}
-        _configuration_errors(parsed.errors, {**current, **changes}, changes)
+        _configuration_errors(parsed.errors, {**current, **changes}, changes,
+                              ctl.live.layouts())
         values = posted_values(form, record.owner)
         if parsed.errors:
             return await _schedule_form(request, ctl, principal, record, values, parsed.errors)

@@ -83,6 +83,9 @@ class FakeLive:
         room[i] = replace(room[i], important=important)
         return True
 
+    def layouts(self) -> list[str]:
+        return available_layouts()
+
     def set_layout(self, numeric_id: str, participant_id: str, layout: str | None) -> bool:
         self.calls.append(("layout", numeric_id, participant_id, str(layout)))
         if layout is not None and layout not in available_layouts():
