@@ -260,3 +260,32 @@ def test_a_receive_only_participant_keeps_its_cell_with_a_slate(
     # the same cells every tick: no flicker while it never sends
     assert all(s == ["other", "green", "black", "black"] for s in seen[1:])
     assert watcher.received  # and it still gets the conference
+
+
+def test_a_custom_layout_from_the_settings_places_the_cells(pool: ThreadPoolExecutor) -> None:
+    clock = Clock()
+    side_by_side = {"side": [[0, 0, 0.5, 1], [0.5, 0, 0.5, 1]]}
+    mixer = make_mixer(pool, clock, custom_layouts=side_by_side, layout="side")
+    red, green, blue = FakeVideoLeg("r", RED), FakeVideoLeg("g", GREEN), FakeVideoLeg("b", BLUE)
+    join(mixer, red, green, blue)
+    tick(mixer, clock, 3)
+    picture = red.last_picture()
+    assert picture is not None
+    left, right = colour_at(picture, 0.25, 0.4), colour_at(picture, 0.75, 0.4)
+    assert named([left, right]) == ["green", "blue"]
+
+
+def test_the_conference_layout_changes_at_run_time(pool: ThreadPoolExecutor) -> None:
+    clock = Clock()
+    mixer = make_mixer(pool, clock)
+    legs = [FakeVideoLeg("r", RED), FakeVideoLeg("g", GREEN), FakeVideoLeg("b", BLUE)]
+    join(mixer, *legs)
+    tick(mixer, clock, 3)
+    assert named(quadrants(legs[0].last_picture())) == ["green", "blue", "black", "black"]
+    mixer.set_conference_layout("equal-1x1")
+    tick(mixer, clock, 2)
+    assert named(quadrants(legs[0].last_picture())) == ["green"] * 4
+    mixer.set_layout("r", "equal-2x2")  # r's own choice overrides the conference's
+    tick(mixer, clock, 2)
+    assert named(quadrants(legs[0].last_picture())) == ["green", "blue", "black", "black"]
+    assert named(quadrants(legs[1].last_picture())) == ["red"] * 4
