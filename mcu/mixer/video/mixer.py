@@ -108,6 +108,20 @@ class _Stream:
     viewers: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True, slots=True)
+class _Target:
+    """What one stream shows this tick; equal targets share one composed picture."""
+
+    plan: ViewPlan
+    size: tuple[int, int]
+    message: str | None
+
+    @property
+    def content(self) -> tuple[object, ...]:
+        """What the picture shows, whoever's stream it is for."""
+        return (self.plan.layout, self.plan.shown, self.plan.slate, self.size, self.message)
+
+
 @dataclass(slots=True)
 class _Latest:
     frame: av.VideoFrame
@@ -300,7 +314,7 @@ class VideoMixer:
         self._decode_all(collected, outputs)
         targets = self._targets(collected)
         pictures = self._compose_all(collected, targets)
-        self._encode_all(collected, targets, pictures, outputs)
+        self._encode_all(collected, pictures, outputs)
         self._forget_departed(collected)
         self.counters["ticks"] += 1
         outputs.work_s = time.perf_counter() - started
@@ -308,8 +322,9 @@ class VideoMixer:
 
     def _decode_all(self, collected: Collected, outputs: MixOutputs) -> None:
         jobs = [(leg_id, frames) for leg_id, frames in collected.frames.items() if frames]
-        for leg_id, decoded, error, key in self._pool.map(
+        for leg_id, decoded, count, error, key in self._pool.map(
                 lambda job: self._decode(collected, *job), jobs):
+            self.counters["decoded"] += count
             if decoded is not None:
                 self._serial += 1
                 self._latest[leg_id] = _Latest(decoded, collected.now, self._serial)
@@ -319,15 +334,18 @@ class VideoMixer:
                 outputs.keyframes_in.add(leg_id)
 
     def _decode(self, collected: Collected, leg_id: str, frames: list[EncodedVideo]
-                ) -> tuple[str, av.VideoFrame | None, bool, bool]:
+                ) -> tuple[str, av.VideoFrame | None, int, bool, bool]:
+        """One input's new pictures, in a pool thread (each decoder in one thread at a
+        time): the newest picture, how many decoded, a decode error, a key frame."""
         codec = collected.codecs.get(leg_id)
         if codec is None:
-            return leg_id, None, False, False
+            return leg_id, None, 0, False, False
         decoder = self._decoders.get(leg_id)
         if decoder is None or decoder.codec != codec:
             decoder = self._decoders[leg_id] = VideoDecoder(codec)
         newest = None
         key = False
+        count = 0
         for frame in frames:
             if decoder.waiting_for_keyframe and not frame.keyframe:
                 continue  # cannot decode without its references; a key frame was asked
@@ -335,48 +353,36 @@ class VideoMixer:
             if picture is not None:
                 newest = picture
                 key |= frame.keyframe
-                self.counters["decoded"] += 1
-        return leg_id, newest, decoder.take_error(), key
+                count += 1
+        return leg_id, newest, count, decoder.take_error(), key
 
-    def _targets(self, collected: Collected) -> dict[EncoderKey, tuple[ViewPlan, tuple[int, int]]]:
-        """Each stream this tick feeds: its view and picture size."""
-        targets: dict[EncoderKey, tuple[ViewPlan, tuple[int, int]]] = {}
+    def _targets(self, collected: Collected) -> dict[EncoderKey, _Target]:
+        """Each stream this tick feeds: its view, picture size and message."""
+        targets: dict[EncoderKey, _Target] = {}
         for viewer, plan in collected.plans.items():
             fmt = collected.formats[viewer]
             key: EncoderKey = (plan.owner, fmt.encoder_key)
             if key not in targets:
-                targets[key] = (plan, encoder_size(fmt.codec, fmt.width, fmt.height))
+                size = encoder_size(fmt.codec, fmt.width, fmt.height)
+                targets[key] = _Target(plan, size, collected.messages.get(viewer))
         return targets
 
-    def _compose_all(self, collected: Collected,
-                     targets: dict[EncoderKey, tuple[ViewPlan, tuple[int, int]]]
+    def _compose_all(self, collected: Collected, targets: dict[EncoderKey, _Target]
                      ) -> dict[EncoderKey, Picture]:
         """One picture per distinct (view, size, message); streams that show the same
         picture share it."""
         by_content: dict[tuple[object, ...], list[EncoderKey]] = {}
-        for key, (plan, size) in targets.items():
-            viewer = self._a_viewer(collected, key)
-            content = (plan.layout, plan.shown, plan.slate, size,
-                       collected.messages.get(viewer))
-            by_content.setdefault(content, []).append(key)
-        self._scale_all(collected, [(targets[keys[0]][0], targets[keys[0]][1])
-                                    for keys in by_content.values()])
+        for key, target in targets.items():
+            by_content.setdefault(target.content, []).append(key)
+        views = [targets[keys[0]] for keys in by_content.values()]
+        self._scale_all(collected, views)
         pictures: dict[EncoderKey, Picture] = {}
-        for content, keys in by_content.items():
-            plan, size = targets[keys[0]]
-            picture = self._compose(collected, plan, size, content[4])  # type: ignore[arg-type]
+        for target, keys in zip(views, by_content.values(), strict=True):
+            picture = self._compose(collected, target)
             self.counters["composed"] += 1
             for key in keys:
                 pictures[key] = picture
         return pictures
-
-    @staticmethod
-    def _a_viewer(collected: Collected, key: EncoderKey) -> str:
-        owner, fmt_key = key
-        for viewer, plan in collected.plans.items():
-            if plan.owner == owner and collected.formats[viewer].encoder_key == fmt_key:
-                return viewer
-        return ""
 
     def _tiles(self, collected: Collected, plan: ViewPlan, size: tuple[int, int]
                ) -> list[tuple[str, Cell]]:
@@ -391,15 +397,14 @@ class VideoMixer:
             return None
         return latest
 
-    def _scale_all(self, collected: Collected,
-                   views: list[tuple[ViewPlan, tuple[int, int]]]) -> None:
+    def _scale_all(self, collected: Collected, views: list[_Target]) -> None:
         """Scale each visible input once per cell size, in parallel; an input whose
         picture did not change keeps last tick's scaled copy."""
         jobs: dict[tuple[str, int, int, Rect], tuple[_Latest, Rect]] = {}
-        for plan, size in views:
-            if plan.slate is not None:
+        for view in views:
+            if view.plan.slate is not None:
                 continue
-            for leg_id, cell in self._tiles(collected, plan, size):
+            for leg_id, cell in self._tiles(collected, view.plan, view.size):
                 latest = self._live_frame(collected, leg_id)
                 if latest is None:
                     continue
@@ -408,15 +413,18 @@ class VideoMixer:
                 cached = self._scaled.get(key)
                 if cached is None or cached[0] != latest.serial:
                     jobs[key] = (latest, placed.source)
-        def run(item: tuple[tuple[str, int, int, Rect], tuple[_Latest, Rect]]) -> None:
-            (leg_id, width, height, source), (latest, _) = item
-            self._scaled[item[0]] = (latest.serial, scale(latest.frame, source, width, height))
-        list(self._pool.map(run, jobs.items()))
+        def run(item: tuple[tuple[str, int, int, Rect], tuple[_Latest, Rect]]) -> Picture:
+            (_, width, height, source), (latest, _) = item
+            return scale(latest.frame, source, width, height)
+
+        for (key, (latest, _)), picture in zip(jobs.items(), self._pool.map(run, jobs.items()),
+                                               strict=True):
+            self._scaled[key] = (latest.serial, picture)
         self.counters["scaled"] += len(jobs)
 
-    def _compose(self, collected: Collected, plan: ViewPlan, size: tuple[int, int],
-                 message: str | None) -> Picture:
-        width, height = size
+    def _compose(self, collected: Collected, target: _Target) -> Picture:
+        plan, message = target.plan, target.message
+        width, height = size = target.size
         if plan.slate is not None:
             canvas = overlay.slate(plan.slate, width, height).copy()
         else:
@@ -447,9 +455,8 @@ class VideoMixer:
             canvas.paste(overlay.label(name, cell.width, label_h), cell.x,
                          cell.bottom - label_h)
 
-    def _encode_all(self, collected: Collected,
-                    targets: dict[EncoderKey, tuple[ViewPlan, tuple[int, int]]],
-                    pictures: dict[EncoderKey, Picture], outputs: MixOutputs) -> None:
+    def _encode_all(self, collected: Collected, pictures: dict[EncoderKey, Picture],
+                    outputs: MixOutputs) -> None:
         viewers_of: dict[EncoderKey, list[str]] = {}
         for viewer, plan in collected.plans.items():
             key = (plan.owner, collected.formats[viewer].encoder_key)
@@ -474,6 +481,8 @@ class VideoMixer:
             keyframe |= stream.gate.due(collected.now)
             jobs.append((stream, pictures[key], keyframe))
             self._pictures[key] = pictures[key]
+        self.counters["encoded"] += len(jobs)
+        self.counters["keyframes_forced"] += sum(1 for job in jobs if job[2])
         for stream, encoded in self._pool.map(lambda job: (job[0], self._encode(*job)), jobs):
             if encoded is None:
                 continue
@@ -489,9 +498,8 @@ class VideoMixer:
             del self._streams[key]  # nobody watches it any more
             self._pictures.pop(key, None)
 
-    def _encode(self, stream: _Stream, picture: Picture, keyframe: bool) -> EncodedVideo | None:
-        self.counters["encoded"] += 1
-        self.counters["keyframes_forced"] += keyframe
+    @staticmethod
+    def _encode(stream: _Stream, picture: Picture, keyframe: bool) -> EncodedVideo | None:
         return stream.encoder.encode(picture, keyframe=keyframe)
 
     def _due(self, stream: _Stream, now: float) -> bool:

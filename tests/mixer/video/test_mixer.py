@@ -289,3 +289,17 @@ def test_the_conference_layout_changes_at_run_time(pool: ThreadPoolExecutor) -> 
     tick(mixer, clock, 2)
     assert named(quadrants(legs[0].last_picture())) == ["green", "blue", "black", "black"]
     assert named(quadrants(legs[1].last_picture())) == ["red"] * 4
+
+
+def test_one_picture_feeds_every_codec_that_shows_it(pool: ThreadPoolExecutor) -> None:
+    from gateway.media import VideoSendFormat
+
+    clock = Clock()
+    mixer = make_mixer(pool, clock, self_view=True)
+    vp8 = VideoSendFormat("VP8", 98, 320, 180, 15.0, 500_000)
+    h264, other = FakeVideoLeg("h", RED), FakeVideoLeg("v", GREEN, fmt=vp8)
+    join(mixer, h264, other)
+    tick(mixer, clock, 3)
+    assert mixer.streams == 2  # one encoder per codec ...
+    assert mixer.counters["composed"] == 3  # ... and one composition per tick for both
+    assert named(quadrants(other.last_picture()))[:2] == ["red", "green"]
