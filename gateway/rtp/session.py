@@ -97,6 +97,18 @@ class RtpStream:
     def _new_source(self) -> None:
         """A different SSRC started sending: forget the old one's timeline."""
 
+    def _parse_rtp(self, data: bytes, addr: Address, now: float) -> RtpPacket | None:
+        """The RTP packet in a datagram from the RTP socket; None when it was RTCP
+        (rtcp-mux: handed to ``receive_rtcp``) or malformed (counted)."""
+        if _is_rtcp(data):
+            self.receive_rtcp(data, addr, now)
+            return None
+        try:
+            return RtpPacket.parse(data)
+        except ValueError:
+            self.counters["malformed"] += 1
+            return None
+
     def poll(self, now: float) -> None:
         """Time-driven work with no packet to trigger it (the shell calls it)."""
 
@@ -283,13 +295,8 @@ class RtpSession(RtpStream):
 
     def receive_rtp(self, data: bytes, addr: Address, now: float) -> None:
         """A datagram from the RTP socket (which carries RTCP too under rtcp-mux)."""
-        if _is_rtcp(data):
-            self.receive_rtcp(data, addr, now)
-            return
-        try:
-            packet = RtpPacket.parse(data)
-        except ValueError:
-            self.counters["malformed"] += 1
+        packet = self._parse_rtp(data, addr, now)
+        if packet is None:
             return
         if packet.payload_type not in (self.audio.payload_type, self.telephone_event_pt):
             self.counters["unknown_pt"] += 1

@@ -42,7 +42,7 @@ from gateway.rtp.payload.base import Depacketizer
 from gateway.rtp.payload.h263 import H263Depacketizer
 from gateway.rtp.payload.h264 import H264Depacketizer
 from gateway.rtp.payload.vp8 import Vp8Depacketizer
-from gateway.rtp.session import Address, RtpStream, _is_rtcp
+from gateway.rtp.session import Address, RtpStream
 
 MAX_QUEUED_FRAMES = 8
 """Pictures kept for the mixer between ticks; older ones are dropped (a stalled mixer
@@ -96,13 +96,8 @@ class VideoRtpSession(RtpStream):
         return self._depacketizer.needs_keyframe
 
     def receive_rtp(self, data: bytes, addr: Address, now: float) -> None:
-        if _is_rtcp(data):
-            self.receive_rtcp(data, addr, now)
-            return
-        try:
-            packet = RtpPacket.parse(data)
-        except ValueError:
-            self.counters["malformed"] += 1
+        packet = self._parse_rtp(data, addr, now)
+        if packet is None:
             return
         if packet.payload_type != self.payload_type:
             self.counters["unknown_pt"] += 1  # a codec we did not negotiate

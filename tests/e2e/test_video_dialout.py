@@ -3,10 +3,13 @@ calls (a baresip answering automatically) sees the conference and is seen."""
 
 from __future__ import annotations
 
+import io
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
+from PIL import Image
 
 from mcu.app import Mcu
 from tests.peers import pictures
@@ -29,6 +32,14 @@ def see(peer: BaresipPeer, workdir: Path, want: list[str | None], timeout: float
             return
         time.sleep(0.5)
     raise AssertionError(f"{peer.name} saw {seen}, wanted {want}")
+
+
+def thumbnail_colour(mcu, room: str, leg_id: str, *, view: bool) -> str | None:
+    jpeg = mcu.run(mcu.mcu.thumbnail(room, leg_id, view))
+    assert jpeg is not None and jpeg[:2] == b"\xff\xd8", "no JPEG thumbnail"
+    image = np.asarray(Image.open(io.BytesIO(jpeg)).convert("RGB"))
+    assert image.shape[1] <= 160
+    return pictures.nearest_colour(pictures.mean_rgb(image, pictures.centre((0, 0, 1, 1))))
 
 
 def test_a_dialled_room_system_gets_video_both_ways(start_mcu, tmp_path: Path) -> None:
@@ -59,6 +70,9 @@ def test_a_dialled_room_system_gets_video_both_ways(start_mcu, tmp_path: Path) -
         # two people: each sees the other alone, full picture (equal-auto 1x1)
         see(room, tmp_path, ["blue"])
         see(caller, tmp_path, ["red"])
+        # the web control's thumbnails: the room's camera, and the picture it is sent
+        assert thumbnail_colour(mcu, "7100", leg_id, view=False) == "red"
+        assert thumbnail_colour(mcu, "7100", leg_id, view=True) == "blue"
         room.hangup()
         caller.hangup()
     mcu.wait_idle(timeout=15)

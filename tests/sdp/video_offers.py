@@ -243,3 +243,36 @@ GARBAGE_FMTP = sdp("""
     a=framerate:fast
     a=rtcp-fb:96
 """)
+
+# Captured: baresip 1.0.0 (Debian 12), modules g711 + avcodec, account
+# video_codecs=H264 (as tests/peers/baresip.py runs it), dialing a UDP socket that
+# printed the INVITE: avcodec offers H.264 packetization-mode 0 only.
+BARESIP_H264_MODE0 = sdp("""
+    v=0
+    o=- 2970167391 553428768 IN IP4 127.0.0.1
+    s=-
+    c=IN IP4 127.0.0.1
+    t=0 0
+    a=tool:baresip 1.0.0
+    m=audio 57928 RTP/AVP 0 8 101
+    a=rtpmap:0 PCMU/8000
+    a=rtpmap:8 PCMA/8000
+    a=rtpmap:101 telephone-event/8000
+    a=fmtp:101 0-15
+    a=sendrecv
+    a=label:1
+    a=rtcp-rsize
+    a=ssrc:1670356554 cname:sip:cap@127.0.0.1:19740
+    a=minptime:20
+    a=ptime:20
+    m=video 57932 RTP/AVP 96
+    a=rtpmap:96 H264/90000
+    a=fmtp:96 packetization-mode=0;profile-level-id=42e01f
+    a=sendrecv
+    a=label:2
+    a=rtcp-rsize
+    a=ssrc:3718871486 cname:sip:cap@127.0.0.1:19740
+    a=framerate:15.00
+    a=rtcp-fb:* nack pli
+    a=content:main
+""")
