@@ -163,9 +163,9 @@ def compose_ours(
     encoder = VideoEncoder(send_format(width, height), preset=PRESET,
                            keyframe_interval_s=KEYFRAME_INTERVAL_S)
     slots = cells(width, height, len(streams))
-    canvas = Picture.blank(width, height)
     out_bytes = keyframes = 0
     for n in range(frames):
+        canvas = Picture.blank(width, height)  # a new picture per frame, as the mixer does
         for stream, decoder, cell in zip(streams, decoders, slots, strict=True):
             frame = decoder.decode(stream[n % len(stream)])
             if frame is None:

@@ -221,7 +221,7 @@ class VideoEncoder:
         return EncodedVideo(data=data, timestamp=timestamp, keyframe=is_key)
 
     def _frame(self, picture: Picture) -> av.VideoFrame:
-        frame = picture.to_frame()
+        frame = picture.as_frame()
         if (picture.width, picture.height) != (self.width, self.height):
             frame = frame.reformat(width=self.width, height=self.height, threads=1)
         return frame

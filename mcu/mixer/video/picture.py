@@ -102,9 +102,14 @@ class Picture:
     def from_frame(cls, frame: av.VideoFrame) -> Picture:
         """Copy a decoded frame (any pixel format; swscale converts to yuv420p)."""
         _check_even(width=frame.width, height=frame.height)
-        if frame.format.name == "yuv420p":
-            return cls(frame.to_ndarray())
-        return cls(frame.to_ndarray(format="yuv420p", threads=1))
+        if frame.format.name != "yuv420p":
+            return cls(frame.to_ndarray(format="yuv420p", threads=1))
+        # One copy per plane, straight from the frame's (padded) memory into the
+        # buffer: to_ndarray would copy each plane and then copy them all again.
+        picture = cls(np.empty((frame.height * 3 // 2, frame.width), dtype=np.uint8))
+        for plane, into in zip(frame.planes, (picture.y, picture.u, picture.v), strict=True):
+            into[:] = _plane_array(plane)[: into.shape[0], : into.shape[1]]
+        return picture
 
     @classmethod
     def from_rgb(cls, rgb: np.ndarray) -> Picture:
@@ -124,6 +129,14 @@ class Picture:
         """A new ``av.VideoFrame`` holding a copy (the encoder may keep the frame while
         the mixer already composes the next picture into this buffer)."""
         return av.VideoFrame.from_ndarray(self.buffer, format="yuv420p")
+
+    def as_frame(self) -> av.VideoFrame:
+        """An ``av.VideoFrame`` over this picture's own buffer, without a copy: for an
+        encoder, which copies the picture in before it returns. The picture must not
+        change while the frame is alive (the mixer composes into a new one each tick)."""
+        if not self.buffer.flags.writeable:  # a cached overlay: PyAV wants writable memory
+            return self.to_frame()
+        return av.VideoFrame.from_numpy_buffer(self.buffer, format="yuv420p")
 
     def copy(self) -> Picture:
         return Picture(self.buffer.copy())
