@@ -386,6 +386,8 @@ async def _run_conference(
         "output_fps_min": round(min(fps_each), 2),  # the worst-served participant
         "frames_encoded_per_second": round(counters["encoded"] / wall, 1),
         "frames_decoded_per_second": round(counters["decoded"] / wall, 1),
+        "tick_stage_ms": {stage: round(counters[f"{stage}_s"] * 1000 / mixed, 2) if mixed
+                          else None for stage in ("decode", "compose", "encode")},
         "deadline_misses": misses,
         "ticks": ticks,
         "seconds": round(wall, 3),

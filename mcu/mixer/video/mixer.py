@@ -149,7 +149,8 @@ class VideoMixer:
         # worker state: touched only by mix()
         self._decoders: dict[str, VideoDecoder] = {}
         self._latest: dict[str, _Latest] = {}
-        self._scaled: dict[tuple[str, int, int, Rect], tuple[int, Picture]] = {}
+        # (input, size, crop) -> (picture serial, name, scaled picture with its label)
+        self._scaled: dict[tuple[str, int, int, Rect], tuple[int, str, Picture]] = {}
         self._streams: dict[EncoderKey, _Stream] = {}
         self._watching: dict[str, EncoderKey] = {}  # viewer -> its stream
         self._waiting_key: set[str] = set()  # switched streams: hold until a key frame
@@ -157,7 +158,8 @@ class VideoMixer:
         self._serial = 0
         self.counters: dict[str, float] = dict.fromkeys(
             ("ticks", "decoded", "encoded", "keyframes_forced", "scaled", "composed",
-             "late_frames_skipped", "hidden_frames_dropped"), 0)
+             "late_frames_skipped", "hidden_frames_dropped", "decode_s", "compose_s",
+             "encode_s"), 0)
 
     # ---- membership and state (on the loop)
 
@@ -312,12 +314,19 @@ class VideoMixer:
         started = time.perf_counter()
         outputs = MixOutputs()
         self._decode_all(collected, outputs)
+        decoded = time.perf_counter()
         targets = self._targets(collected)
         pictures = self._compose_all(collected, targets)
+        composed = time.perf_counter()
         self._encode_all(collected, pictures, outputs)
         self._forget_departed(collected)
+        ended = time.perf_counter()
         self.counters["ticks"] += 1
-        outputs.work_s = time.perf_counter() - started
+        # Wall time of each stage, summed: where a slow tick spends its time.
+        self.counters["decode_s"] += decoded - started
+        self.counters["compose_s"] += composed - decoded
+        self.counters["encode_s"] += ended - composed
+        outputs.work_s = ended - started
         return outputs
 
     def _decode_all(self, collected: Collected, outputs: MixOutputs) -> None:
@@ -377,8 +386,10 @@ class VideoMixer:
         views = [targets[keys[0]] for keys in by_content.values()]
         self._scale_all(collected, views)
         pictures: dict[EncoderKey, Picture] = {}
-        for target, keys in zip(views, by_content.values(), strict=True):
-            picture = self._compose(collected, target)
+        # Compositions only read the scaled tiles and write their own picture, so they
+        # run side by side (numpy copies release the GIL).
+        composed = self._pool.map(lambda target: self._compose(collected, target), views)
+        for picture, keys in zip(composed, by_content.values(), strict=True):
             self.counters["composed"] += 1
             for key in keys:
                 pictures[key] = picture
@@ -410,17 +421,29 @@ class VideoMixer:
                     continue
                 placed = fit(latest.frame.width, latest.frame.height, cell, self.settings.fit)
                 key = (leg_id, placed.dest.width, placed.dest.height, placed.source)
+                name = collected.names.get(leg_id, "")
                 cached = self._scaled.get(key)
-                if cached is None or cached[0] != latest.serial:
-                    jobs[key] = (latest, placed.source)
-        def run(item: tuple[tuple[str, int, int, Rect], tuple[_Latest, Rect]]) -> Picture:
-            (_, width, height, source), (latest, _) = item
-            return scale(latest.frame, source, width, height)
+                if cached is None or cached[:2] != (latest.serial, name):
+                    jobs[key] = (latest, name, placed.dest == cell.rect)
 
-        for (key, (latest, _)), picture in zip(jobs.items(), self._pool.map(run, jobs.items()),
-                                               strict=True):
-            self._scaled[key] = (latest.serial, picture)
+        def run(item: tuple[tuple[str, int, int, Rect], tuple[_Latest, str, bool]]) -> Picture:
+            (_, width, height, source), (latest, name, fills_cell) = item
+            tile = scale(latest.frame, source, width, height)
+            if fills_cell:  # the label goes on the tile once, not on every picture
+                self._label(tile, name, 0, 0, width, height)
+            return tile
+
+        for (key, (latest, name, _)), tile in zip(jobs.items(), self._pool.map(run, jobs.items()),
+                                                  strict=True):
+            self._scaled[key] = (latest.serial, name, tile)
         self.counters["scaled"] += len(jobs)
+
+    @staticmethod
+    def _label(picture: Picture, name: str, x: int, y: int, width: int, height: int) -> None:
+        """The name strip along the bottom of a cell at (x, y) of that size."""
+        label_h = _even(max(16, height // LABEL_SHARE))
+        if name and label_h < height:
+            picture.paste(overlay.label(name, width, label_h), x, y + height - label_h)
 
     def _compose(self, collected: Collected, target: _Target) -> Picture:
         plan, message = target.plan, target.message
@@ -449,11 +472,9 @@ class VideoMixer:
         key = (leg_id, placed.dest.width, placed.dest.height, placed.source)
         scaled = self._scaled.get(key)
         if scaled is not None:
-            canvas.paste(scaled[1], placed.dest.x, placed.dest.y)
-        label_h = _even(max(16, cell.height // LABEL_SHARE))
-        if name and label_h < cell.height:
-            canvas.paste(overlay.label(name, cell.width, label_h), cell.x,
-                         cell.bottom - label_h)
+            canvas.paste(scaled[2], placed.dest.x, placed.dest.y)
+        if placed.dest != cell.rect:  # letterboxed: the label spans the whole cell
+            self._label(canvas, name, cell.x, cell.y, cell.width, cell.height)
 
     def _encode_all(self, collected: Collected, pictures: dict[EncoderKey, Picture],
                     outputs: MixOutputs) -> None:
