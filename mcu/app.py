@@ -22,7 +22,7 @@ from mcu.cdr import CallRecorder
 from mcu.conference import Conference, EntryServices, RoomPolicy
 from mcu.control import WebServer, create_app
 from mcu.entry import Admit, ConferenceDirectory, RoomSpec
-from mcu.live import DialOutRefused, ParticipantView
+from mcu.live import DialOutRefused, ParticipantView, VideoShape
 from mcu.lobby import Access, Enter, Locked
 from mcu.log import configure_logging
 from mcu.metrics import Metrics
@@ -296,6 +296,10 @@ class Mcu:
         )
 
     # ---- what the web control asks (mcu.live.LiveControl)
+
+    def set_video_format(self, numeric_id: str, participant_id: str, shape: VideoShape) -> bool:
+        conference = self.directory.get(numeric_id)
+        return conference is not None and conference.set_video_format(participant_id, shape)
 
     def layouts(self) -> list[str]:
         return self.layout_registry.available_layouts()

@@ -36,7 +36,7 @@ from gateway.leg import Dtmf, Hangup, HoldChanged, KeyFrameRequest, Leg, Refuse
 from gateway.log import log_event
 from layouts.registry import LayoutRegistry
 from mcu.keys import KeyMap
-from mcu.live import ParticipantRole, ParticipantState, ParticipantView
+from mcu.live import ParticipantRole, ParticipantState, ParticipantView, VideoShape
 from mcu.lobby import (
     Access,
     Action,
@@ -106,12 +106,13 @@ class Participant:
     hangup_at: float = 0.0
     message: str | None = None  # text over this participant's picture (web control)
     name: str | None = None  # shown instead of the SIP display name (control hook)
+    video_format: VideoShape = "widescreen"
     watcher: asyncio.Task[None] | None = field(default=None, repr=False)
 
     def view(self, speaking: bool, important: bool, everyone: str | None) -> ParticipantView:
         return ParticipantView(self.leg.id, self.name or self.leg.display_name, self.leg.remote,
                                self.state, self.role, self.muted, speaking, important,
-                               self.layout, self.message or everyone)
+                               self.layout, self.message or everyone, self.video_format)
 
 
 class Conference:
@@ -281,6 +282,15 @@ class Conference:
         participant.layout = layout
         if self.video is not None:
             self.video.set_layout(leg_id, layout)
+        return True
+
+    def set_video_format(self, leg_id: str, shape: VideoShape) -> bool:
+        participant = self.participants.get(leg_id)
+        if participant is None:
+            return False
+        participant.video_format = shape
+        if self.video is not None:
+            self.video.set_shape(leg_id, shape)
         return True
 
     def send_message(self, leg_id: str | None, text: str) -> bool:

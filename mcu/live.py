@@ -18,6 +18,10 @@ ParticipantState = Literal["lobby", "waiting", "connected"]
 ParticipantRole = Literal["chair", "guest", "participant"]
 """``participant`` when the conference has a single PIN (or none)."""
 
+VideoShape = Literal["widescreen", "standard"]
+"""The picture sent to a participant: 16:9, or 4:3 (seed 003's "widescreen or standard
+format video"), inside what its SDP says it can receive."""
+
 
 @dataclass(frozen=True, slots=True)
 class ParticipantView:
@@ -31,6 +35,7 @@ class ParticipantView:
     important: bool = False  # takes the large cell in video layouts
     layout: str | None = None  # the participant's own layout, None: the conference's
     message: str | None = None  # text shown over this participant's picture
+    video_format: VideoShape = "widescreen"  # the shape of the picture sent to them
 
     def as_json(self) -> dict[str, object]:
         return {
@@ -44,6 +49,7 @@ class ParticipantView:
             "important": self.important,
             "layout": self.layout,
             "message": self.message,
+            "video_format": self.video_format,
         }
 
 
@@ -79,6 +85,9 @@ class LiveControl(Protocol):
     def set_layout(self, numeric_id: str, participant_id: str, layout: str | None) -> bool:
         """The participant's own layout (a name from ``layouts()``, or None for the
         conference's). Raises ValueError for an unknown layout name."""
+
+    def set_video_format(self, numeric_id: str, participant_id: str, shape: VideoShape) -> bool:
+        """Send the participant widescreen (16:9) or standard (4:3) video."""
 
     def send_message(self, numeric_id: str, participant_id: str | None, text: str) -> bool:
         """Show ``text`` over one participant's picture, or everyone's (None)."""

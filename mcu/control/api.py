@@ -164,6 +164,10 @@ class MessageRequest(_Body):
     text: MessageText
 
 
+class VideoFormatRequest(_Body):
+    format: Literal["widescreen", "standard"]  # 16:9 or 4:3
+
+
 class DialOutRequest(_Body):
     address: SipAddress
     display_name: Name | None = None
@@ -854,6 +858,22 @@ def build_router() -> APIRouter:
             openapi_extra=_body_doc(LayoutRequest),
             tags=["participants"],
         )
+
+    @router.post(
+        "/conferences/{conference_id}/participants/{participant_id}/video_format",
+        status_code=204,
+        openapi_extra=_body_doc(VideoFormatRequest),
+        tags=["participants"],
+    )
+    async def participant_video_format(
+        conference_id: str, participant_id: str, request: Request, principal: Auth, ctl: Ctl
+    ) -> Response:
+        """Send the participant widescreen (16:9) or standard (4:3) video."""
+        op = Op.PARTICIPANT_VIDEO_FORMAT
+        record, ref = await _authorized(ctl, principal, conference_id, op, participant_id)
+        shape = (await parse_body(request, VideoFormatRequest)).format
+        done = ctl.live.set_video_format(record.numeric_id, participant_id, shape)
+        return await _outcome(ctl, principal, op, ref, done, f"{shape} video")
 
     @router.post(
         "/conferences/{conference_id}/participants/{participant_id}/message",

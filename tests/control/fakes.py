@@ -83,6 +83,15 @@ class FakeLive:
         room[i] = replace(room[i], important=important)
         return True
 
+    def set_video_format(self, numeric_id: str, participant_id: str, shape: str) -> bool:
+        self.calls.append(("video_format", numeric_id, participant_id, shape))
+        i = self._find(numeric_id, participant_id)
+        if i is None:
+            return False
+        room = self.rooms[numeric_id]
+        room[i] = replace(room[i], video_format=shape)  # type: ignore[arg-type]
+        return True
+
     def layouts(self) -> list[str]:
         return available_layouts()
 

@@ -236,6 +236,9 @@ CONFERENCE_OPS: list[ConfOp] = [
     ConfOp("participant_layout", LIMITED,
            conf_req("POST", "/participants/p1/layout", lambda c: {"layout": c.layouts[0]}), 204,
            "limited: 'choose what view layout (or family) is used ... sent to a participant'"),
+    ConfOp("participant_video_format", LIMITED,
+           conf_req("POST", "/participants/p1/video_format", {"format": "standard"}), 204,
+           "limited: 'whether to send widescreen or standard format video to that endpoint'"),
     ConfOp("message_participant", LIMITED,
            conf_req("POST", "/participants/p1/message", {"text": "hello"}), 204,
            "limited: 'Textual messages can be sent to an individual participant'"),
@@ -305,7 +308,6 @@ CONFERENCE_OPS: list[ConfOp] = [
 # 000's owner-only rights (recordings, analytics) have none either: reported, not tested.
 UNROUTED = [
     "participant_custom_layout",  # "changing the Participant custom layout"
-    "participant_video_format",  # "whether to send widescreen or standard format video"
     "camera_control",  # "send control commands (e.g. pan and tilt)"
     "view_audio_status / set_audio_gain",  # "Waveforms ... audio gain applied"
     "view_statistics",  # "Viewing participant statistics and diagnostics"

@@ -472,3 +472,22 @@ async def test_openapi_lists_the_live_routes(client: httpx.AsyncClient) -> None:
     assert "post" in paths[f"{prefix}/participants/{{participant_id}}/message"]
     assert "post" in paths[f"{prefix}/messages"] and "post" in paths[f"{prefix}/end"]
     assert "503" in paths[f"{prefix}/participants"]["post"]["responses"]
+
+
+async def test_participant_video_format(
+    client: httpx.AsyncClient, store: Store, live: FakeLive, conference: ConferenceRecord
+) -> None:
+    headers = await token_for(client, LIMITED)  # seed 003: limited control may
+    target = url(conference, "/participants/p1/video_format")
+    r = await client.post(target, json={"format": "standard"}, headers=headers)
+    assert r.status_code == 204, r.text
+    assert view(live, "p1").video_format == "standard"
+    ref = f"conference:{conference.id} participant:p1"
+    assert await audit_rows(store, LIMITED) == [
+        ("participant_video_format", ref, "standard video")]
+    for body in ({"format": "square"}, {}, {"format": None}):
+        r = await client.post(target, json=body, headers=headers)
+        assert (r.status_code, r.json()["field"]) == (422, "format")
+    r = await client.post(url(conference, "/participants/zz/video_format"),
+                          json={"format": "widescreen"}, headers=headers)
+    assert r.status_code == 404

@@ -70,6 +70,7 @@ class _Input:
     muted: bool = False  # video withheld (guests_send_video false)
     layout: str | None = None
     message: str | None = None
+    shape: str = "widescreen"  # or "standard": 4:3 inside what the peer receives
     asker: KeyFrameAsker | None = None
     shown: bool = False
     wants_idr: bool = False  # the peer asked for a key frame from its stream
@@ -201,6 +202,11 @@ class VideoMixer:
     def set_conference_layout(self, layout: str | None) -> None:
         self.layout = layout if layout in self.registry else self.settings.layout
 
+    def set_shape(self, leg_id: str, shape: str) -> None:
+        """Widescreen (16:9) or standard (4:3) pictures for this viewer."""
+        if leg_id in self._inputs:
+            self._inputs[leg_id].shape = shape
+
     def set_message(self, leg_id: str | None, text: str | None) -> None:
         if leg_id is None:
             self.message = text or None
@@ -252,7 +258,8 @@ class VideoMixer:
             self._inputs[leg_id].wants_idr = False
         return Collected(
             now=now, plans=plans,
-            formats={i: self._inputs[i].leg.video_format for i in viewers},  # type: ignore[misc]
+            formats={i: _shaped(self._inputs[i].leg.video_format, self._inputs[i].shape)  # type: ignore[arg-type]
+                     for i in viewers},
             frames=frames,
             codecs={i: p.leg.video_format.codec for i, p in self._inputs.items()
                     if p.leg.video_format is not None},
@@ -566,6 +573,23 @@ class VideoMixer:
             person = self._inputs.get(leg_id)
             if person is not None and person.asker is not None:
                 person.asker.ask(now, AskReason.DECODE_ERROR)
+
+
+ASPECTS = {"widescreen": 16 / 9, "standard": 4 / 3}
+
+
+def _shaped(fmt: VideoSendFormat, shape: str) -> VideoSendFormat:
+    """``fmt`` cut to the shape's aspect ratio inside the negotiated size (never larger,
+    so the peer's max-fs still holds); sides stay multiples of 8."""
+    aspect = ASPECTS.get(shape, ASPECTS["widescreen"])
+    width, height = fmt.width, fmt.height
+    if width / height > aspect + 0.01:
+        width = int(height * aspect) // 8 * 8
+    elif width / height < aspect - 0.01:
+        height = int(width / aspect) // 8 * 8
+    if (width, height) == (fmt.width, fmt.height):
+        return fmt
+    return dataclasses.replace(fmt, width=width, height=height)
 
 
 def _even(value: float) -> int:

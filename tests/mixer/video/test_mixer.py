@@ -303,3 +303,22 @@ def test_one_picture_feeds_every_codec_that_shows_it(pool: ThreadPoolExecutor) -
     assert mixer.streams == 2  # one encoder per codec ...
     assert mixer.counters["composed"] == 3  # ... and one composition per tick for both
     assert named(quadrants(other.last_picture()))[:2] == ["red", "green"]
+
+
+def test_standard_format_sends_a_4_3_picture_inside_the_negotiated_size(
+        pool: ThreadPoolExecutor) -> None:
+    from gateway.media import VideoSendFormat
+
+    clock = Clock()
+    mixer = make_mixer(pool, clock, width=640, height=360)
+    wide = VideoSendFormat("H264", 96, 640, 360, 15.0, 500_000)
+    a, b = FakeVideoLeg("a", RED, fmt=wide), FakeVideoLeg("b", GREEN, fmt=wide)
+    join(mixer, a, b)
+    tick(mixer, clock, 2)
+    assert (a.last_picture().width, a.last_picture().height) == (640, 360)  # type: ignore[union-attr]
+    mixer.set_shape("a", "standard")
+    tick(mixer, clock, 20)  # a new stream: it starts at its key frame
+    picture = a.last_picture()
+    assert picture is not None and (picture.width, picture.height) == (480, 360)
+    assert named(quadrants(picture)) == ["green"] * 4
+    assert (b.last_picture().width, b.last_picture().height) == (640, 360)  # type: ignore[union-attr]
