@@ -238,6 +238,7 @@ class ReplayLeg:
         self.audio_format = None
         self.video_format = fmt
         self.video_receiving = True
+        self.video_sending = True
         self.video_needs_keyframe = False
         self.keyframe_methods = ("pli",)
         self._units = units

@@ -77,6 +77,9 @@ class Leg(Protocol):
     def video_receiving(self) -> bool: ...
 
     @property
+    def video_sending(self) -> bool: ...
+
+    @property
     def video_needs_keyframe(self) -> bool: ...
 
     @property

@@ -85,6 +85,7 @@ class EntryLeg(FakeLeg):
 
     video_format = None  # audio-only: the video mixer shows its slate
     video_receiving = False
+    video_sending = False
     video_needs_keyframe = False
     keyframe_methods: tuple[str, ...] = ()
 

@@ -129,6 +129,13 @@ class SipLeg:
         return video is not None and video.receiving and self._call.video_rtp is not None
 
     @property
+    def video_sending(self) -> bool:
+        """Whether what we send reaches the peer (not receive-only on its side, not on
+        hold): the mixer encodes nothing for a peer that takes no video."""
+        rtp = self._call.video_rtp
+        return rtp is not None and rtp.sending
+
+    @property
     def keyframe_methods(self) -> tuple[str, ...]:
         """How this peer can be asked for a key frame, in the order to try."""
         negotiated = self._call.negotiated

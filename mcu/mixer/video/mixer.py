@@ -238,7 +238,8 @@ class VideoMixer:
     def collect(self) -> Collected:
         now = self._clock()
         room = self._room()
-        viewers = [i for i, p in self._inputs.items() if p.leg.video_format is not None]
+        viewers = [i for i, p in self._inputs.items()
+                   if p.leg.video_format is not None and p.leg.video_sending]
         layouts = {name: self._layout(name) for name in self._layouts_in_use()}
         plans = plan_views(room, viewers, layouts)
         for viewer in viewers:  # a personal message makes a personal picture

@@ -22,6 +22,7 @@ class FakeVideoLeg:
         self.keyframe_methods = methods if fmt else ()
         self.colour = colour
         self.video_receiving = fmt is not None and colour is not None
+        self.video_sending = fmt is not None  # it takes the video we send
         self.video_needs_keyframe = False
         self.requests: list[tuple[str, bool]] = []
         self.received: list[EncodedVideo] = []

@@ -322,3 +322,14 @@ def test_standard_format_sends_a_4_3_picture_inside_the_negotiated_size(
     assert picture is not None and (picture.width, picture.height) == (480, 360)
     assert named(quadrants(picture)) == ["green"] * 4
     assert (b.last_picture().width, b.last_picture().height) == (640, 360)  # type: ignore[union-attr]
+
+
+def test_a_peer_that_takes_no_video_costs_no_encoder(pool: ThreadPoolExecutor) -> None:
+    clock = Clock()
+    mixer = make_mixer(pool, clock)
+    camera, viewer = FakeVideoLeg("cam", RED), FakeVideoLeg("v", GREEN)
+    camera.video_sending = False  # sendonly on its side: a camera that shows, never watches
+    join(mixer, camera, viewer)
+    tick(mixer, clock, 3)
+    assert mixer.streams == 1 and camera.received == []
+    assert named(quadrants(viewer.last_picture()))[0] == "red"  # still shown
