@@ -2,12 +2,14 @@
 requests and datagrams out. ``RtpEndpoint`` (transport.py) is its asyncio shell, as
 for audio.
 
-Receiving: packets of the negotiated payload type from the latched source go to the
-codec's depacketizer (``gateway.rtp.payload``), which hands back whole encoded
-pictures; they wait in a short queue until the mixer's next tick takes them. Anything
-else (another payload type, a foreign source) is counted and dropped. A new SSRC or a
-resolution change needs nothing special here: the depacketizer restarts and waits for
-a key frame, which the mixer asks for when ``needs_keyframe`` is set.
+Receiving: packets of the negotiated payload type from the latched source are put back
+in sequence order (``reorder.ReorderBuffer``: no wait while in order, a short one
+after a gap) and go to the codec's depacketizer (``gateway.rtp.payload``), which hands
+back whole encoded pictures; they wait in a short queue until the mixer's next tick
+takes them. Anything else (another payload type, a foreign source) is counted and
+dropped. A new SSRC or a resolution change needs nothing special here: the
+depacketizer restarts and waits for a key frame, which the mixer asks for when
+``needs_keyframe`` is set.
 
 RTCP: PLI and FIR from the peer (``gateway.rtp.feedback``) become key-frame requests
 for whichever encoder feeds this leg; a FIR repeated with the same sequence number is
@@ -42,6 +44,7 @@ from gateway.rtp.payload.base import Depacketizer
 from gateway.rtp.payload.h263 import H263Depacketizer
 from gateway.rtp.payload.h264 import H264Depacketizer
 from gateway.rtp.payload.vp8 import Vp8Depacketizer
+from gateway.rtp.reorder import ReorderBuffer
 from gateway.rtp.session import Address, RtpStream
 
 MAX_QUEUED_FRAMES = 8
@@ -78,6 +81,7 @@ class VideoRtpSession(RtpStream):
         self.format = send_format
         self.payload_type = send_format.payload_type
         self._depacketizer = depacketizer_for(send_format.codec)
+        self._reorder: ReorderBuffer[RtpPacket] = ReorderBuffer()
         self._frames: deque[EncodedVideo] = deque()
         self._asks: list[KeyFrameAsk] = []
         self._fir_seen = FirHistory()
@@ -107,10 +111,17 @@ class VideoRtpSession(RtpStream):
         self._track_source(packet, now, timed=True)
         self.counters["received"] += 1
         self.last_received = now
-        frames = self._depacketizer.push(packet.payload, packet.sequence_number,
-                                         packet.timestamp, bool(packet.marker))
-        for frame in frames:
-            self._queue(frame)
+        self._depacketize(self._reorder.push(packet.sequence_number, packet, now))
+
+    def poll(self, now: float) -> None:
+        self._depacketize(self._reorder.poll(now))  # a gap that was a real loss
+
+    def _depacketize(self, packets: list[RtpPacket]) -> None:
+        for packet in packets:
+            frames = self._depacketizer.push(packet.payload, packet.sequence_number,
+                                             packet.timestamp, bool(packet.marker))
+            for frame in frames:
+                self._queue(frame)
 
     def _queue(self, frame: EncodedVideo) -> None:
         self.counters["frames_received"] += 1
@@ -122,6 +133,7 @@ class VideoRtpSession(RtpStream):
                 self._depacketizer.needs_keyframe = True
 
     def _new_source(self) -> None:
+        self._reorder.reset()
         self._depacketizer.reset()
         self._frames.clear()
 
@@ -206,5 +218,6 @@ class VideoRtpSession(RtpStream):
 
     @property
     def stats(self) -> dict[str, float]:
-        return {**self.counters, **{f"depacketizer_{k}": v
-                                    for k, v in self._depacketizer.stats.items()}}
+        return {**self.counters,
+                **{f"depacketizer_{k}": v for k, v in self._depacketizer.stats.items()},
+                **{f"reorder_{k}": v for k, v in self._reorder.stats.items()}}

@@ -155,10 +155,12 @@ def test_lost_packet_drops_the_broken_picture_and_needs_a_keyframe() -> None:
     assert len(fragments) == 3
     s.receive_rtp(rtp(fragments[0], seq, 3000, marker=False), PEER, 0.03)
     s.receive_rtp(rtp(fragments[2], seq + 2, 3000), PEER, 0.04)  # the middle one lost
+    assert not s.needs_keyframe  # not yet: it may only be late (reordering)
+    s.poll(0.1)  # it never came: lost
     assert s.read_frames() == []
     assert s.needs_keyframe
     # The next key frame recovers.
-    send_picture(s, [idr()], seq + 3, 6000, now=0.07)
+    send_picture(s, [idr()], seq + 3, 6000, now=0.12)
     [frame] = s.read_frames()
     assert frame.keyframe and not s.needs_keyframe
 
@@ -175,6 +177,7 @@ def test_ssrc_change_restarts_the_stream() -> None:
     assert s.needs_keyframe
     assert s.read_frames() == []  # the old source's queued pictures are gone
     send_picture(s, [idr()], 600, 9000, now=0.2, ssrc=0xCAFE)
+    s.poll(0.3)  # 501-599 never came
     [frame] = s.read_frames()  # the new source's key frame is taken
     assert frame.keyframe and not s.needs_keyframe
 
@@ -456,3 +459,16 @@ def test_packetized_pictures_come_back_whole_at_the_peer(fmt: VideoSendFormat) -
     assert not receiver.needs_keyframe
     assert receiver.remote_ssrc == US
     assert sender.counters["oversized_nal"] == 0
+
+
+def test_a_reordered_packet_is_put_back_in_place() -> None:
+    s = session()
+    seq = send_picture(s, [SPS, PPS, idr()], 1, 0)
+    s.read_frames()
+    fragments = h264.packetize([p_slice(2500)], 1000, 1)
+    s.receive_rtp(rtp(fragments[0], seq, 3000, marker=False), PEER, 0.03)
+    s.receive_rtp(rtp(fragments[2], seq + 2, 3000), PEER, 0.031)  # overtook the middle
+    s.receive_rtp(rtp(fragments[1], seq + 1, 3000, marker=False), PEER, 0.032)
+    [frame] = s.read_frames()
+    assert not frame.keyframe and not s.needs_keyframe
+    assert s.stats["reorder_reordered"] == 1 and s.stats["depacketizer_lost"] == 0
