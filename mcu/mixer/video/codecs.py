@@ -76,6 +76,11 @@ class VideoDecoder:
         """True until a key frame has decoded, and again after an error."""
         return self._need_keyframe
 
+    def restart(self) -> None:
+        """Its stream was not decoded for a while (hidden): its references are stale,
+        so nothing is shown again before the next key frame."""
+        self._need_keyframe = True
+
     def take_error(self) -> bool:
         """True when a decode error happened since the last call (ask for a key frame)."""
         happened = self.errors != self._errors_seen

@@ -82,6 +82,7 @@ class Collected:
     plans: dict[str, ViewPlan]
     formats: dict[str, VideoSendFormat]
     frames: dict[str, list[EncodedVideo]]  # visible inputs' new pictures
+    resumed: frozenset[str]  # inputs visible again after a time unseen (undecoded)
     codecs: dict[str, str]  # input -> codec it sends
     names: dict[str, str]
     camera_off: frozenset[str]  # no video to show: muted, or sends none
@@ -159,7 +160,7 @@ class VideoMixer:
         self._serial = 0
         self.counters: dict[str, float] = dict.fromkeys(
             ("ticks", "decoded", "encoded", "keyframes_forced", "scaled", "composed",
-             "late_frames_skipped", "hidden_frames_dropped", "decode_s", "compose_s",
+             "hidden_frames_dropped", "decode_s", "compose_s",
              "encode_s"), 0)
 
     # ---- membership and state (on the loop)
@@ -247,13 +248,15 @@ class VideoMixer:
                 plans[viewer] = dataclasses.replace(plans[viewer], owner=("viewer", viewer))
         shown = visible(plans)
         frames: dict[str, list[EncodedVideo]] = {}
+        resumed = frozenset(i for i in shown if i in self._inputs and not self._inputs[i].shown)
         for leg_id, person in self._inputs.items():
             pictures = person.leg.read_video()
             if leg_id in shown:
                 frames[leg_id] = pictures
             elif pictures:
                 self.counters["hidden_frames_dropped"] += len(pictures)
-            self._ask_for_keyframes(person, leg_id in shown, now)
+            was_shown, person.shown = person.shown, leg_id in shown
+            self._ask_for_keyframes(person, was_shown, now)
         idr_for = frozenset(i for i in viewers if self._inputs[i].wants_idr)
         for leg_id in idr_for:
             self._inputs[leg_id].wants_idr = False
@@ -261,7 +264,7 @@ class VideoMixer:
             now=now, plans=plans,
             formats={i: _shaped(self._inputs[i].leg.video_format, self._inputs[i].shape)  # type: ignore[arg-type]
                      for i in viewers},
-            frames=frames,
+            frames=frames, resumed=resumed,
             codecs={i: p.leg.video_format.codec for i, p in self._inputs.items()
                     if p.leg.video_format is not None},
             names={i: p.name for i, p in self._inputs.items()},
@@ -295,21 +298,19 @@ class VideoMixer:
                 out[viewer] = text
         return out
 
-    def _ask_for_keyframes(self, person: _Input, shown: bool, now: float) -> None:
+    def _ask_for_keyframes(self, person: _Input, was_shown: bool, now: float) -> None:
         asker = person.asker
         if asker is None:
             return
-        if not shown:
-            if person.shown:
-                asker.cancel()
-            person.shown = False
+        if not person.shown:
+            if was_shown:
+                asker.cancel()  # nobody needs its pictures now
             return
         action = None
-        if not person.shown:
+        if not was_shown:
             action = asker.ask(now, AskReason.VISIBLE)
         elif person.leg.video_needs_keyframe and person.leg.video_receiving:
             action = asker.ask(now, AskReason.LOSS)
-        person.shown = True
         action = action or asker.due(now)
         if action is not None:
             # False before the peer's first packet (its SSRC is unknown): the want
@@ -360,6 +361,8 @@ class VideoMixer:
         decoder = self._decoders.get(leg_id)
         if decoder is None or decoder.codec != codec:
             decoder = self._decoders[leg_id] = VideoDecoder(codec)
+        elif leg_id in collected.resumed:
+            decoder.restart()
         newest = None
         key = False
         count = 0

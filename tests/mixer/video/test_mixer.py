@@ -333,3 +333,25 @@ def test_a_peer_that_takes_no_video_costs_no_encoder(pool: ThreadPoolExecutor) -
     tick(mixer, clock, 3)
     assert mixer.streams == 1 and camera.received == []
     assert named(quadrants(viewer.last_picture()))[0] == "red"  # still shown
+
+
+def test_an_input_shown_again_waits_for_a_key_frame(pool: ThreadPoolExecutor) -> None:
+    clock = Clock()
+    mixer = make_mixer(pool, clock, layout="equal-2x2", stalled_after_s=10.0)
+    legs = [FakeVideoLeg(name, colour) for name, colour in (
+        ("a", RED), ("b", GREEN), ("c", BLUE), ("d", YELLOW), ("e", (255, 0, 255)),
+        ("f", (0, 255, 255)))]
+    join(mixer, *legs)
+    e = legs[4]
+    tick(mixer, clock, 3)  # e fills a's fourth cell (a does not see itself)
+    mixer.speaker = "f"  # f takes the last cells: nobody sees e now
+    tick(mixer, clock, 3)
+    hidden = mixer.counters["hidden_frames_dropped"]
+    tick(mixer, clock, 2)
+    assert mixer.counters["hidden_frames_dropped"] > hidden  # e is not decoded
+    e.requests.clear()
+    mixer.speaker = None  # e is shown again: asked for a key frame (one ask per second)
+    tick(mixer, clock, 16)
+    assert e.requests and e.requests[0][0] == "pli"
+    tick(mixer, clock, 3)
+    assert close(colour_at(legs[0].last_picture(), 0.75, 0.75), (255, 0, 255))  # type: ignore[arg-type]
