@@ -469,9 +469,16 @@ def scenario_conference(seconds: float) -> dict[str, object]:
     return measure_conference(seconds)
 
 
+def scenario_small_conference(seconds: float) -> dict[str, object]:
+    """Four at 720p30 (four personal streams): a load two cores carry, so the added
+    latency and frame-interval jitter are the video path's own, not an overload's."""
+    return measure_conference(seconds, participants=4)
+
+
 SCENARIOS: dict[str, Callable[[float], dict[str, object]]] = {
     "ffmpeg": scenario_ffmpeg,
     "conference": scenario_conference,
+    "small_conference": scenario_small_conference,
 }
 
 
