@@ -92,6 +92,19 @@ class VideoRtpSession(RtpStream):
         self.counters.update(frames_received=0, frames_dropped=0, keyframe_requests=0,
                              frames_sent=0, oversized_nal=0)
 
+    def set_format(self, send_format: VideoSendFormat) -> None:
+        """A re-INVITE changed the codec or payload type: start the stream over."""
+        if send_format == self.format:
+            return
+        codec_changed = (send_format.codec, send_format.payload_type) != (
+            self.format.codec, self.format.payload_type)
+        self.format = send_format
+        self.payload_type = send_format.payload_type
+        if codec_changed:
+            self._depacketizer = depacketizer_for(send_format.codec)
+            self._reorder.reset()
+            self._frames.clear()
+
     # -- receiving ---------------------------------------------------------------
 
     @property

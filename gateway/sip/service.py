@@ -516,6 +516,8 @@ class SipService:
             rtp.update_remote(rtp.session.remote_rtp, rtp.session.remote_rtcp,
                               rtp.session.rtcp_mux, sending=False, receiving=False)
             return
+        session: VideoRtpSession = rtp.session  # type: ignore[assignment]
+        session.set_format(send_format(video, session.format.mtu))
         rtp.update_remote(negotiated.video_rtp, negotiated.video_rtcp,
                           negotiated.video_rtcp_mux, sending=video.sending and not
                           negotiated.on_hold, receiving=video.receiving)

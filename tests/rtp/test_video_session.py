@@ -472,3 +472,14 @@ def test_a_reordered_packet_is_put_back_in_place() -> None:
     [frame] = s.read_frames()
     assert not frame.keyframe and not s.needs_keyframe
     assert s.stats["reorder_reordered"] == 1 and s.stats["depacketizer_lost"] == 0
+
+
+def test_a_new_codec_from_a_reinvite_restarts_the_stream() -> None:
+    s = session()
+    send_picture(s, [SPS, PPS, idr()], 1, 0)
+    assert s.read_frames()
+    vp8 = VideoSendFormat("VP8", 98, 640, 360, 30.0, 1_000_000)
+    s.set_format(vp8)
+    assert s.payload_type == 98 and s.needs_keyframe
+    send_picture(s, [idr()], 10, 3000)  # H.264 on the old payload type: not negotiated now
+    assert s.read_frames() == [] and s.counters["unknown_pt"] > 0
