@@ -76,3 +76,40 @@ def test_a_dialled_room_system_gets_video_both_ways(start_mcu, tmp_path: Path) -
         room.hangup()
         caller.hangup()
     mcu.wait_idle(timeout=15)
+
+
+def test_hold_stops_video_to_the_holder_and_resume_brings_it_back(start_mcu,
+                                                                   tmp_path: Path) -> None:
+    if not (baresip_available() and ffmpeg_available()):
+        pytest.fail("baresip/ffmpeg are missing: `make test` installs them "
+                    "(scripts/install-system-deps.sh)")
+    mcu = start_mcu(video=VIDEO)
+    with BaresipPeer(tmp_path, "holder", 0, 440.0, ["pcmu"], video_codec="H264",
+                     video_colour=(255, 0, 0)) as holder, \
+         BaresipPeer(tmp_path, "other", 0, 800.0, ["pcmu"], video_codec="H264",
+                     video_colour=(0, 0, 255)) as other:
+        for peer in (holder, other):
+            peer.dial(f"sip:7200@{mcu.uri_host}")
+            peer.wait_established(timeout=15)
+        see(holder, tmp_path, ["blue"])
+
+        def holder_call(m: Mcu):  # the holder's SIP call in the MCU
+            return next(c for c in m.sip.calls.values()
+                        if c.info.remote.endswith(f":{holder.sip_port}"))
+
+        def streams(m: Mcu) -> int:
+            room = m.directory.get("7200")
+            return room.video.streams if room and room.video else -1
+
+        holder.hold()
+        mcu.wait_until(lambda m: holder_call(m).negotiated.on_hold, timeout=10)
+        assert mcu.inspect(lambda m: holder_call(m).video_rtp.sending) is False
+        mcu.wait_until(lambda m: streams(m) == 1, timeout=10)  # no encoder for the holder
+        holder.resume()
+        mcu.wait_until(lambda m: not holder_call(m).negotiated.on_hold, timeout=10)
+        mcu.wait_until(lambda m: streams(m) == 2, timeout=10)
+        see(holder, tmp_path, ["blue"])
+        see(other, tmp_path, ["red"])
+        holder.hangup()
+        other.hangup()
+    mcu.wait_idle(timeout=15)
