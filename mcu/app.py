@@ -297,6 +297,11 @@ class Mcu:
 
     # ---- what the web control asks (mcu.live.LiveControl)
 
+    def set_panes(self, numeric_id: str, participant_id: str,
+                  panes: list[str | None] | None) -> bool:
+        conference = self.directory.get(numeric_id)
+        return conference is not None and conference.set_panes(participant_id, panes)
+
     def set_video_format(self, numeric_id: str, participant_id: str, shape: VideoShape) -> bool:
         conference = self.directory.get(numeric_id)
         return conference is not None and conference.set_video_format(participant_id, shape)

@@ -107,6 +107,7 @@ class Participant:
     message: str | None = None  # text over this participant's picture (web control)
     name: str | None = None  # shown instead of the SIP display name (control hook)
     video_format: VideoShape = "widescreen"
+    panes: list[str | None] | None = None  # custom layout: who in which cell
     watcher: asyncio.Task[None] | None = field(default=None, repr=False)
 
     def view(self, speaking: bool, important: bool, everyone: str | None) -> ParticipantView:
@@ -282,6 +283,17 @@ class Conference:
         participant.layout = layout
         if self.video is not None:
             self.video.set_layout(leg_id, layout)
+        return True
+
+    def set_panes(self, leg_id: str, panes: list[str | None] | None) -> bool:
+        """The participant's custom layout: who they see in which cell of their layout
+        (None entries, or None for all: the usual order)."""
+        participant = self.participants.get(leg_id)
+        if participant is None:
+            return False
+        participant.panes = panes or None
+        if self.video is not None:
+            self.video.set_panes(leg_id, participant.panes)
         return True
 
     def set_video_format(self, leg_id: str, shape: VideoShape) -> bool:

@@ -86,6 +86,11 @@ class LiveControl(Protocol):
         """The participant's own layout (a name from ``layouts()``, or None for the
         conference's). Raises ValueError for an unknown layout name."""
 
+    def set_panes(self, numeric_id: str, participant_id: str,
+                  panes: list[str | None] | None) -> bool:
+        """The participant's custom layout: which participant (by id) goes in which
+        cell of its layout; None entries (or None) keep the usual order."""
+
     def set_video_format(self, numeric_id: str, participant_id: str, shape: VideoShape) -> bool:
         """Send the participant widescreen (16:9) or standard (4:3) video."""
 

@@ -164,6 +164,11 @@ class MessageRequest(_Body):
     text: MessageText
 
 
+class PanesRequest(_Body):
+    # Participant ids in cell order; null keeps a cell in the usual order.
+    panes: Annotated[list[Annotated[str, Field(max_length=64)] | None], Field(max_length=16)]
+
+
 class VideoFormatRequest(_Body):
     format: Literal["widescreen", "standard"]  # 16:9 or 4:3
 
@@ -858,6 +863,24 @@ def build_router() -> APIRouter:
             openapi_extra=_body_doc(LayoutRequest),
             tags=["participants"],
         )
+
+    @router.post(
+        "/conferences/{conference_id}/participants/{participant_id}/panes",
+        status_code=204,
+        openapi_extra=_body_doc(PanesRequest),
+        tags=["participants"],
+    )
+    async def participant_panes(
+        conference_id: str, participant_id: str, request: Request, principal: Auth, ctl: Ctl
+    ) -> Response:
+        """The participant's custom layout: who it sees in which cell (`{"panes": [id,
+        null, ...]}`; an empty list restores the usual order)."""
+        op = Op.PARTICIPANT_CUSTOM_LAYOUT
+        record, ref = await _authorized(ctl, principal, conference_id, op, participant_id)
+        panes = (await parse_body(request, PanesRequest)).panes
+        done = ctl.live.set_panes(record.numeric_id, participant_id, panes or None)
+        outcome = f"custom layout of {len(panes)} cells" if panes else "usual layout"
+        return await _outcome(ctl, principal, op, ref, done, outcome)
 
     @router.post(
         "/conferences/{conference_id}/participants/{participant_id}/video_format",

@@ -83,6 +83,11 @@ class FakeLive:
         room[i] = replace(room[i], important=important)
         return True
 
+    def set_panes(self, numeric_id: str, participant_id: str,
+                  panes: list[str | None] | None) -> bool:
+        self.calls.append(("panes", numeric_id, participant_id, str(panes)))
+        return self._find(numeric_id, participant_id) is not None
+
     def set_video_format(self, numeric_id: str, participant_id: str, shape: str) -> bool:
         self.calls.append(("video_format", numeric_id, participant_id, shape))
         i = self._find(numeric_id, participant_id)

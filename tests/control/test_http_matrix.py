@@ -236,6 +236,9 @@ CONFERENCE_OPS: list[ConfOp] = [
     ConfOp("participant_layout", LIMITED,
            conf_req("POST", "/participants/p1/layout", lambda c: {"layout": c.layouts[0]}), 204,
            "limited: 'choose what view layout (or family) is used ... sent to a participant'"),
+    ConfOp("participant_custom_layout", LIMITED,
+           conf_req("POST", "/participants/p1/panes", {"panes": ["p2", None]}), 204,
+           "limited: 'changing the Participant custom layout'"),
     ConfOp("participant_video_format", LIMITED,
            conf_req("POST", "/participants/p1/video_format", {"format": "standard"}), 204,
            "limited: 'whether to send widescreen or standard format video to that endpoint'"),
@@ -307,7 +310,6 @@ CONFERENCE_OPS: list[ConfOp] = [
 # Seed 003's limited control names these too; the API has no route for them yet, and seed
 # 000's owner-only rights (recordings, analytics) have none either: reported, not tested.
 UNROUTED = [
-    "participant_custom_layout",  # "changing the Participant custom layout"
     "camera_control",  # "send control commands (e.g. pan and tilt)"
     "view_audio_status / set_audio_gain",  # "Waveforms ... audio gain applied"
     "view_statistics",  # "Viewing participant statistics and diagnostics"

@@ -491,3 +491,24 @@ async def test_participant_video_format(
     r = await client.post(url(conference, "/participants/zz/video_format"),
                           json={"format": "widescreen"}, headers=headers)
     assert r.status_code == 404
+
+
+async def test_participant_custom_layout(
+    client: httpx.AsyncClient, store: Store, live: FakeLive, conference: ConferenceRecord
+) -> None:
+    headers = await token_for(client, LIMITED)  # seed 003: limited control may
+    target = url(conference, "/participants/p1/panes")
+    r = await client.post(target, json={"panes": ["p2", None]}, headers=headers)
+    assert r.status_code == 204, r.text
+    assert live.calls[-1] == ("panes", conference.numeric_id, "p1", "['p2', None]")
+    ref = f"conference:{conference.id} participant:p1"
+    assert await audit_rows(store, LIMITED) == [
+        ("participant_custom_layout", ref, "custom layout of 2 cells")]
+    r = await client.post(target, json={"panes": []}, headers=headers)
+    assert r.status_code == 204 and live.calls[-1][-1] == "None"
+    for body in ({"panes": "p2"}, {"panes": [3]}, {"panes": ["x"] * 17}, {}):
+        r = await client.post(target, json=body, headers=headers)
+        assert r.status_code == 422 and r.json()["field"].startswith("panes"), body
+    r = await client.post(url(conference, "/participants/zz/panes"), json={"panes": []},
+                          headers=headers)
+    assert r.status_code == 404

@@ -71,6 +71,7 @@ class _Input:
     layout: str | None = None
     message: str | None = None
     shape: str = "widescreen"  # or "standard": 4:3 inside what the peer receives
+    panes: tuple[str | None, ...] | None = None  # custom layout: who in which cell
     asker: KeyFrameAsker | None = None
     shown: bool = False
     wants_idr: bool = False  # the peer asked for a key frame from its stream
@@ -203,6 +204,11 @@ class VideoMixer:
     def set_conference_layout(self, layout: str | None) -> None:
         self.layout = layout if layout in self.registry else self.settings.layout
 
+    def set_panes(self, leg_id: str, panes: list[str | None] | None) -> None:
+        """A viewer's custom layout: who goes in which cell (None: the usual order)."""
+        if leg_id in self._inputs:
+            self._inputs[leg_id].panes = tuple(panes) if panes else None
+
     def set_shape(self, leg_id: str, shape: str) -> None:
         """Widescreen (16:9) or standard (4:3) pictures for this viewer."""
         if leg_id in self._inputs:
@@ -282,7 +288,8 @@ class VideoMixer:
                   for i, p in self._inputs.items() if p.state != "connected"}
         return Room(connected, self.layout,
                     {i: p.layout for i, p in self._inputs.items() if p.layout},
-                    slates, self.important, self.speaker, self.settings.self_view)
+                    slates, self.important, self.speaker, self.settings.self_view,
+                    {i: p.panes for i, p in self._inputs.items() if p.panes})
 
     def _layouts_in_use(self) -> set[str]:
         return {self.layout, *(p.layout for p in self._inputs.values() if p.layout)}

@@ -14,6 +14,9 @@ the rules are tested without pictures or codecs:
   shares its encoder (owner ``("shared", layout)``). Owners are stable across joins
   and leaves, so a layout change is a new picture in the same stream (no key frame,
   no stall), and a viewer changes stream only when they start or stop being shown.
+* A viewer's custom layout (``Room.panes``) names who goes in which cell; a cell left
+  ``None``, or naming someone absent (or the viewer, with self-view off), is filled in
+  the usual order. Such a picture is the viewer's own.
 * Someone with nobody to see gets the "waiting" slate; the lobby and guests waiting
   for the chairperson get their slates (owner ``("slate", kind)``).
 """
@@ -38,11 +41,13 @@ class ViewPlan:
 
     owner: Owner
     layout: str
-    shown: tuple[str, ...] = ()
+    shown: tuple[str | None, ...] = ()  # None: an empty cell (custom layouts only)
     slate: str | None = None  # "waiting", "lobby", "waiting_for_chair"
 
     def cells(self, layout: Layout, width: int, height: int) -> list[tuple[str, Cell]]:
-        return list(zip(self.shown, layout.cells(len(self.shown), width, height), strict=False))
+        """Who fills which cell (empty cells left out)."""
+        cells = layout.cells(len(self.shown), width, height)
+        return [(p, c) for p, c in zip(self.shown, cells, strict=False) if p is not None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +61,7 @@ class Room:
     important: str | None = None
     speaker: str | None = None
     self_view: bool = False
+    panes: dict[str, tuple[str | None, ...]] | None = None  # viewer -> who in which cell
 
 
 def arrange(
@@ -101,6 +107,12 @@ def plan_views(
             plans[viewer] = ViewPlan(("slate", slate), name, slate=slate)
             continue
         layout = layouts[name]
+        pinned = (room.panes or {}).get(viewer)
+        if pinned:
+            shown = _pinned(room, viewer, layout, pinned)
+            plans[viewer] = ViewPlan(("viewer", viewer), name, tuple(shown),
+                                     None if shown else "waiting")
+            continue
         if name not in common:
             common[name] = arrange(room.connected, layout, room.important, room.speaker)
         shown = common[name]
@@ -114,6 +126,24 @@ def plan_views(
     return plans
 
 
+def _pinned(room: Room, viewer: str, layout: Layout,
+            panes: tuple[str | None, ...]) -> list[str | None]:
+    """Cells as the viewer's custom layout names them, the rest in the usual order;
+    ``None`` is a cell left empty because nobody is left to fill it."""
+    candidates = [p for p in room.connected if room.self_view or p != viewer]
+    wanted: list[str | None] = []
+    for person in panes[: layout.capacity]:  # each person once, only if present
+        wanted.append(person if person in candidates and person not in wanted else None)
+    usual = arrange(candidates, layout, room.important, room.speaker)
+    order = usual + [p for p in candidates if p not in usual]
+    rest = iter([p for p in order if p not in wanted])
+    wanted += [None] * (layout.capacity - len(wanted))
+    shown = [person or next(rest, None) for person in wanted]
+    while shown and shown[-1] is None:
+        shown.pop()
+    return shown
+
+
 def visible(plans: dict[str, ViewPlan]) -> set[str]:
     """Participants whose picture some viewer sees (the inputs worth decoding)."""
-    return {leg_id for plan in plans.values() for leg_id in plan.shown}
+    return {leg_id for plan in plans.values() for leg_id in plan.shown if leg_id is not None}

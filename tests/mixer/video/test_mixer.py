@@ -355,3 +355,17 @@ def test_an_input_shown_again_waits_for_a_key_frame(pool: ThreadPoolExecutor) ->
     assert e.requests and e.requests[0][0] == "pli"
     tick(mixer, clock, 3)
     assert close(colour_at(legs[0].last_picture(), 0.75, 0.75), (255, 0, 255))  # type: ignore[arg-type]
+
+
+def test_a_viewers_custom_layout_places_who_it_names(pool: ThreadPoolExecutor) -> None:
+    clock = Clock()
+    mixer = make_mixer(pool, clock)
+    legs = [FakeVideoLeg("r", RED), FakeVideoLeg("g", GREEN), FakeVideoLeg("b", BLUE)]
+    join(mixer, *legs)
+    mixer.set_panes("r", [None, None, "g"])  # g in the bottom-left cell
+    tick(mixer, clock, 3)
+    assert named(quadrants(legs[0].last_picture())) == ["blue", "black", "green", "black"]
+    assert named(quadrants(legs[1].last_picture())) == ["red", "blue", "black", "black"]
+    mixer.set_panes("r", None)
+    tick(mixer, clock, 2)
+    assert named(quadrants(legs[0].last_picture())) == ["green", "blue", "black", "black"]

@@ -72,3 +72,21 @@ def test_own_layout_is_used_for_that_viewer() -> None:
                        layouts)
     assert plans["a"].layout == "equal-1x1" and plans["a"].shown == ("b",)
     assert plans["b"].layout == "equal-auto"
+
+
+def test_a_custom_layout_puts_named_people_in_their_cells() -> None:
+    grid = {"equal-2x2": get_layout("equal-2x2")}
+    panes = {"a": ("d", None, "b")}
+    plans = plan_views(room("a", "b", "c", "d", layout="equal-2x2", panes=panes),
+                       ["a", "b"], grid)
+    assert plans["a"].shown == ("d", "c", "b")  # d first, c fills the free cell, b third
+    assert plans["a"].owner == ("viewer", "a")
+    assert plans["b"].shown == ("a", "c", "d")  # others are untouched
+
+
+def test_a_custom_layout_ignores_the_absent_the_viewer_and_repeats() -> None:
+    grid = {"equal-2x2": get_layout("equal-2x2")}
+    panes = {"a": ("zz", "a", "b", "b")}
+    plans = plan_views(room("a", "b", "c", layout="equal-2x2", panes=panes), ["a"], grid)
+    assert plans["a"].shown == ("c", None, "b")  # nobody left for cell 2: it stays empty
+    assert visible(plans) == {"b", "c"}
