@@ -297,6 +297,12 @@ class Mcu:
 
     # ---- what the web control asks (mcu.live.LiveControl)
 
+    def statistics(self, numeric_id: str, participant_id: str) -> dict[str, object] | None:
+        conference = self.directory.get(numeric_id)
+        if conference is None or participant_id not in conference.participants:
+            return None
+        return self.sip.statistics(participant_id.removeprefix("sip-")) or {}
+
     def set_panes(self, numeric_id: str, participant_id: str,
                   panes: list[str | None] | None) -> bool:
         conference = self.directory.get(numeric_id)

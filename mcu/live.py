@@ -86,6 +86,10 @@ class LiveControl(Protocol):
         """The participant's own layout (a name from ``layouts()``, or None for the
         conference's). Raises ValueError for an unknown layout name."""
 
+    def statistics(self, numeric_id: str, participant_id: str) -> dict[str, object] | None:
+        """The participant's media streams as the MCU sees them (codecs, packets, loss,
+        jitter, key frames: both directions), or None when there is no such participant."""
+
     def set_panes(self, numeric_id: str, participant_id: str,
                   panes: list[str | None] | None) -> bool:
         """The participant's custom layout: which participant (by id) goes in which

@@ -522,6 +522,23 @@ class SipService:
                           negotiated.video_rtcp_mux, sending=video.sending and not
                           negotiated.on_hold, receiving=video.receiving)
 
+    def statistics(self, handle: str) -> dict[str, object] | None:
+        """What the call's media streams carry and how they fare, for the web control."""
+        call = self.calls.get(handle)
+        if call is None:
+            return None
+        negotiated = call.negotiated
+        out: dict[str, object] = {"remote": call.info.remote}
+        if call.rtp is not None and negotiated is not None and negotiated.audio is not None:
+            out["audio"] = {"codec": negotiated.audio.name, **call.rtp.session.stats}
+        video = negotiated.video if negotiated else None
+        if call.video_rtp is not None and video is not None:
+            out["video"] = {"codec": video.format.name, "send_size": list(video.size),
+                            "send_frame_rate": video.frame_rate,
+                            "send_bitrate_bps": video.bitrate_bps,
+                            **call.video_rtp.session.stats}
+        return out
+
     def send_fast_update(self, handle: str) -> bool:
         """SIP INFO picture_fast_update (RFC 5168) in the call's dialog."""
         if handle not in self.calls:

@@ -679,6 +679,22 @@ def build_router() -> APIRouter:
         await require(ctl, principal.actor, Op.VIEW_PARTICIPANTS, target)
         return [p.as_json() for p in ctl.live.participants(record.numeric_id)]
 
+    @router.get(
+        "/conferences/{conference_id}/participants/{participant_id}/statistics",
+        tags=["participants"],
+    )
+    async def participant_statistics(
+        conference_id: str, participant_id: str, principal: Auth, ctl: Ctl
+    ) -> dict[str, object]:
+        """The media streams sent to and received from a participant: codecs, packets,
+        loss, jitter, key-frame requests (seed 003's statistics and diagnostics)."""
+        record, target = await load_conference(ctl, conference_id)
+        await require(ctl, principal.actor, Op.VIEW_STATISTICS, target)
+        stats = ctl.live.statistics(record.numeric_id, participant_id)
+        if stats is None:
+            raise ControlError(404, "participant not found")
+        return stats
+
     async def _authorized(
         ctl: Control,
         principal: Principal,

@@ -83,6 +83,11 @@ class FakeLive:
         room[i] = replace(room[i], important=important)
         return True
 
+    def statistics(self, numeric_id: str, participant_id: str) -> dict[str, object] | None:
+        if self._find(numeric_id, participant_id) is None:
+            return None
+        return {"audio": {"codec": "PCMU", "received": 10}}
+
     def set_panes(self, numeric_id: str, participant_id: str,
                   panes: list[str | None] | None) -> bool:
         self.calls.append(("panes", numeric_id, participant_id, str(panes)))

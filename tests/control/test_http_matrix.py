@@ -226,6 +226,8 @@ CONFERENCE_OPS: list[ConfOp] = [
            "limited: the conference and its participant list can be viewed"),
     ConfOp("view_participants", LIMITED, conf_req("GET", "/participants"), 200,
            "limited: 'Viewing the participant list'"),
+    ConfOp("view_statistics", LIMITED, conf_req("GET", "/participants/p1/statistics"), 200,
+           "limited: 'Viewing participant statistics and diagnostics'"),
     ConfOp("view_roles", LIMITED, conf_req("GET", "/roles"), 200,
            "limited: who is in the conference, as the participant list"),
     ConfOp("mute", LIMITED, conf_req("POST", "/participants/p1/mute", {"muted": True}), 204,
@@ -312,7 +314,6 @@ CONFERENCE_OPS: list[ConfOp] = [
 UNROUTED = [
     "camera_control",  # "send control commands (e.g. pan and tilt)"
     "view_audio_status / set_audio_gain",  # "Waveforms ... audio gain applied"
-    "view_statistics",  # "Viewing participant statistics and diagnostics"
     "download_recordings / view_analytics",  # seed 000: the owner's, not a moderator's
 ]
 

@@ -512,3 +512,13 @@ async def test_participant_custom_layout(
     r = await client.post(url(conference, "/participants/zz/panes"), json={"panes": []},
                           headers=headers)
     assert r.status_code == 404
+
+
+async def test_participant_statistics(
+    client: httpx.AsyncClient, live: FakeLive, conference: ConferenceRecord
+) -> None:
+    headers = await token_for(client, LIMITED)  # seed 003: limited control may
+    r = await client.get(url(conference, "/participants/p1/statistics"), headers=headers)
+    assert r.status_code == 200 and r.json()["audio"]["codec"] == "PCMU"
+    r = await client.get(url(conference, "/participants/zz/statistics"), headers=headers)
+    assert r.status_code == 404

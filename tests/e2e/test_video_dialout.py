@@ -73,6 +73,12 @@ def test_a_dialled_room_system_gets_video_both_ways(start_mcu, tmp_path: Path) -
         # the web control's thumbnails: the room's camera, and the picture it is sent
         assert thumbnail_colour(mcu, "7100", leg_id, view=False) == "red"
         assert thumbnail_colour(mcu, "7100", leg_id, view=True) == "blue"
+        # statistics and diagnostics: both streams, both directions
+        stats = mcu.inspect(lambda m: m.statistics("7100", leg_id))
+        assert stats["audio"]["codec"] == "PCMU" and stats["audio"]["received"] > 0
+        video = stats["video"]
+        assert video["codec"] == "H264" and video["frames_sent"] > 0
+        assert video["frames_received"] > 0 and video["send_size"] == [640, 360]
         room.hangup()
         caller.hangup()
     mcu.wait_idle(timeout=15)
