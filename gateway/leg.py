@@ -40,6 +40,13 @@ class KeyFrameRequest:
 
 
 @dataclass(frozen=True, slots=True)
+class KeyFrameMethodRefused:
+    """The peer rejected one way of asking it for key frames (an INFO answered 415)."""
+
+    method: str  # "info"
+
+
+@dataclass(frozen=True, slots=True)
 class HoldChanged:
     on_hold: bool
 
@@ -56,7 +63,7 @@ class Hangup:
     by_remote: bool
 
 
-LegEvent = Dtmf | KeyFrameRequest | HoldChanged | InfoReceived | Hangup
+LegEvent = Dtmf | KeyFrameRequest | KeyFrameMethodRefused | HoldChanged | InfoReceived | Hangup
 
 
 @runtime_checkable

@@ -32,7 +32,15 @@ from concurrent.futures import Executor
 from dataclasses import dataclass, field
 
 from gateway.dtmf.merge import DtmfMerger
-from gateway.leg import Dtmf, Hangup, HoldChanged, KeyFrameRequest, Leg, Refuse
+from gateway.leg import (
+    Dtmf,
+    Hangup,
+    HoldChanged,
+    KeyFrameMethodRefused,
+    KeyFrameRequest,
+    Leg,
+    Refuse,
+)
 from gateway.log import log_event
 from layouts.registry import LayoutRegistry
 from mcu.keys import KeyMap
@@ -494,6 +502,8 @@ class Conference:
                 self._digit(participant, event)
             elif isinstance(event, KeyFrameRequest) and self.video is not None:
                 self.video.keyframe_requested(leg.id)
+            elif isinstance(event, KeyFrameMethodRefused) and self.video is not None:
+                self.video.keyframe_method_refused(leg.id, event.method)
             if self.participants.get(leg.id) is not participant:
                 return  # moved to another conference (auto attendant): stop reading here
 

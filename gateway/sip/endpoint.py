@@ -146,6 +146,16 @@ class InfoReceived:
 
 
 @dataclass(frozen=True, slots=True)
+class InfoAnswered:
+    """The final answer to an INFO we sent (a 415/501 says the peer does not take
+    that content type, so it should not get another)."""
+
+    call: str
+    status: int
+    content_type: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class CallProgress:
     call: str
     status: int
@@ -180,7 +190,8 @@ class CallEnded:
 
 Event = (
     IncomingCall | CallConfirmed | CallCancelled | ReInvite | ReInviteConfirmed
-    | InfoReceived | CallProgress | CallAnswered | CallFailed | ReInviteAnswered | CallEnded
+    | InfoReceived | InfoAnswered | CallProgress | CallAnswered | CallFailed | ReInviteAnswered
+    | CallEnded
 )
 
 
@@ -1052,6 +1063,8 @@ class SipEndpoint:
             self._bye(c, "timeout", self._now)
 
     def _info_response(self, tx: ClientTransaction, resp: SipResponse) -> None:
+        if resp.status >= 200 and isinstance(tx.owner, _Call):
+            self._emit(InfoAnswered(tx.owner.id, resp.status, tx.request.get("Content-Type")))
         if resp.status in (408, 481):
             self._end_if_live(tx.owner, f"{resp.status} on INFO", resp.status == 481, self._now)
 

@@ -23,6 +23,7 @@ from gateway.leg import (
     Hangup,
     HoldChanged,
     InfoReceived,
+    KeyFrameMethodRefused,
     KeyFrameRequest,
     LegEvent,
     Refuse,
@@ -339,6 +340,12 @@ class SipService:
                 if call and call.leg:
                     # The core answered 400 already when a body was malformed.
                     call.leg.post(_info_event(content_type, body))
+            case sip.InfoAnswered(call=handle, status=status, content_type=content_type):
+                call = self.calls.get(handle)
+                # RFC 6086: 415 (or 501, no INFO at all) means "not this": stop asking so.
+                if (call and call.leg and status in (415, 501)
+                        and MEDIA_CONTROL_TYPE in (content_type or "").lower()):
+                    call.leg.post(KeyFrameMethodRefused("info"))
             case sip.CallEnded(call=handle, reason=reason, by_remote=by_remote):
                 call = self.calls.get(handle)
                 if call is not None:

@@ -12,6 +12,7 @@ from gateway.sip.endpoint import (
     CallFailed,
     CallProgress,
     IncomingCall,
+    InfoAnswered,
     InfoReceived,
     ReInvite,
     ReInviteAnswered,
@@ -145,6 +146,22 @@ def test_info_both_ways(pair: Pair) -> None:
     assert of(pair.uac_events, InfoReceived) == [
         InfoReceived(uac_call, "application/dtmf-relay", b"Signal=5\r\n")]
     assert len(pair.sent("uas->uac", b"SIP/2.0 200")) >= 2
+    pair.uac.hangup(uac_call, now=pair.now)
+    pair.deliver()
+    pair.assert_clean()
+
+
+def test_info_answers_reach_the_sender(pair: Pair) -> None:
+    pair.uas._check_info = lambda content_type, body: (  # a peer that takes no fast update
+        (415, "Unsupported Media Type") if "media_control" in (content_type or "") else None)
+    uac_call, _ = answer(pair)
+    pair.uac.send_info(uac_call, "application/media_control+xml", b"<fu/>", now=pair.now)
+    pair.uac.send_info(uac_call, "application/dtmf-relay", b"Signal=5\r\n", now=pair.now)
+    pair.deliver()
+    answers = of(pair.uac_events, InfoAnswered)
+    assert sorted((a.status, a.content_type) for a in answers) == [
+        (200, "application/dtmf-relay"), (415, "application/media_control+xml")]
+    assert not of(pair.uac_events, CallEnded)  # a refused INFO leaves the call up
     pair.uac.hangup(uac_call, now=pair.now)
     pair.deliver()
     pair.assert_clean()

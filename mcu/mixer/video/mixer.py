@@ -41,7 +41,7 @@ from gateway.leg import Leg
 from gateway.media import EncodedVideo, VideoSendFormat
 from layouts.geometry import Cell, Rect, fit
 from layouts.registry import DEFAULT_LAYOUT, Layout, LayoutRegistry
-from mcu.keyframes import AskReason, KeyFrameAsker, KeyFrameGate
+from mcu.keyframes import AskReason, KeyFrameAsker, KeyFrameGate, KeyFrameMethod
 from mcu.mixer.video import overlay
 from mcu.mixer.video.codecs import VideoDecoder, VideoEncoder, encoder_size
 from mcu.mixer.video.picture import Picture, scale
@@ -224,6 +224,12 @@ class VideoMixer:
         """The peer asked (PLI, FIR, SIP INFO) for a key frame of what it receives."""
         if leg_id in self._inputs:
             self._inputs[leg_id].wants_idr = True
+
+    def keyframe_method_refused(self, leg_id: str, method: str) -> None:
+        """The peer rejected a way of asking it for key frames: never use it again."""
+        person = self._inputs.get(leg_id)
+        if person is not None and person.asker is not None:
+            person.asker.refused(KeyFrameMethod(method))
 
     def latest_picture(self, leg_id: str) -> av.VideoFrame | None:
         """The newest decoded picture of an input (for thumbnails)."""

@@ -369,3 +369,18 @@ def test_a_viewers_custom_layout_places_who_it_names(pool: ThreadPoolExecutor) -
     mixer.set_panes("r", None)
     tick(mixer, clock, 2)
     assert named(quadrants(legs[0].last_picture())) == ["green", "blue", "black", "black"]
+
+
+def test_a_refused_way_of_asking_is_not_used_again(pool: ThreadPoolExecutor) -> None:
+    clock = Clock()
+    mixer = make_mixer(pool, clock, keyframe_min_interval_s=0.2)
+    red = FakeVideoLeg("r", RED)
+    stubborn = FakeVideoLeg("s", BLUE, methods=("pli", "info"))
+    join(mixer, red, stubborn)
+    stubborn.force_key = False
+    stubborn.read_video()  # its first (key) picture is lost
+    stubborn.request_keyframe = lambda method, repeat=False: (  # type: ignore[method-assign]
+        stubborn.requests.append((method, repeat)) or True)
+    mixer.keyframe_method_refused("s", "info")  # its INFO was answered 415
+    tick(mixer, clock, 30)
+    assert {method for method, _ in stubborn.requests} == {"pli"}
