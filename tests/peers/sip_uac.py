@@ -4,8 +4,9 @@ INFO in the dialog and hangs up.
 
 ``SipEndpoint`` (UAC role) behind a ``SipTransport`` on 127.0.0.1 (UDP), running
 on an event loop thread of its own, so blocking tests drive it like the baresip
-peers.  Every SIP message it receives is kept (``received``) so a test can see
-the answer to an INFO or the MCU's BYE.
+peers.  INFO answers come as the core's ``InfoAnswered`` events; every SIP message it
+receives is also kept (``received``) for what the core reports no event for, such as
+the answer to our BYE.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from gateway.sip.endpoint import (
     CallEnded,
     CallFailed,
     Event,
+    InfoAnswered,
     SipCoreConfig,
     SipEndpoint,
 )
@@ -119,17 +121,16 @@ class SipUac:
         return event.sdp
 
     def send_info(self, content_type: str, body: bytes, timeout: float = 5.0) -> int:
-        """Send INFO in the dialog; return the status of its final response."""
+        """Send INFO in the dialog; return the status of its final response (the core
+        reports it as InfoAnswered)."""
         call = self._live_call()
-        mark = len(self.received)
-        cseq = self._act(lambda: self._info(call, content_type, body))
-        return self.wait_response("INFO", cseq, timeout, after=mark)
-
-    def _info(self, call: str, content_type: str, body: bytes) -> int:
-        self.endpoint.send_info(call, content_type, body)
-        # the core does not hand the INFO back: read its CSeq off the newest request
-        newest = next(reversed(self.endpoint.layer.client.values()))
-        return newest.request.cseq[0]
+        with self._lock:
+            mark = len(self.events)
+        self._act(lambda: self.endpoint.send_info(call, content_type, body))
+        event = self.wait_event(lambda e: isinstance(e, InfoAnswered) and e.call == call,
+                                timeout, after=mark)
+        assert isinstance(event, InfoAnswered)
+        return event.status
 
     def fast_update(self, timeout: float = 5.0) -> int:
         """RFC 5168 picture_fast_update by SIP INFO; the final response's status."""
