@@ -324,7 +324,7 @@ def mcu_settings() -> Settings:
 def mcu_diagnostics(mcu: Mcu) -> dict[str, float]:
     """The MCU's view: A's jitter buffer (target, mean wait) and the mixer clock."""
     out: dict[str, float] = {}
-    calls = [c for c in mcu.sip.calls.values() if c.rtp is not None]
+    calls = [c for c in mcu.gateway("sip").calls.values() if c.rtp is not None]
     if calls:
         stats = calls[0].rtp.session.stats  # type: ignore[union-attr]
         out["jitter_target_ms"] = round(stats["target_ms"], 1)
@@ -346,7 +346,7 @@ async def measure_mcu(seconds: float) -> tuple[list[float], dict[str, float]]:
     await uac.start()
     a, b = await open_inbox(), await open_inbox()
     try:
-        port = mcu.sip.transport.port
+        port = mcu.gateway("sip").transport.port
         handle_a, to_a = await uac.call(port, a.address)
         handle_b, to_b = await uac.call(port, b.address)
         run = await talk(a, b, to_a, to_b, seconds)

@@ -20,7 +20,7 @@ its ``keyframe_methods``. A leg without video has ``video_format`` None.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
@@ -68,7 +68,8 @@ LegEvent = Dtmf | KeyFrameRequest | KeyFrameMethodRefused | HoldChanged | InfoRe
 
 @runtime_checkable
 class Leg(Protocol):
-    id: str
+    id: str  # opaque and unique across gateways (the gateway chooses it)
+    protocol: str  # the gateway's name: "sip", "rtsp", "h323", ...
     display_name: str
     remote: str  # "ip:port" of the signalling peer
     audio_format: AudioFormat | None
@@ -119,3 +120,18 @@ class Seat(Protocol):
 
     def abandon(self) -> None:
         """The call never came up (cancelled, failed negotiation): give the seat back."""
+
+
+@dataclass(frozen=True, slots=True)
+class CallInfo:
+    """What the MCU is told about an incoming call before it decides."""
+
+    user: str  # the dialled number (SIP request-URI user, H.323 alias, ...); "" if none
+    display_name: str
+    from_uri: str
+    remote: str  # "ip:port" of the signalling peer
+    protocol: str = "sip"
+
+
+Admit = Callable[[CallInfo], "Refuse | Seat"]
+"""A gateway's question to the MCU for each incoming call."""

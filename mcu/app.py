@@ -15,14 +15,15 @@ from datetime import UTC, datetime
 
 import uvloop
 
-from gateway.leg import Leg, Refuse
+from gateway.gateway import Gateway, UnsupportedUri
+from gateway.leg import CallInfo, Leg, Refuse
 from gateway.log import log_event
-from gateway.sip.service import CallInfo, SipService, leg_id_of
 from mcu.cdr import CallRecorder
 from mcu.conference import Conference, EntryServices, RoomPolicy
 from mcu.control import WebServer, create_app
 from mcu.entry import Admit, ConferenceDirectory, RoomSpec
-from mcu.live import DialOutRefused, ParticipantView, VideoShape
+from mcu.gateways import GATEWAYS, GatewayFactory
+from mcu.live import DialOutRefused, LiveConference, ParticipantView, VideoShape
 from mcu.lobby import Access, Enter, Locked
 from mcu.log import configure_logging
 from mcu.metrics import Metrics
@@ -55,7 +56,8 @@ class _ConferenceSeat:
 
 
 class Mcu:
-    def __init__(self, settings: Settings):
+    def __init__(self, settings: Settings,
+                 gateways: tuple[GatewayFactory, ...] = GATEWAYS):
         self.settings = settings
         self.executor = ThreadPoolExecutor(MEDIA_WORKERS, thread_name_prefix="media")
         # Decode/scale/encode of every conference's video share this bounded pool.
@@ -65,8 +67,9 @@ class Mcu:
         self.directory: ConferenceDirectory[Conference] = ConferenceDirectory(
             settings.conferences, self._create_conference, self._room_spec
         )
-        self.sip = SipService(settings.sip, settings.rtp, settings.media, admit=self._admit,
-                              video_settings=settings.video)
+        self.gateways: list[Gateway] = [make(settings, self._admit) for make in gateways]
+        self._by_scheme: dict[str, Gateway] = {
+            scheme: gateway for gateway in self.gateways for scheme in gateway.schemes}
         self.metrics = Metrics()
         entry = settings.entry
         self.entry = EntryServices(
@@ -91,7 +94,8 @@ class Mcu:
             print(f"mcu: created user 'admin' with password {self.store.generated_admin_password}",
                   flush=True)
         await self.refresh_conferences()
-        await self.sip.start()
+        for gateway in self.gateways:
+            await gateway.start()
         self._scheduler = asyncio.get_running_loop().create_task(self._run_schedules())
         self.web = WebServer()
         await self.web.start(create_app(self.store, self), self.settings.http.host,
@@ -107,7 +111,7 @@ class Mcu:
         if self._scheduler is not None:
             self._scheduler.cancel()
             await asyncio.gather(self._scheduler, return_exceptions=True)
-        await self.sip.stop()
+        await asyncio.gather(*(gateway.stop() for gateway in self.gateways))
         for conference in self.directory.conferences():
             await conference.close("shutdown")
         if self._closing:
@@ -121,22 +125,40 @@ class Mcu:
         log_event(log, "mcu.stopped")
 
     def dial_out(self, numeric_id: str, uri: str, display_name: str | None = None) -> str:
-        """Bring ``uri`` into conference ``numeric_id`` by calling it (for the web control).
+        """Bring ``uri`` into conference ``numeric_id`` by calling it through the
+        gateway that serves its scheme (for the web control and schedules).
 
         Raises ``DialOutRefused`` when the conference cannot take another participant,
-        ValueError for an undiallable URI, PortsExhausted when no RTP ports are left.
+        UnsupportedUri (a ValueError) when no gateway serves the scheme or the URI is
+        undiallable, PortsExhausted when no media ports are left.
         """
+        scheme, colon, _ = uri.partition(":")
+        gateway = self._by_scheme.get(scheme.lower()) if colon else None
+        if gateway is None:
+            raise UnsupportedUri(f"no gateway dials {scheme.lower() + ':' if colon else uri!r}"
+                                 f" URIs (schemes served: {', '.join(self.dial_schemes())})")
         routed = self.directory.route(numeric_id)
         if isinstance(routed, Refuse):
             raise DialOutRefused(routed)
         seat = _ConferenceSeat(self, routed)
         try:
-            handle = self.sip.dial(uri, seat, from_user=numeric_id,
-                                   display_name=display_name or routed.conference.name)
-            return leg_id_of(handle)
+            return gateway.dial(uri, seat, conference=numeric_id,
+                                display_name=display_name or routed.conference.name)
         except Exception:
             seat.abandon()
             raise
+
+    def gateway(self, name: str) -> Gateway | None:
+        """The running gateway of that protocol name (for tests and tools)."""
+        return next((g for g in self.gateways if g.name == name), None)
+
+    def dial_schemes(self) -> list[str]:
+        return sorted(self._by_scheme)
+
+    def conferences(self) -> list[LiveConference]:
+        return sorted((LiveConference(c.numeric_id, c.name, len(c.participants),
+                                      ad_hoc=self.directory.is_ad_hoc(c.numeric_id))
+                       for c in self.directory.conferences()), key=lambda c: c.numeric_id)
 
     def release_seat(self, numeric_id: str) -> None:
         emptied = self.directory.release(numeric_id)
@@ -301,7 +323,7 @@ class Mcu:
         conference = self.directory.get(numeric_id)
         if conference is None or participant_id not in conference.participants:
             return None
-        return self.sip.statistics(participant_id.removeprefix("sip-")) or {}
+        return conference.participants[participant_id].leg.statistics()
 
     def set_panes(self, numeric_id: str, participant_id: str,
                   panes: list[str | None] | None) -> bool:

@@ -121,7 +121,8 @@ class Participant:
     def view(self, speaking: bool, important: bool, everyone: str | None) -> ParticipantView:
         return ParticipantView(self.leg.id, self.name or self.leg.display_name, self.leg.remote,
                                self.state, self.role, self.muted, speaking, important,
-                               self.layout, self.message or everyone, self.video_format)
+                               self.layout, self.message or everyone, self.video_format,
+                               self.leg.protocol)
 
 
 class Conference:

@@ -100,6 +100,12 @@ class ConferenceDirectory(Generic[C]):
     def conferences(self) -> list[C]:
         return [room.conference for room in self._rooms.values()]
 
+    def is_ad_hoc(self, numeric_id: str) -> bool:
+        """Whether a running conference was opened by a call to a number nobody
+        configured (neither the settings nor the store nor the attendant)."""
+        room = self._rooms.get(numeric_id)
+        return room is not None and room.ad_hoc and self._configured(numeric_id) is None
+
     def exists(self, numeric_id: str) -> bool:
         """Whether ``route`` would find or open this conference (seats aside)."""
         if not NUMERIC_ID.match(numeric_id):

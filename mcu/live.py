@@ -36,6 +36,7 @@ class ParticipantView:
     layout: str | None = None  # the participant's own layout, None: the conference's
     message: str | None = None  # text shown over this participant's picture
     video_format: VideoShape = "widescreen"  # the shape of the picture sent to them
+    protocol: str = ""  # the gateway that carries the call ("sip", "rtsp", "h323", ...)
 
     def as_json(self) -> dict[str, object]:
         return {
@@ -50,7 +51,18 @@ class ParticipantView:
             "layout": self.layout,
             "message": self.message,
             "video_format": self.video_format,
+            "protocol": self.protocol,
         }
+
+
+@dataclass(frozen=True, slots=True)
+class LiveConference:
+    """A conference running now, whether the store knows it or not (ad hoc)."""
+
+    numeric_id: str
+    name: str
+    participants: int  # callers in it now, lobby included
+    ad_hoc: bool  # opened by a call to an unknown number, not configured anywhere
 
 
 class DialOutRefused(Exception):
@@ -62,6 +74,13 @@ class DialOutRefused(Exception):
 
 
 class LiveControl(Protocol):
+    def conferences(self) -> list[LiveConference]:
+        """Every conference running now: configured ones with calls in them, settings
+        conferences, and ad hoc ones nobody scheduled (sorted by numeric ID)."""
+
+    def dial_schemes(self) -> list[str]:
+        """The URI schemes some running gateway can dial ("sip", ...), sorted."""
+
     def participants(self, numeric_id: str) -> list[ParticipantView]:
         """Everyone in the conference now, lobby callers included ([] when not running)."""
 
@@ -102,9 +121,10 @@ class LiveControl(Protocol):
         """Show ``text`` over one participant's picture, or everyone's (None)."""
 
     def dial_out(self, numeric_id: str, uri: str, display_name: str | None = None) -> str:
-        """Call ``uri`` into the conference; returns the new participant's id. Raises
-        ``DialOutRefused`` (conference full/inactive), ValueError (undiallable
-        URI), ``gateway.rtp.ports.PortsExhausted``."""
+        """Call ``uri`` into the conference through the gateway serving its scheme;
+        returns the new participant's id. Raises ``DialOutRefused`` (conference
+        full/inactive), ValueError (no gateway for the scheme, or an undiallable URI:
+        ``gateway.gateway.UnsupportedUri``), ``gateway.rtp.ports.PortsExhausted``."""
 
     def end_conference(self, numeric_id: str) -> bool:
         """Hang up everyone in a running conference; False when it is not running."""

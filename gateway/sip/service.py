@@ -14,12 +14,15 @@ import asyncio
 import ipaddress
 import logging
 import math
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from gateway.dtmf.info import InfoDtmfError, parse_info_dtmf
+from gateway.gateway import UnsupportedUri
 from gateway.leg import (
+    Admit,
+    CallInfo,
     Hangup,
     HoldChanged,
     InfoReceived,
@@ -52,7 +55,7 @@ from gateway.sip.media_control import (
     MediaControlError,
     is_fast_update,
 )
-from gateway.sip.message import parse_uri
+from gateway.sip.message import SipParseError, parse_uri
 from gateway.sip.transport import SipTransport
 
 if TYPE_CHECKING:
@@ -63,19 +66,6 @@ log = logging.getLogger("gateway.sip")
 RETRY_AFTER_SECONDS = "30"
 
 
-@dataclass(frozen=True, slots=True)
-class CallInfo:
-    """What the MCU is told about an incoming call before it decides."""
-
-    user: str  # request-URI user part: the dialled number
-    display_name: str
-    from_uri: str
-    remote: str
-
-
-Admit = Callable[[CallInfo], Refuse | Seat]
-
-
 def leg_id_of(handle: str) -> str:
     """The Leg id of a SIP call handle (what the web control calls a participant)."""
     return f"sip-{handle}"
@@ -83,6 +73,8 @@ def leg_id_of(handle: str) -> str:
 
 class SipLeg:
     """One SIP call as the conference sees it (gateway.leg.Leg)."""
+
+    protocol = "sip"
 
     def __init__(self, service: SipService, call: _Call):
         self.id = leg_id_of(call.handle)
@@ -114,6 +106,10 @@ class SipLeg:
     def write_audio(self, frame: EncodedAudio) -> None:
         if self._call.rtp is not None:
             self._call.rtp.send_audio(frame)
+
+    def statistics(self) -> dict[str, object]:
+        """Codecs, packets, loss, jitter and key frames of both streams, both ways."""
+        return self._service.call_statistics(self._call.handle) or {}
 
     # -- video (None / no-ops on an audio-only call) ---------------------------------
 
@@ -229,6 +225,11 @@ def send_format(video: VideoAnswer, mtu: int) -> VideoSendFormat:
 
 
 class SipService:
+    """The SIP gateway (``gateway.gateway.Gateway``)."""
+
+    name = "sip"
+    schemes = ("sip",)
+
     def __init__(
         self,
         sip_settings: SipSettings,
@@ -276,25 +277,30 @@ class SipService:
             await asyncio.gather(*self._closing, return_exceptions=True)
         await self.transport.close()
 
-    def dial(self, uri: str, seat: Seat, *, from_user: str = "mcu",
-             display_name: str | None = None) -> str:
-        """Call out (UAC); the Leg joins ``seat`` once the callee answers.
+    def dial(self, uri: str, seat: Seat, *, conference: str = "mcu",
+             display_name: str = "") -> str:
+        """Call out (UAC); the Leg joins ``seat`` once the callee answers. Returns
+        the Leg's id. We call from ``conference`` (the From user part).
 
         The URI's host must be an IP address (no DNS yet); ``;transport=tcp`` is
-        honoured. Raises ValueError for a URI we cannot dial and PortsExhausted when
-        no RTP ports are left; nothing is held after either.
+        honoured. Raises UnsupportedUri for a URI we cannot dial and PortsExhausted
+        when no RTP ports are left; nothing is held after either.
         """
-        target = parse_uri(uri)
+        try:
+            target = parse_uri(uri)
+        except SipParseError as error:
+            raise UnsupportedUri(f"not a SIP URI: {error}") from None
         if target.scheme != "sip" or not target.host:
-            raise ValueError(f"not a sip: URI: {uri!r}")
+            raise UnsupportedUri(f"not a sip: URI: {uri!r}")
         transport = (target.params.get("transport") or "udp").lower()
         if transport not in ("udp", "tcp"):
-            raise ValueError(f"unsupported transport {transport!r} in {uri!r}")
+            raise UnsupportedUri(f"unsupported transport {transport!r} in {uri!r}")
         remote = (target.host.strip("[]"), target.port or 5060)
         try:  # a name would need a (blocking) DNS lookup on the event loop
             ipaddress.ip_address(remote[0])
         except ValueError:
-            raise ValueError(f"the host of {uri!r} must be an IP address") from None
+            raise UnsupportedUri(f"the host of {uri!r} must be an IP address") from None
+        from_user, display_name = conference, display_name or None
         local = self.transport.local_address(remote[0])
         info = CallInfo(target.user or "", display_name or "", uri, f"{remote[0]}:{remote[1]}")
         ports = self.ports.allocate(self._rtp_host)
@@ -311,7 +317,7 @@ class SipService:
         self.calls[call.handle] = call
         self.transport.flush()
         log_event(log, "sip.dialing", call=call.handle, remote=info.remote, transport=transport)
-        return call.handle
+        return leg_id_of(call.handle)
 
     def hang_up(self, handle: str, reason: str) -> None:
         if handle in self.calls:
@@ -529,7 +535,11 @@ class SipService:
                           negotiated.video_rtcp_mux, sending=video.sending and not
                           negotiated.on_hold, receiving=video.receiving)
 
-    def statistics(self, handle: str) -> dict[str, object] | None:
+    def statistics(self) -> dict[str, int]:
+        """The gateway's counters (``Gateway.statistics``)."""
+        return {"calls": len(self.calls), "rtp_ports_in_use": 2 * self.ports.in_use}
+
+    def call_statistics(self, handle: str) -> dict[str, object] | None:
         """What the call's media streams carry and how they fare, for the web control."""
         call = self.calls.get(handle)
         if call is None:

@@ -60,13 +60,13 @@ class RunningMcu:
 
     def counts(self) -> dict[str, int]:
         def read(mcu: Mcu) -> dict[str, int]:
-            endpoint = mcu.sip.endpoint
+            endpoint = mcu.gateway("sip").endpoint
             return {
-                "calls": len(mcu.sip.calls),
+                "calls": len(mcu.gateway("sip").calls),
                 "sip_calls": endpoint.call_count,
                 "dialogs": endpoint.dialog_count,
                 "transactions": endpoint.transaction_count,
-                "rtp_ports": mcu.sip.ports.in_use,
+                "rtp_ports": mcu.gateway("sip").ports.in_use,
                 "seats": mcu.directory.total_seats,
                 "conferences": len(mcu.directory.conferences()),
             }

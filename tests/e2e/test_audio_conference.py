@@ -66,14 +66,14 @@ def test_a_call_over_tcp_joins_the_udp_callers(start_mcu, peers):
 
 
 def _sessions(mcu: Mcu) -> list:
-    return list(mcu.sip.calls.values())
+    return list(mcu.gateway("sip").calls.values())
 
 
 def test_hold_and_resume_by_reinvite(start_mcu, peers):
     mcu = start_mcu()
     holder, other = peers("holder", TONES[0], ["pcmu"]), peers("other", TONES[1], ["pcmu"])
     dial_all([holder, other], f"sip:3000@{mcu.uri_host}")
-    holder_call = lambda m: next(c for c in m.sip.calls.values()  # noqa: E731
+    holder_call = lambda m: next(c for c in m.gateway("sip").calls.values()  # noqa: E731
                                  if c.info.remote.endswith(f":{holder.sip_port}"))
     holder.hold()
     mcu.wait_until(lambda m: holder_call(m).negotiated.on_hold)
@@ -109,7 +109,8 @@ def test_a_killed_peer_is_ended_by_rtp_timeout_and_its_ports_freed(start_mcu, pe
     dial_all([victim, survivor], f"sip:5000@{mcu.uri_host}")
     assert mcu.counts()["rtp_ports"] == 2
     victim.kill9()
-    mcu.wait_until(lambda m: m.sip.ports.in_use == 1 and len(m.sip.calls) == 1, timeout=10)
+    mcu.wait_until(lambda m: m.gateway("sip").ports.in_use == 1
+                   and len(m.gateway("sip").calls) == 1, timeout=10)
     assert survivor.count(re.compile("terminated|session closed")) == 0  # unaffected
     hang_up_all([survivor])
     mcu.wait_idle(timeout=15)  # the BYE to the dead peer times out (64*T1)

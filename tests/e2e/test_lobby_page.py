@@ -41,7 +41,8 @@ def test_admin_admits_and_drops_lobby_callers_from_the_page(start_mcu, peers, tm
     call(unwanted, mcu, "4321")
     wait_states(mcu, "4321", [("connected", "participant"), ("lobby", None), ("lobby", None)])
     leg_of = {peer.name: mcu.inspect(lambda m, p=peer: next(
-        c.leg.id for c in m.sip.calls.values() if c.info.remote.endswith(f":{p.sip_port}")))
+        c.leg.id for c in m.gateway("sip").calls.values()
+        if c.info.remote.endswith(f":{p.sip_port}")))
         for peer in (waiting, unwanted)}
 
     with sync_api.sync_playwright() as p:

@@ -62,7 +62,7 @@ def test_a_dialled_room_system_gets_video_both_ways(start_mcu, tmp_path: Path) -
         room.wait_established(timeout=15)
 
         def video_of(m: Mcu) -> str | None:
-            call = m.sip.calls.get(leg_id.removeprefix("sip-"))
+            call = m.gateway("sip").calls.get(leg_id.removeprefix("sip-"))
             video = call.negotiated.video if call and call.negotiated else None
             return video.format.name if video else None
 
@@ -100,7 +100,7 @@ def test_hold_stops_video_to_the_holder_and_resume_brings_it_back(start_mcu,
         see(holder, tmp_path, ["blue"])
 
         def holder_call(m: Mcu):  # the holder's SIP call in the MCU
-            return next(c for c in m.sip.calls.values()
+            return next(c for c in m.gateway("sip").calls.values()
                         if c.info.remote.endswith(f":{holder.sip_port}"))
 
         def streams(m: Mcu) -> int:

@@ -31,6 +31,7 @@ class FakeLeg:
         self.id = leg_id
         self.display_name = leg_id
         self.remote = "127.0.0.1:5060"
+        self.protocol = "test"
         self.audio_format: AudioFormat | None = fmt
         self.freq = freq
         self.amplitude = amplitude

@@ -17,6 +17,7 @@ class FakeVideoLeg:
         self.id = leg_id
         self.display_name = leg_id
         self.remote = "192.0.2.1:5060"
+        self.protocol = "test"
         self.audio_format = None
         self.video_format = fmt
         self.keyframe_methods = methods if fmt else ()

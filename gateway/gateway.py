@@ -1,0 +1,52 @@
+"""The Gateway: what every protocol package presents to the MCU.
+
+A gateway terminates one signalling protocol (SIP now; RTSP, H.323, WebRTC next) and
+turns each remote party into a ``Leg``. The MCU holds its gateways keyed by the URI
+schemes they dial and names none of them: adding a protocol is one package that
+provides a ``Gateway`` plus one registration line (``mcu/gateways.py``).
+
+Incoming calls reach the MCU through the ``Admit`` callback a gateway is built with
+(``CallInfo`` in, ``Refuse`` or ``Seat`` out, see ``gateway/leg.py``); outgoing ones
+through ``dial``. Every method runs on the event loop; none blocks.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+from gateway.leg import Seat
+
+
+class UnsupportedUri(ValueError):
+    """A URI no running gateway (or not this gateway) can dial: its scheme or form."""
+
+
+@runtime_checkable
+class Gateway(Protocol):
+    name: str
+    """The protocol's short name ("sip", "rtsp", "h323"): the ``protocol`` of its legs
+    and the label of its metrics."""
+
+    @property
+    def schemes(self) -> tuple[str, ...]:
+        """The URI schemes ``dial`` accepts (lower case, without the colon)."""
+
+    async def start(self) -> None:
+        """Open sockets and begin taking calls."""
+
+    async def stop(self) -> None:
+        """End every call (the protocol's hang-up), wait briefly, close every socket."""
+
+    def dial(self, uri: str, seat: Seat, *, conference: str, display_name: str) -> str:
+        """Call ``uri`` out; its Leg joins ``seat`` once up. Returns the future Leg's id.
+
+        ``conference`` is the numeric ID the call is for (some protocols show it as
+        the caller), ``display_name`` how we present ourselves. Raises
+        ``UnsupportedUri`` (a ``ValueError``) for a URI it cannot dial and
+        ``gateway.rtp.ports.PortsExhausted`` when no media ports are left; nothing is
+        held after either.
+        """
+
+    def statistics(self) -> dict[str, int]:
+        """Counters for the operator: at least ``calls`` (calls up or being set up) and
+        ``rtp_ports_in_use`` (media ports this gateway holds now)."""
