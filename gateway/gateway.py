@@ -12,13 +12,23 @@ through ``dial``. Every method runs on the event loop; none blocks.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
-from gateway.leg import Seat
+from gateway.leg import Admit, Seat
+from gateway.rtp.ports import PortAllocator
 
 
 class UnsupportedUri(ValueError):
     """A URI no running gateway (or not this gateway) can dial: its scheme or form."""
+
+
+@dataclass(frozen=True, slots=True)
+class GatewayContext:
+    """What the MCU lends every gateway it builds."""
+
+    admit: Admit  # asked once per incoming call: CallInfo -> Refuse | Seat
+    ports: PortAllocator  # the one RTP port range all gateways share
 
 
 @runtime_checkable

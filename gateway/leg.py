@@ -1,7 +1,13 @@
 """The Leg: the one interface every protocol presents to a conference.
 
 A gateway (SIP now; RTSP, WebRTC, H.323 later) turns each remote party into a Leg.
-``mcu/`` talks only to this interface, so a new protocol changes nothing there.
+``mcu/`` talks only to this interface, so a new protocol changes nothing there. Most
+gateways get their Leg from ``gateway/rtp/media.RtpLeg`` (RTP media, whatever
+signalled it) and add only the signalling half (hang-up, key-frame requests their
+signalling carries).
+
+A leg may carry audio, video or both: a camera is video only (``audio_format`` None,
+never heard), an audio phone has ``video_format`` None.
 
 Audio crosses the Leg *encoded*: ``read_audio`` yields the next 20 ms payload out of
 the leg's jitter buffer (``None`` when nothing is due: loss, hold or silence) and
@@ -15,13 +21,18 @@ loss broke, setting ``video_needs_keyframe``), ``write_video`` takes one picture
 mixer encoded to ``video_format`` (shared by every leg that sees the same view with
 the same format) and packetizes it for this peer. Key frames: the peer's requests
 arrive as ``KeyFrameRequest`` events; ``request_keyframe`` asks the peer by one of
-its ``keyframe_methods``. A leg without video has ``video_format`` None.
+its ``keyframe_methods``: names that are the leg's own, in the order to try (the
+mixer asks "the next method" and never interprets them).
+
+Keys: ``Dtmf`` events on the event stream, whatever carried them; ``dtmf_events``
+False means the peer sends none, so the mixer listens for in-band tones.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Protocol, runtime_checkable
 
 from gateway.media import AudioFormat, EncodedAudio, EncodedVideo, VideoSendFormat
@@ -36,14 +47,15 @@ class Dtmf:
 
 @dataclass(frozen=True, slots=True)
 class KeyFrameRequest:
-    source: str  # "pli", "fir", "info"
+    source: str  # how the peer asked, for logs: "pli", "fir", "info", ...
 
 
 @dataclass(frozen=True, slots=True)
 class KeyFrameMethodRefused:
-    """The peer rejected one way of asking it for key frames (an INFO answered 415)."""
+    """The peer rejected one way of asking it for key frames (a SIP INFO answered 415):
+    the mixer never asks it that way again."""
 
-    method: str  # "info"
+    method: str  # one of the leg's keyframe_methods
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +84,11 @@ class Leg(Protocol):
     protocol: str  # the gateway's name: "sip", "rtsp", "h323", ...
     display_name: str
     remote: str  # "ip:port" of the signalling peer
-    audio_format: AudioFormat | None
+    audio_format: AudioFormat | None  # None: the leg carries no audio (a camera)
+
+    @property
+    def dtmf_events(self) -> bool:
+        """Whether keys arrive as ``Dtmf`` events (else the mixer detects tones)."""
 
     def read_audio(self) -> EncodedAudio | None: ...
 
@@ -99,18 +115,40 @@ class Leg(Protocol):
 
     def request_keyframe(self, method: str, repeat: bool = False) -> bool: ...
 
-    def events(self) -> AsyncIterator[LegEvent]: ...
+    def statistics(self) -> dict[str, object]:
+        """Its media streams for the operator: codecs, packets, loss, jitter and key
+        frames, both directions (JSON-ready)."""
+
+    def events(self) -> AsyncIterator[LegEvent]:
+        """Everything the peer does besides media (keys, hold, key-frame requests,
+        hang-up), in order; ends after ``Hangup``."""
 
     async def hang_up(self, reason: str) -> None: ...
 
 
+class RefuseCause(StrEnum):
+    """Why a call is not taken, in no protocol's words: each gateway maps a cause to
+    its own answer (SIP 404/486/503/480/488/400, a Q.931 cause, an RTSP status)."""
+
+    NOT_FOUND = "not_found"  # no conference (or nothing) answers to what was dialled
+    BUSY = "busy"  # the conference is full
+    FULL = "full"  # the MCU is full (seats or media ports): try again later
+    CLOSED_NOW = "closed_now"  # exists, but takes no calls at this time (schedule)
+    NEEDS_ENCRYPTION = "needs_encryption"  # only encrypted calls are admitted
+    NO_COMMON_MEDIA = "no_common_media"  # nothing negotiable in common
+    BAD_REQUEST = "bad_request"  # the request itself is malformed
+
+
 @dataclass(frozen=True, slots=True)
 class Refuse:
-    """A call the MCU will not take, as a protocol-neutral final answer (SIP status codes)."""
+    """A call the MCU will not take: a protocol-neutral final answer.
 
-    status: int
+    ``reason`` is for people (logs, the caller's display where the protocol carries
+    text); ``retry_after`` (seconds) says when trying again may work."""
+
+    cause: RefuseCause
     reason: str
-    headers: tuple[tuple[str, str], ...] = ()
+    retry_after: int | None = None
 
 
 class Seat(Protocol):

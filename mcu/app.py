@@ -15,9 +15,10 @@ from datetime import UTC, datetime
 
 import uvloop
 
-from gateway.gateway import Gateway, UnsupportedUri
-from gateway.leg import CallInfo, Leg, Refuse
+from gateway.gateway import Gateway, GatewayContext, UnsupportedUri
+from gateway.leg import CallInfo, Leg, Refuse, RefuseCause
 from gateway.log import log_event
+from gateway.rtp.ports import PortAllocator
 from mcu.cdr import CallRecorder
 from mcu.conference import Conference, EntryServices, RoomPolicy
 from mcu.control import WebServer, create_app
@@ -67,7 +68,10 @@ class Mcu:
         self.directory: ConferenceDirectory[Conference] = ConferenceDirectory(
             settings.conferences, self._create_conference, self._room_spec
         )
-        self.gateways: list[Gateway] = [make(settings, self._admit) for make in gateways]
+        # One RTP port range for every protocol: each call's media takes its pairs here.
+        self.ports = PortAllocator(settings.rtp.port_min, settings.rtp.port_max)
+        context = GatewayContext(self._admit, self.ports)
+        self.gateways: list[Gateway] = [make(settings, context) for make in gateways]
         self._by_scheme: dict[str, Gateway] = {
             scheme: gateway for gateway in self.gateways for scheme in gateway.schemes}
         self.metrics = Metrics()
@@ -225,15 +229,15 @@ class Mcu:
         if record is None:
             return None
         if record.encryption == EncryptionPolicy.REQUIRED:
-            return Refuse(488, "Not Acceptable Here (conference requires encryption)")
+            return Refuse(RefuseCause.NEEDS_ENCRYPTION, "conference requires encryption")
         if not active_at(record, datetime.now(UTC)):
-            return Refuse(480, "Temporarily Unavailable (conference not active now)")
+            return Refuse(RefuseCause.CLOSED_NOW, "conference not active now")
         return None
 
     def _access_by_id(self, numeric_id: str) -> Access | Refuse:
         """The auto attendant's lookup of a keyed conference ID."""
         if numeric_id == self.settings.entry.attendant_number:
-            return Refuse(404, "Not Found (that is the attendant)")
+            return Refuse(RefuseCause.NOT_FOUND, "that is the attendant")
         refused = self._closed_to_calls(numeric_id)
         if refused is not None:
             return refused
@@ -242,7 +246,7 @@ class Mcu:
             return _access(record)
         if self.directory.exists(numeric_id):
             return Access(numeric_id)
-        return Refuse(404, "Not Found (no conference with that number)")
+        return Refuse(RefuseCause.NOT_FOUND, "no conference with that number")
 
     # ---- calls arriving
 
@@ -272,8 +276,8 @@ class Mcu:
         routed = self.directory.route(enter.access.numeric_id)
         if isinstance(routed, Refuse):
             log_event(log, "attendant.refused", leg=leg.id, remote=leg.remote,
-                      conference=enter.access.numeric_id, status=routed.status)
-            attendant.say_goodbye(leg.id, "conference-full" if routed.status == 486
+                      conference=enter.access.numeric_id, cause=routed.cause)
+            attendant.say_goodbye(leg.id, "conference-full" if routed.cause == RefuseCause.BUSY
                                   else "refused")
             return
         attendant.leave(leg.id, "transferred")

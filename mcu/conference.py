@@ -40,6 +40,7 @@ from gateway.leg import (
     KeyFrameRequest,
     Leg,
     Refuse,
+    RefuseCause,
 )
 from gateway.log import log_event
 from layouts.registry import LayoutRegistry
@@ -87,7 +88,8 @@ class EntryServices:
 
     settings: EntrySettings = field(default_factory=EntrySettings)
     guard: PinGuard = field(default_factory=PinGuard)
-    lookup: Lookup = lambda numeric_id: Refuse(404, "Not Found")  # attendant: ID → Access
+    # The attendant's lookup of a keyed ID → Access.
+    lookup: Lookup = lambda numeric_id: Refuse(RefuseCause.NOT_FOUND, "no lookup")
     on_locked: Callable[[Locked, str], None] = lambda locked, remote: None
     on_transfer: Callable[[Conference, Leg, Enter], None] = lambda room, leg, enter: None
     clock: Callable[[], float] = time.monotonic
@@ -425,7 +427,7 @@ class Conference:
 
     def _watch_tones(self, leg: Leg) -> None:
         mode = self._entry.settings.inband_dtmf
-        wanted = mode == "always" or (mode == "auto" and not getattr(leg, "dtmf_events", True))
+        wanted = mode == "always" or (mode == "auto" and not leg.dtmf_events)
         self.mixer.detect_tones(leg.id, wanted)
 
     def _digit(self, participant: Participant, dtmf: Dtmf) -> None:

@@ -1,7 +1,7 @@
 """Entry: which conference a dialled number reaches, and whether there is room.
 
 Pure decisions, no I/O: the SIP side asks ``route(user)`` when an INVITE arrives and
-turns a ``Refuse`` into the matching SIP final response. Conferences come from the
+turns a ``Refuse`` into its own answer (SIP: the matching final response). Conferences come from the
 settings file (static: they stay open once opened), from the store or the auto
 attendant (``configured``, asked synchronously: the MCU keeps the store's conferences
 in memory), and unknown IDs create ad hoc conferences when ``conferences.ad_hoc`` is
@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from gateway.leg import Refuse
+from gateway.leg import Refuse, RefuseCause
 from mcu.settings import ConferenceSettings
 
 NUMERIC_ID = re.compile(r"^[0-9]{1,32}$")
@@ -68,15 +68,14 @@ class ConferenceDirectory(Generic[C]):
 
     def route(self, user: str) -> Admit[C] | Refuse:
         if not NUMERIC_ID.match(user):
-            return Refuse(404, "Not Found (no conference with that number)")
+            return Refuse(RefuseCause.NOT_FOUND, "no conference with that number")
         if self.total_seats >= self._settings.max_total_participants:
-            return Refuse(503, "Service Unavailable (MCU full)",
-                          (("Retry-After", str(RETRY_AFTER_SECONDS)),))
+            return Refuse(RefuseCause.FULL, "MCU full", retry_after=RETRY_AFTER_SECONDS)
         room = self._rooms.get(user) or self._open(user)
         if room is None:
-            return Refuse(404, "Not Found (no conference with that number)")
+            return Refuse(RefuseCause.NOT_FOUND, "no conference with that number")
         if room.seats >= room.limit:
-            return Refuse(486, "Busy Here (conference full)")
+            return Refuse(RefuseCause.BUSY, "conference full")
         room.seats += 1
         self.total_seats += 1
         return Admit(room.conference, user)

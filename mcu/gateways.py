@@ -2,24 +2,25 @@
 
 ``mcu/app.py`` builds every factory listed here and then knows each gateway only as a
 ``gateway.gateway.Gateway`` keyed by the URI schemes it dials. A factory takes the
-composed settings and the admission callback (``CallInfo`` → ``Refuse`` | ``Seat``).
+composed settings and a ``GatewayContext``: the admission callback (``CallInfo`` →
+``Refuse`` | ``Seat``) and the RTP port range every gateway shares.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from gateway.gateway import Gateway
-from gateway.leg import Admit
+from gateway.gateway import Gateway, GatewayContext
 from gateway.sip.service import SipService
 from mcu.settings import Settings
 
-GatewayFactory = Callable[[Settings, Admit], Gateway]
+GatewayFactory = Callable[[Settings, GatewayContext], Gateway]
 
 
-def _sip(settings: Settings, admit: Admit) -> Gateway:
-    return SipService(settings.sip, settings.rtp, settings.media, admit=admit,
-                      video_settings=settings.video)
+def _sip(settings: Settings, context: GatewayContext) -> Gateway:
+    return SipService(settings.sip, settings.rtp, settings.media, context.admit,
+                      video_policy=settings.video.policy(), mtu=settings.video.mtu,
+                      ports=context.ports)
 
 
 GATEWAYS: tuple[GatewayFactory, ...] = (

@@ -92,14 +92,6 @@ class KeyFrameGate:
         self.granted += 1
 
 
-class KeyFrameMethod(StrEnum):
-    """How to ask a peer, cheapest and most widely honoured first."""
-
-    PLI = "pli"  # RTCP, RFC 4585
-    FIR = "fir"  # RTCP, RFC 5104
-    INFO = "info"  # SIP INFO media_control+xml, RFC 5168
-
-
 class AskReason(StrEnum):
     JOIN = "join"
     VISIBLE = "visible"
@@ -113,7 +105,7 @@ class AskAction:
     FIR keeps its sequence number (``gateway/rtp/feedback.FirSequence.repeat``);
     False means a new request (``new_request``)."""
 
-    method: KeyFrameMethod
+    method: str  # one of the leg's ``keyframe_methods``
     repeat: bool
     reason: AskReason
 
@@ -124,26 +116,25 @@ class KeyFrameAsker:
     A want (``ask``) stands until a key frame arrives (``received``) or the stream stops
     mattering (``cancel``); while it stands, one ask goes out per ``min_interval_s``.
     After ``escalate_after`` unanswered asks with one method the next method in the
-    ladder (PLI, FIR, INFO, those the peer negotiated) is tried; the method that got an
+    ladder is tried. The ladder is the leg's own ``keyframe_methods``, cheapest first
+    (a SIP leg says PLI, FIR, INFO; an H.323 one videoFastUpdatePicture): the names
+    are the leg's, this class never interprets them; the method that got an
     answer is where later requests start, so a peer that only honours FIR is not sent
     useless PLIs each time. ``refused`` drops a method the peer rejected (an INFO
-    answered 415/501). A periodic key frame arriving also counts as an answer, which at
+    answered 415/501, say). A periodic key frame arriving also counts as an answer, which at
     worst stays one rung lower than needed.
     """
 
     def __init__(
         self,
+        methods: tuple[str, ...],
         *,
-        pli: bool = True,
-        fir: bool = True,
-        info: bool = False,
         min_interval_s: float = DEFAULT_MIN_INTERVAL_S,
         escalate_after: int = DEFAULT_ESCALATE_AFTER,
     ) -> None:
-        enabled = {KeyFrameMethod.PLI: pli, KeyFrameMethod.FIR: fir, KeyFrameMethod.INFO: info}
-        self._ladder = [method for method, on in enabled.items() if on]
+        self._ladder = list(dict.fromkeys(methods))
         if not self._ladder:
-            raise ValueError("KeyFrameAsker needs at least one method (pli, fir or info)")
+            raise ValueError("KeyFrameAsker needs at least one method")
         if min_interval_s < 0:
             raise ValueError(f"min_interval_s {min_interval_s} is negative")
         if escalate_after < 1:
@@ -158,11 +149,11 @@ class KeyFrameAsker:
         self.counters: dict[str, int] = {"asks": 0, "answered": 0, "escalations": 0}
 
     @property
-    def methods(self) -> tuple[KeyFrameMethod, ...]:
+    def methods(self) -> tuple[str, ...]:
         return tuple(self._ladder)
 
     @property
-    def method(self) -> KeyFrameMethod:
+    def method(self) -> str:
         """The method the next new request would use."""
         return self._ladder[self._rung]
 
@@ -209,7 +200,7 @@ class KeyFrameAsker:
         self._outstanding = False
         self._tries = 0
 
-    def refused(self, method: KeyFrameMethod) -> None:
+    def refused(self, method: str) -> None:
         """The peer rejected ``method``: never use it again (the last one stays)."""
         if method not in self._ladder or len(self._ladder) == 1:
             return

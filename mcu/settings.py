@@ -1,6 +1,8 @@
 """The one settings model: defaults here, then ``config/mcu.toml``, then ``MCU_*`` env.
 
 Nested fields use ``__`` in the environment, e.g. ``MCU_SIP__PORT=5062``.
+Each gateway package owns its section's model (``gateway/sip/settings.py``,
+``gateway/rtp/settings.py``); this module composes them with the MCU's own.
 Every field has a default that works on a fresh machine with no file at all.
 """
 
@@ -18,48 +20,14 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from gateway.rtp.settings import MediaSettings, RtpSettings
+from gateway.sdp.video import VideoPolicy
+from gateway.sip.settings import SipSettings
+
 if TYPE_CHECKING:
     from layouts.registry import LayoutRegistry
 
 DEFAULT_CONFIG_FILE = Path(__file__).resolve().parent.parent / "config" / "mcu.toml"
-
-
-class SipSettings(BaseModel):
-    host: str = "0.0.0.0"
-    port: int = Field(5060, ge=1, le=65535)
-    udp: bool = True
-    tcp: bool = True
-    max_message_bytes: int = Field(65535, ge=1024)
-    user_agent: str = "mcu/0.1"
-    t1: float = Field(0.5, gt=0, le=5, description="RFC 3261 T1 (RTT estimate), seconds")
-
-
-class RtpSettings(BaseModel):
-    port_min: int = Field(20000, ge=1024, le=65535)
-    port_max: int = Field(20999, ge=1024, le=65535)
-    inactivity_timeout: float = Field(30.0, gt=0, description="seconds without RTP before BYE")
-    jitter_min_ms: int = Field(20, ge=0)
-    jitter_max_ms: int = Field(200, ge=20)
-
-    @model_validator(mode="after")
-    def _range_holds_a_pair(self) -> RtpSettings:
-        if self.port_max - self.port_min < 1:
-            raise ValueError("rtp.port_max must exceed rtp.port_min by at least 1")
-        return self
-
-
-class MediaSettings(BaseModel):
-    advertised_address: str | None = Field(None, description="address put in SDP c= (NAT)")
-    audio_codecs: list[str] = ["opus", "G722", "PCMU", "PCMA"]
-
-    @field_validator("audio_codecs")
-    @classmethod
-    def _known_codecs(cls, value: list[str]) -> list[str]:
-        known = {"opus", "g722", "pcmu", "pcma"}
-        unknown = [c for c in value if c.lower() not in known]
-        if unknown:
-            raise ValueError(f"media.audio_codecs: unknown codec(s) {unknown}")
-        return value
 
 
 class MixerSettings(BaseModel):
@@ -120,6 +88,13 @@ class VideoSettings(BaseModel):
             raise ValueError(f"video.layout: unknown layout {self.layout!r}")
         return self
 
+    def policy(self) -> VideoPolicy | None:
+        """What gateways may negotiate (None: video off, audio-only answers)."""
+        if not self.enabled:
+            return None
+        return VideoPolicy(tuple(self.codecs), (self.width, self.height), self.frame_rate,
+                           tuple(self.h264_modes), self.max_bitrate_bps)
+
     def layout_registry(self) -> LayoutRegistry:
         from layouts.registry import LayoutRegistry
 
@@ -179,6 +154,9 @@ class DatabaseSettings(BaseModel):
 
 class LogSettings(BaseModel):
     level: str = "INFO"
+
+
+__all__ = ["MediaSettings", "RtpSettings", "SipSettings", "Settings", "load_settings"]
 
 
 class Settings(BaseSettings):

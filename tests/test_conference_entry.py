@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator
 import numpy as np
 import pytest
 
-from gateway.leg import Dtmf, Hangup, HoldChanged, LegEvent, Refuse
+from gateway.leg import Dtmf, Hangup, HoldChanged, LegEvent, Refuse, RefuseCause
 from gateway.media import EncodedAudio
 from mcu.conference import Conference, EntryServices, RoomPolicy
 from mcu.lobby import Access, Enter, Locked
@@ -615,7 +615,7 @@ async def test_attendant_hands_the_caller_over_with_its_role() -> None:
     transfers: list[tuple[Conference, str, Enter]] = []
     conference, clock = make(
         Access("0"), attendant=True,
-        lookup=lambda nid: other if nid == "2000" else Refuse(404, "Not Found"),
+        lookup=lambda nid: other if nid == "2000" else Refuse(RefuseCause.NOT_FOUND, "Not Found"),
         on_transfer=lambda room, leg, enter: transfers.append((room, leg.id, enter)),
     )
     leg = EntryLeg("a")

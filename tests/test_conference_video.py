@@ -111,3 +111,32 @@ async def test_guests_video_is_withheld_when_the_policy_says_so() -> None:
         room.policy = RoomPolicy(guests_send_video=True)
         assert await eventually(lambda: looks(chair, GREEN))
         await room.close()
+
+
+class CameraLeg(CallerLeg):
+    """A video-only leg, as an RTSP camera is: shown, never heard, takes nothing."""
+
+    def __init__(self, leg_id: str, colour: tuple[int, int, int]) -> None:
+        super().__init__(leg_id, colour)
+        self.audio_format = None
+        self.video_sending = False  # a camera takes no video back
+        self.keyframe_methods = ()
+
+
+async def test_a_video_only_camera_is_shown_and_an_audio_only_phone_sees_nothing() -> None:
+    with ThreadPoolExecutor(2) as pool:
+        room = Conference("4", "room", MixerSettings(), pool, video=VIDEO, video_pool=pool)
+        camera, viewer = CameraLeg("cam", GREEN), CallerLeg("v", RED)
+        phone = CallerLeg("p", RED)
+        phone.video_format = None  # audio only: neither shown nor sent video
+        phone.video_receiving = phone.video_sending = False
+        for leg in (camera, viewer, phone):
+            room.join(leg)
+        assert await eventually(lambda: looks(viewer, GREEN))
+        assert "cam" in room.mixer and room.mixer.speakers == ()
+        assert room.set_muted("cam", True)  # controls on a silent leg are harmless
+        assert camera.received == [] and phone.received == []
+        assert [v.state for v in room.views()] == ["connected"] * 3
+        room.leave("cam")
+        assert "cam" not in room.mixer
+        await room.close()

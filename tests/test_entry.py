@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from gateway.leg import Refuse
+from gateway.leg import Refuse, RefuseCause
 from mcu.entry import Admit, ConferenceDirectory
 from mcu.settings import ConferenceSettings, StaticConference
 
@@ -16,28 +16,27 @@ def test_ad_hoc_conference_is_created_on_first_dial_and_shared():
     assert first.conference is second.conference == "1000:Conference 1000"
 
 
-def test_unknown_id_without_ad_hoc_is_404_and_static_ones_work():
+def test_unknown_id_without_ad_hoc_is_not_found_and_static_ones_work():
     d = directory(ad_hoc=False, static=[StaticConference(numeric_id="42", name="Main")])
     refused = d.route("1000")
-    assert isinstance(refused, Refuse) and refused.status == 404
+    assert isinstance(refused, Refuse) and refused.cause == RefuseCause.NOT_FOUND
     admitted = d.route("42")
     assert isinstance(admitted, Admit) and admitted.conference == "42:Main"
 
 
-def test_non_numeric_user_is_404():
+def test_non_numeric_user_is_not_found():
     refused = directory().route("alice")
-    assert isinstance(refused, Refuse) and refused.status == 404
+    assert isinstance(refused, Refuse) and refused.cause == RefuseCause.NOT_FOUND
 
 
-def test_per_conference_limit_is_486_and_global_limit_is_503_with_retry_after():
+def test_per_conference_limit_is_busy_and_global_limit_is_full_with_retry_after():
     d = directory(max_participants=2, max_total_participants=3)
     assert isinstance(d.route("1"), Admit) and isinstance(d.route("1"), Admit)
     busy = d.route("1")
-    assert isinstance(busy, Refuse) and busy.status == 486
+    assert isinstance(busy, Refuse) and busy.cause == RefuseCause.BUSY
     assert isinstance(d.route("2"), Admit)
     full = d.route("3")
-    assert isinstance(full, Refuse) and full.status == 503
-    assert ("Retry-After", "30") in full.headers
+    assert isinstance(full, Refuse) and full.cause == RefuseCause.FULL and full.retry_after == 30
 
 
 def test_release_frees_seats_and_closes_empty_ad_hoc_conferences():

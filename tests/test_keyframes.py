@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from mcu.keyframes import AskAction, AskReason, KeyFrameAsker, KeyFrameGate, KeyFrameMethod
+from mcu.keyframes import AskAction, AskReason, KeyFrameAsker, KeyFrameGate
 
-PLI, FIR, INFO = KeyFrameMethod.PLI, KeyFrameMethod.FIR, KeyFrameMethod.INFO
+PLI, FIR, INFO = "pli", "fir", "info"  # a SIP leg's methods; the asker reads no names
+RTCP = (PLI, FIR)
 LOSS, JOIN = AskReason.LOSS, AskReason.JOIN
 
 # -- KeyFrameGate --------------------------------------------------------------
@@ -105,14 +106,14 @@ def test_negative_interval_is_refused():
 
 
 def test_ask_on_join_is_a_pli_at_once():
-    asker = KeyFrameAsker()
+    asker = KeyFrameAsker(RTCP)
     assert asker.methods == (PLI, FIR)
     assert asker.ask(0.0, JOIN) == AskAction(PLI, repeat=False, reason=JOIN)
     assert asker.waiting
 
 
 def test_asks_inside_interval_are_coalesced_and_none_is_lost():
-    asker = KeyFrameAsker(min_interval_s=1.0)
+    asker = KeyFrameAsker(RTCP, min_interval_s=1.0)
     assert asker.ask(0.0, LOSS) is not None
     asker.received(0.2)
     assert not asker.waiting
@@ -124,7 +125,7 @@ def test_asks_inside_interval_are_coalesced_and_none_is_lost():
 
 
 def test_unanswered_ask_is_retried_each_interval_then_escalates_to_fir():
-    asker = KeyFrameAsker(min_interval_s=1.0, escalate_after=2)
+    asker = KeyFrameAsker(RTCP, min_interval_s=1.0, escalate_after=2)
     sent = [asker.ask(0.0, JOIN)]
     for now in (0.5, 1.0, 1.5, 2.0, 3.0):
         sent.append(asker.due(now))
@@ -140,7 +141,7 @@ def test_unanswered_ask_is_retried_each_interval_then_escalates_to_fir():
 
 
 def test_method_that_worked_is_where_the_next_request_starts():
-    asker = KeyFrameAsker(min_interval_s=1.0, escalate_after=1)
+    asker = KeyFrameAsker(RTCP, min_interval_s=1.0, escalate_after=1)
     assert asker.ask(0.0, JOIN).method is PLI
     assert asker.due(1.0).method is FIR
     asker.received(1.1)
@@ -150,19 +151,19 @@ def test_method_that_worked_is_where_the_next_request_starts():
 
 
 def test_top_of_ladder_keeps_repeating():
-    asker = KeyFrameAsker(info=True, min_interval_s=1.0, escalate_after=1)
+    asker = KeyFrameAsker((PLI, FIR, INFO), min_interval_s=1.0, escalate_after=1)
     methods = [asker.ask(0.0, JOIN).method] + [asker.due(t).method for t in (1, 2, 3, 4)]
     assert methods == [PLI, FIR, INFO, INFO, INFO]
 
 
 def test_info_only_peer():
-    asker = KeyFrameAsker(pli=False, fir=False, info=True)
+    asker = KeyFrameAsker((INFO,))
     assert asker.ask(0.0, JOIN) == AskAction(INFO, False, JOIN)
     assert asker.due(1.0) == AskAction(INFO, True, JOIN)
 
 
 def test_cancel_stops_asking():
-    asker = KeyFrameAsker()
+    asker = KeyFrameAsker(RTCP)
     asker.ask(0.0, LOSS)
     asker.cancel()
     assert asker.due(5.0) is None and asker.next_deadline() is None
@@ -170,7 +171,7 @@ def test_cancel_stops_asking():
 
 
 def test_refused_method_is_dropped():
-    asker = KeyFrameAsker(pli=False, fir=True, info=True, escalate_after=1)
+    asker = KeyFrameAsker((FIR, INFO), escalate_after=1)
     assert asker.ask(0.0, JOIN).method is FIR
     assert asker.due(1.0) == AskAction(INFO, False, JOIN)
     asker.refused(INFO)  # 415 to our INFO
@@ -181,7 +182,7 @@ def test_refused_method_is_dropped():
 
 
 def test_refusing_a_lower_method_keeps_the_current_one():
-    asker = KeyFrameAsker(info=True, escalate_after=1)
+    asker = KeyFrameAsker((PLI, FIR, INFO), escalate_after=1)
     asker.ask(0.0, JOIN)
     asker.due(1.0)
     assert asker.method is FIR
@@ -190,14 +191,14 @@ def test_refusing_a_lower_method_keeps_the_current_one():
 
 
 def test_key_frame_without_asking_is_not_an_answer():
-    asker = KeyFrameAsker()
+    asker = KeyFrameAsker(RTCP)
     asker.received(0.0)  # periodic key frame
     assert asker.counters["answered"] == 0
     assert asker.ask(0.1, LOSS) is not None
 
 
 def test_next_deadline():
-    asker = KeyFrameAsker(min_interval_s=2.0)
+    asker = KeyFrameAsker(RTCP, min_interval_s=2.0)
     assert asker.next_deadline() is None
     asker.ask(10.0, JOIN)
     assert asker.next_deadline() == pytest.approx(12.0)
@@ -208,11 +209,21 @@ def test_next_deadline():
 @pytest.mark.parametrize(
     "kwargs",
     [
-        {"pli": False, "fir": False, "info": False},
-        {"min_interval_s": -0.1},
-        {"escalate_after": 0},
+        {"methods": ()},
+        {"methods": RTCP, "min_interval_s": -0.1},
+        {"methods": RTCP, "escalate_after": 0},
     ],
 )
 def test_bad_settings_are_refused(kwargs):
     with pytest.raises(ValueError):
         KeyFrameAsker(**kwargs)
+
+
+def test_method_names_are_the_legs_own() -> None:
+    """An H.323 leg asks by H.245 videoFastUpdatePicture; the asker climbs its ladder
+    without knowing what any rung means."""
+    asker = KeyFrameAsker(("h245-vfu", "sip-info"), min_interval_s=1.0, escalate_after=1)
+    assert asker.ask(0.0, JOIN).method == "h245-vfu"
+    assert asker.due(1.0) == AskAction("sip-info", False, JOIN)
+    asker.refused("sip-info")
+    assert asker.methods == ("h245-vfu",)

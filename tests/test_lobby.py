@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.leg import Refuse
+from gateway.leg import Refuse, RefuseCause
 from mcu.lobby import (
     Access,
     EndCall,
@@ -25,7 +25,7 @@ DIRECTORY = {a.numeric_id: a for a in (SINGLE, OTHER, OPEN)}
 
 
 def lookup(numeric_id: str) -> Access | Refuse:
-    return DIRECTORY.get(numeric_id) or Refuse(404, "Not Found")
+    return DIRECTORY.get(numeric_id) or Refuse(RefuseCause.NOT_FOUND, "Not Found")
 
 
 def session(

@@ -27,7 +27,7 @@ from gateway.rtp.jitter import JitterBuffer
 from gateway.rtp.stats import ReceptionStats, ntp_middle, ntp_time
 
 if TYPE_CHECKING:
-    from mcu.settings import RtpSettings
+    from gateway.rtp.settings import RtpSettings
 
 Address = tuple[str, int]
 

@@ -13,9 +13,9 @@ from __future__ import annotations
 import dataclasses
 import random
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from gateway.media import FRAME_MS, AudioFormat
+from gateway.sdp.common import ANSWER_DIRECTION, RTP_PROTOS, add_format, remote_direction
 from gateway.sdp.model import (
     Connection,
     Media,
@@ -26,9 +26,14 @@ from gateway.sdp.model import (
     addrtype_of,
     parse_sdp,
 )
-
-if TYPE_CHECKING:
-    from gateway.sdp.video import VideoAnswer, VideoPolicy
+from gateway.sdp.video import (
+    VideoAnswer,
+    VideoPolicy,
+    accept_video_answer,
+    main_video_index,
+    negotiate_video,
+    video_offer,
+)
 
 # Codecs we can carry: canonical name -> (rtpmap clock rate, channels, PT we offer).
 # RFC 7587: opus is always opus/48000/2 in SDP, whatever the real channel count.
@@ -41,13 +46,6 @@ CODECS: dict[str, tuple[int, int, int]] = {
 TELEPHONE_EVENT_PTS = {8000: 101, 48000: 110}  # dynamic PTs we offer
 TELEPHONE_EVENTS = "0-15"  # the DTMF digits RFC 4733 section 3.2 defines
 OPUS_FMTP = "useinbandfec=1"
-RTP_PROTOS = ("RTP/AVP", "RTP/AVPF")
-_ANSWER_DIRECTION = {
-    "sendrecv": "sendrecv",
-    "sendonly": "recvonly",
-    "recvonly": "sendonly",
-    "inactive": "inactive",
-}
 
 
 @dataclass(slots=True)
@@ -135,8 +133,8 @@ def answer_offer(
         raise SdpError(488, "no common audio codec")
     index, audio, event = chosen
     media = desc.media[index]
-    remote_dir = _remote_direction(desc, media)
-    local_dir = _ANSWER_DIRECTION[remote_dir]
+    remote_dir = remote_direction(desc, media)
+    local_dir = ANSWER_DIRECTION[remote_dir]
     video_index, video = _answer_video(desc, video_port, video_policy)
     answer_media: list[Media] = []
     for i, offered in enumerate(desc.media):
@@ -162,8 +160,6 @@ def answer_offer(
 def offers_video(offer: bytes) -> bool:
     """Whether ``offer`` has a camera m=video we would answer (so a video port is
     worth allocating); False for a malformed offer, which the answer then refuses."""
-    from gateway.sdp.video import main_video_index  # video.py builds on this module
-
     try:
         return main_video_index(parse_sdp(offer)) is not None
     except SdpError:
@@ -175,8 +171,6 @@ def _answer_video(
 ) -> tuple[int | None, VideoAnswer | None]:
     if not port or policy is None:
         return None, None
-    from gateway.sdp.video import main_video_index, negotiate_video
-
     index = main_video_index(desc)
     if index is None:
         return None, None
@@ -202,19 +196,17 @@ def make_offer(
     media = Media("audio", audio_port, "RTP/AVP", [])
     for name in names:
         rate, channels, pt = CODECS[name]
-        _add_format(media, RtpMap(pt, name, rate, channels))
+        add_format(media, RtpMap(pt, name, rate, channels))
         if name == "opus":
             media.attributes.append(("fmtp", f"{pt} {OPUS_FMTP}"))
     rates = {CODECS[name][0] for name in names}
     for rate, pt in TELEPHONE_EVENT_PTS.items():
         if rate in rates:  # an event clock no offered codec uses would never be picked
-            _add_format(media, RtpMap(pt, "telephone-event", rate))
+            add_format(media, RtpMap(pt, "telephone-event", rate))
             media.attributes.append(("fmtp", f"{pt} {TELEPHONE_EVENTS}"))
     media.attributes += [("ptime", str(FRAME_MS)), ("rtcp-mux", None), (direction, None)]
     streams = [media]
     if video_port and video_policy is not None:
-        from gateway.sdp.video import video_offer  # video.py builds on this module
-
         streams.append(video_offer(video_policy, video_port))
     return _render(local_ip, session, streams)
 
@@ -238,8 +230,8 @@ def accept_answer(
     audio, event = _pick_from_answer(media, offered) if media.port else (None, None)
     if audio is None:
         raise SdpError(488, "answer accepts none of our audio codecs")
-    remote_dir = _remote_direction(theirs, media)
-    local_dir = _ANSWER_DIRECTION[remote_dir]
+    remote_dir = remote_direction(theirs, media)
+    local_dir = ANSWER_DIRECTION[remote_dir]
     mux = media.rtcp_mux and ours.media[index].rtcp_mux
     negotiated = _negotiated(answer, audio, event, theirs, media, mux, remote_dir, local_dir)
     return _accept_video(negotiated, ours, theirs, video_policy)
@@ -249,8 +241,6 @@ def _accept_video(negotiated: Negotiated, ours: SessionDescription,
                   theirs: SessionDescription, policy: VideoPolicy | None) -> Negotiated:
     if policy is None:
         return negotiated
-    from gateway.sdp.video import accept_video_answer
-
     index = next((i for i, m in enumerate(ours.media) if m.media == "video" and m.port), None)
     if index is None:
         return negotiated
@@ -351,15 +341,6 @@ def _pick_from_answer(
     return None, None
 
 
-def _remote_direction(desc: SessionDescription, media: Media) -> str:
-    direction = desc.direction_for(media)
-    conn = desc.connection_for(media)
-    if conn is not None and conn.is_hold_address:
-        # RFC 2543 hold: the peer will not receive, whatever the attribute says.
-        return {"sendrecv": "sendonly", "recvonly": "inactive"}.get(direction, direction)
-    return direction
-
-
 def _remote_addresses(
     desc: SessionDescription, media: Media, mux: bool
 ) -> tuple[tuple[str, int], tuple[str, int]]:
@@ -383,25 +364,17 @@ def _audio_media(
     direction: str,
 ) -> Media:
     media = Media("audio", port, proto, [])
-    _add_format(media, RtpMap(audio.payload_type, audio.name, audio.clock_rate, audio.channels))
+    add_format(media, RtpMap(audio.payload_type, audio.name, audio.clock_rate, audio.channels))
     if audio.name == "opus":
         media.attributes.append(("fmtp", f"{audio.payload_type} {OPUS_FMTP}"))
     if event is not None:
-        _add_format(media, event)
+        add_format(media, event)
         media.attributes.append(("fmtp", f"{event.payload_type} {TELEPHONE_EVENTS}"))
     media.attributes.append(("ptime", str(FRAME_MS)))
     if mux:
         media.attributes.append(("rtcp-mux", None))
     media.attributes.append((direction, None))
     return media
-
-
-def _add_format(media: Media, rtpmap: RtpMap) -> None:
-    media.formats.append(str(rtpmap.payload_type))
-    channels = f"/{rtpmap.channels}" if rtpmap.channels != 1 else ""
-    media.attributes.append(
-        ("rtpmap", f"{rtpmap.payload_type} {rtpmap.encoding}/{rtpmap.clock_rate}{channels}")
-    )
 
 
 def _rejected(offered: Media) -> Media:

@@ -19,8 +19,8 @@ import math
 import re
 from dataclasses import dataclass
 
+from gateway.sdp.common import ANSWER_DIRECTION, RTP_PROTOS, add_format, remote_direction
 from gateway.sdp.model import Media, Origin, RtpMap, SessionDescription
-from gateway.sdp.negotiate import _ANSWER_DIRECTION, RTP_PROTOS, _add_format, _remote_direction
 
 VIDEO_CLOCK_RATE = 90000  # RFC 6184 / 7741 / 4629 all mandate 90 kHz
 CODECS = ("H264", "VP8", "H263-1998", "H263-2000")
@@ -402,8 +402,8 @@ def negotiate_video(
         session = SessionDescription(
             origin=Origin("-", "0", "0", "IN", "IP4", "0.0.0.0"), media=[offer_media]
         )
-    remote_dir = _remote_direction(session, offer_media)
-    local_dir = _ANSWER_DIRECTION[remote_dir]
+    remote_dir = remote_direction(session, offer_media)
+    local_dir = ANSWER_DIRECTION[remote_dir]
 
     fps_limit = min(max_fps, _framerate(offer_media) or max_fps)
     size = chosen.max_frame_size(max_size, min(cap.min_fps, fps_limit))
@@ -413,7 +413,7 @@ def negotiate_video(
     fmtp, pli = _answer_fmtp(chosen, cap)
 
     media = Media("video", port, offer_media.proto, [])
-    _add_format(media, RtpMap(chosen.payload_type, _rtpmap_name(offer_media, chosen), 90000))
+    add_format(media, RtpMap(chosen.payload_type, _rtpmap_name(offer_media, chosen), 90000))
     if fmtp:
         media.attributes.append(("fmtp", f"{chosen.payload_type} {fmtp}"))
     media.bandwidths += [f"AS:{math.ceil(max_bitrate_bps / 1000)}", f"TIAS:{max_bitrate_bps}"]
@@ -619,7 +619,7 @@ def video_offer(policy: VideoPolicy, port: int) -> Media:
         modes = cap.h264_modes if name == "H264" else (0,)
         for mode in modes:
             pt = OFFER_PAYLOAD_TYPES[(name, mode)]
-            _add_format(media, RtpMap(pt, name, VIDEO_CLOCK_RATE))
+            add_format(media, RtpMap(pt, name, VIDEO_CLOCK_RATE))
             ours = VideoFormat(name, pt, packetization_mode=mode,
                                level_asymmetry_allowed=True, image_sizes=_OFFER_H263_SIZES)
             fmtp, _ = _answer_fmtp(ours, cap)

@@ -1,11 +1,13 @@
 """The SIP gateway: SIP calls in (and out), each presented to the MCU as a Leg.
 
-Glue between the sans-IO SIP core (``endpoint``), SDP offer/answer
-(``gateway.sdp``) and RTP (``gateway.rtp``). It knows nothing of conferences: an
-``admit`` callback decides, per incoming call, between a ``Refuse`` (sent as the
-SIP final answer) and a ``Seat`` that takes the Leg once the call is confirmed.
-Every call owns exactly one RTP port pair from the moment it is answered until it
-ends, whichever way it ends, so ports never leak.
+Signalling only: the sans-IO SIP core (``endpoint``) and SDP offer/answer
+(``gateway.sdp``) decide what media to run; each negotiation becomes a
+protocol-neutral ``MediaPlan`` that the call's ``RtpMediaSession`` carries and its
+``RtpLeg`` presents (``gateway/rtp/media.py``, shared with every gateway). It knows
+nothing of conferences: an ``admit`` callback decides, per incoming call, between a
+``Refuse`` (sent as the SIP final answer of its cause) and a ``Seat`` that takes the
+Leg once the call is confirmed. Every call holds its port pairs from the moment it is
+answered until it ends, whichever way it ends, so ports never leak.
 """
 
 from __future__ import annotations
@@ -13,10 +15,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import logging
-import math
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from gateway.dtmf.info import InfoDtmfError, parse_info_dtmf
 from gateway.gateway import UnsupportedUri
@@ -30,14 +29,14 @@ from gateway.leg import (
     KeyFrameRequest,
     LegEvent,
     Refuse,
+    RefuseCause,
     Seat,
 )
 from gateway.log import log_event
-from gateway.media import AudioFormat, EncodedAudio, EncodedVideo, VideoSendFormat
-from gateway.rtp.ports import PortAllocator, PortPair, PortsExhausted
-from gateway.rtp.session import RtpSession
-from gateway.rtp.transport import RtpEndpoint
-from gateway.rtp.video import VideoRtpSession
+from gateway.media import VideoSendFormat
+from gateway.rtp.media import AudioPlan, MediaPlan, RtpLeg, RtpMediaSession, StreamPlan, VideoPlan
+from gateway.rtp.ports import PortAllocator, PortsExhausted
+from gateway.rtp.settings import MediaSettings, RtpSettings
 from gateway.sdp.model import SdpError
 from gateway.sdp.negotiate import (
     LocalSession,
@@ -56,14 +55,30 @@ from gateway.sip.media_control import (
     is_fast_update,
 )
 from gateway.sip.message import SipParseError, parse_uri
+from gateway.sip.settings import SipSettings
 from gateway.sip.transport import SipTransport
-
-if TYPE_CHECKING:
-    from mcu.settings import MediaSettings, RtpSettings, SipSettings, VideoSettings
 
 log = logging.getLogger("gateway.sip")
 
-RETRY_AFTER_SECONDS = "30"
+RETRY_AFTER_SECONDS = 30
+
+# How each neutral refusal is said in SIP (RFC 3261 21.4/21.5).
+SIP_ANSWERS: dict[RefuseCause, tuple[int, str]] = {
+    RefuseCause.NOT_FOUND: (404, "Not Found"),
+    RefuseCause.BUSY: (486, "Busy Here"),
+    RefuseCause.FULL: (503, "Service Unavailable"),
+    RefuseCause.CLOSED_NOW: (480, "Temporarily Unavailable"),
+    RefuseCause.NEEDS_ENCRYPTION: (488, "Not Acceptable Here"),
+    RefuseCause.NO_COMMON_MEDIA: (488, "Not Acceptable Here"),
+    RefuseCause.BAD_REQUEST: (400, "Bad Request"),
+}
+
+
+def sip_answer(refuse: Refuse) -> tuple[int, str, list[tuple[str, str]]]:
+    """The SIP final response for a refusal: status, reason phrase, headers."""
+    status, phrase = SIP_ANSWERS[refuse.cause]
+    headers = [("Retry-After", str(refuse.retry_after))] if refuse.retry_after else []
+    return status, f"{phrase} ({refuse.reason})", headers
 
 
 def leg_id_of(handle: str) -> str:
@@ -71,149 +86,17 @@ def leg_id_of(handle: str) -> str:
     return f"sip-{handle}"
 
 
-class SipLeg:
-    """One SIP call as the conference sees it (gateway.leg.Leg)."""
-
-    protocol = "sip"
-
-    def __init__(self, service: SipService, call: _Call):
-        self.id = leg_id_of(call.handle)
-        # Endpoints that send no display name are shown by their From user part.
-        self.display_name = call.info.display_name or _user_of(call.info.from_uri)
-        self.remote = call.info.remote
-        self._service = service
-        self._call = call
-        self._queue: asyncio.Queue[LegEvent] = asyncio.Queue()
-
-    @property
-    def audio_format(self) -> AudioFormat | None:
-        return self._call.negotiated.audio if self._call.negotiated else None
-
-    @property
-    def dtmf_events(self) -> bool:
-        """Whether the peer sends keys as RFC 4733 events (else listen for tones)."""
-        negotiated = self._call.negotiated
-        return negotiated is not None and negotiated.telephone_event_pt is not None
-
-    def read_audio(self) -> EncodedAudio | None:
-        rtp = self._call.rtp
-        if rtp is None:
-            return None
-        for dtmf in rtp.events():  # drained once a tick: DTMF rides the media clock
-            self.post(dtmf)
-        return rtp.read_audio()
-
-    def write_audio(self, frame: EncodedAudio) -> None:
-        if self._call.rtp is not None:
-            self._call.rtp.send_audio(frame)
-
-    def statistics(self) -> dict[str, object]:
-        """Codecs, packets, loss, jitter and key frames of both streams, both ways."""
-        return self._service.call_statistics(self._call.handle) or {}
-
-    # -- video (None / no-ops on an audio-only call) ---------------------------------
-
-    @property
-    def video_format(self) -> VideoSendFormat | None:
-        """What to encode for this peer; None when it sends and takes no video."""
-        return self._call.video_format()
-
-    @property
-    def video_receiving(self) -> bool:
-        """Whether the peer's video reaches us (it may be receive-only, or on hold)."""
-        negotiated = self._call.negotiated
-        video = negotiated.video if negotiated else None
-        return video is not None and video.receiving and self._call.video_rtp is not None
-
-    @property
-    def video_sending(self) -> bool:
-        """Whether what we send reaches the peer (not receive-only on its side, not on
-        hold): the mixer encodes nothing for a peer that takes no video."""
-        rtp = self._call.video_rtp
-        return rtp is not None and rtp.sending
-
-    @property
-    def keyframe_methods(self) -> tuple[str, ...]:
-        """How this peer can be asked for a key frame, in the order to try."""
-        negotiated = self._call.negotiated
-        video = negotiated.video if negotiated else None
-        if video is None:
-            return ()
-        methods = [m for m, fb in (("pli", "nack pli"), ("fir", "ccm fir")) if fb in video.rtcp_fb]
-        return (*methods, "info")  # SIP INFO works whatever RTCP the peer negotiated
-
-    @property
-    def video_needs_keyframe(self) -> bool:
-        rtp = self._call.video_rtp
-        return rtp is not None and rtp.session.needs_keyframe  # type: ignore[union-attr]
-
-    def read_video(self) -> list[EncodedVideo]:
-        rtp = self._call.video_rtp
-        if rtp is None:
-            return []
-        session: VideoRtpSession = rtp.session  # type: ignore[assignment]
-        for ask in session.keyframe_asks():
-            self.post(KeyFrameRequest(ask.kind.value))
-        return session.read_frames()
-
-    def write_video(self, frame: EncodedVideo) -> None:
-        rtp = self._call.video_rtp
-        if rtp is not None and rtp.sending:
-            session: VideoRtpSession = rtp.session  # type: ignore[assignment]
-            rtp.send_packets(session.packetize(frame, rtp.now()))
-
-    def request_keyframe(self, method: str, repeat: bool = False) -> bool:
-        """Ask the peer for a key frame by ``method`` ("pli", "fir", "info"); False when
-        it cannot go out yet (no packet from the peer names its SSRC)."""
-        if method == "info":
-            return self._service.send_fast_update(self._call.handle)
-        rtp = self._call.video_rtp
-        if rtp is None:
-            return False
-        session: VideoRtpSession = rtp.session  # type: ignore[assignment]
-        packet = session.build_keyframe_request(method, repeat=repeat)
-        if packet is None:
-            return False
-        rtp.send_rtcp_now(packet)
-        return True
-
-    async def events(self) -> AsyncIterator[LegEvent]:
-        while True:
-            event = await self._queue.get()
-            yield event
-            if isinstance(event, Hangup):
-                return
-
-    async def hang_up(self, reason: str) -> None:
-        self._service.hang_up(self._call.handle, reason)
-
-    def post(self, event: LegEvent) -> None:
-        self._queue.put_nowait(event)
-
-
 @dataclass(eq=False, slots=True)
 class _Call:
     handle: str
     info: CallInfo
+    media: RtpMediaSession
     seat: Seat | None = None
-    rtp: RtpEndpoint | None = None
     sdp_session: LocalSession = field(default_factory=LocalSession)
     local_ip: str = ""
-    ports: PortPair | None = None
     our_offer: bytes | None = None  # dial-out, or offerless INVITE (offer in our 200)
     negotiated: Negotiated | None = None
-    leg: SipLeg | None = None
-    rtp_started: asyncio.Task[None] | None = None
-    video_ports: PortPair | None = None  # allocated when the offer has video
-    video_rtp: RtpEndpoint | None = None
-    video_started: asyncio.Task[None] | None = None
-    mtu: int = 1200
-
-    def video_format(self) -> VideoSendFormat | None:
-        video = self.negotiated.video if self.negotiated else None
-        if video is None or self.video_rtp is None:
-            return None
-        return send_format(video, self.mtu)
+    leg: RtpLeg | None = None
 
 
 def send_format(video: VideoAnswer, mtu: int) -> VideoSendFormat:
@@ -222,6 +105,26 @@ def send_format(video: VideoAnswer, mtu: int) -> VideoSendFormat:
     return VideoSendFormat(fmt.name, fmt.payload_type, video.size[0], video.size[1],
                            video.frame_rate, video.bitrate_bps,
                            packetization_mode=fmt.packetization_mode or 0, mtu=mtu)
+
+
+def media_plan(negotiated: Negotiated, mtu: int) -> MediaPlan:
+    """What an offer/answer exchange asks the RTP layer to run."""
+    audio = None
+    if negotiated.audio is not None:
+        audio = AudioPlan(negotiated.audio,
+                          StreamPlan(negotiated.remote_rtp, negotiated.remote_rtcp,
+                                     negotiated.rtcp_mux, sending=negotiated.sending,
+                                     receiving=negotiated.receiving),
+                          negotiated.telephone_event_pt, negotiated.telephone_event_rate)
+    video = negotiated.video
+    if video is None:
+        return MediaPlan(audio)
+    feedback = tuple(method for method, fb in (("pli", "nack pli"), ("fir", "ccm fir"))
+                     if fb in video.rtcp_fb)
+    stream = StreamPlan(negotiated.video_rtp, negotiated.video_rtcp, negotiated.video_rtcp_mux,
+                        sending=video.sending and not negotiated.on_hold,
+                        receiving=video.receiving)
+    return MediaPlan(audio, VideoPlan(send_format(video, mtu), stream, feedback))
 
 
 class SipService:
@@ -236,12 +139,15 @@ class SipService:
         rtp_settings: RtpSettings,
         media_settings: MediaSettings,
         admit: Admit,
-        video_settings: VideoSettings | None = None,
+        *,
+        video_policy: VideoPolicy | None = None,
+        mtu: int = 1200,
+        ports: PortAllocator | None = None,
     ):
         self._rtp_settings = rtp_settings
         self._media = media_settings
-        self._video = video_settings
-        self._video_policy = _video_policy(video_settings)
+        self._video_policy = video_policy
+        self._mtu = mtu
         self._admit = admit
         self.endpoint = sip.SipEndpoint(sip.SipCoreConfig.from_settings(sip_settings),
                                         check_info=check_info)
@@ -253,7 +159,8 @@ class SipService:
             tcp=sip_settings.tcp,
             on_events=self._on_events,
         )
-        self.ports = PortAllocator(rtp_settings.port_min, rtp_settings.port_max)
+        # Shared with the other gateways when the MCU passes its allocator.
+        self.ports = ports or PortAllocator(rtp_settings.port_min, rtp_settings.port_max)
         self._rtp_host = sip_settings.host
         self.calls: dict[str, _Call] = {}
         self._closing: set[asyncio.Task[None]] = set()
@@ -276,6 +183,18 @@ class SipService:
         if self._closing:
             await asyncio.gather(*self._closing, return_exceptions=True)
         await self.transport.close()
+
+    def statistics(self) -> dict[str, int]:
+        """The gateway's counters (``Gateway.statistics``)."""
+        return {"calls": len(self.calls),
+                "rtp_ports_in_use": sum(c.media.ports_held for c in self.calls.values())}
+
+    def _new_call(self, handle: str, info: CallInfo, seat: Seat) -> _Call:
+        media = RtpMediaSession(self.ports, self._rtp_host, self._rtp_settings,
+                                on_timeout=lambda: self._rtp_timeout(call.handle),
+                                remote=info.remote)
+        call = _Call(handle, info, media, seat=seat)
+        return call
 
     def dial(self, uri: str, seat: Seat, *, conference: str = "mcu",
              display_name: str = "") -> str:
@@ -300,19 +219,19 @@ class SipService:
             ipaddress.ip_address(remote[0])
         except ValueError:
             raise UnsupportedUri(f"the host of {uri!r} must be an IP address") from None
-        from_user, display_name = conference, display_name or None
         local = self.transport.local_address(remote[0])
-        info = CallInfo(target.user or "", display_name or "", uri, f"{remote[0]}:{remote[1]}")
-        ports = self.ports.allocate(self._rtp_host)
-        local_ip = self._media.advertised_address or local[0]
-        call = _Call("", info, seat=seat, ports=ports, local_ip=local_ip)
-        call.our_offer = self._offer(call)
+        info = CallInfo(target.user or "", display_name, uri, f"{remote[0]}:{remote[1]}")
+        call = self._new_call("", info, seat)
+        call.local_ip = self._media.advertised_address or local[0]
+        call.media.reserve_audio()
         try:
+            call.our_offer = self._offer(call)
             call.handle = self.endpoint.invite(str(target), remote, transport,
-                                               from_user=from_user, display_name=display_name,
+                                               from_user=conference,
+                                               display_name=display_name or None,
                                                sdp=call.our_offer, local=local)
         except Exception:
-            self._release_ports(call)
+            call.media.release()
             raise
         self.calls[call.handle] = call
         self.transport.flush()
@@ -364,72 +283,55 @@ class SipService:
         if isinstance(decision, Refuse):
             self._refuse(ev.call, info, decision)
             return
-        call = _Call(ev.call, info, seat=decision)
+        call = self._new_call(ev.call, info, decision)
         call.local_ip = self._media.advertised_address or ev.local[0]
-        if self._video is not None:
-            call.mtu = self._video.mtu
         try:
-            call.ports = self.ports.allocate(self._rtp_host)
+            call.media.reserve_audio()
         except PortsExhausted:
             decision.abandon()
-            self._refuse(ev.call, info, Refuse(503, "Service Unavailable (no media ports)",
-                                               (("Retry-After", RETRY_AFTER_SECONDS),)))
+            self._refuse(ev.call, info, Refuse(RefuseCause.FULL, "no media ports",
+                                               retry_after=RETRY_AFTER_SECONDS))
             return
-        self._allocate_video(call, ev.sdp)
         try:
             body = self._first_answer(call, ev.sdp)
         except SdpError as error:
-            self._release_ports(call)
+            call.media.release()
             decision.abandon()
-            self._refuse(ev.call, info, Refuse(error.status, _reason(error)))
+            self._refuse(ev.call, info, _sdp_refusal(error))
             return
         self.calls[ev.call] = call
         if call.negotiated is not None:
-            self._start_media(call)
+            call.media.start(media_plan(call.negotiated, self._mtu))
         self.endpoint.respond_invite(ev.call, 200, "OK", body=body)
         video = call.negotiated.video if call.negotiated else None
         log_event(log, "sip.answered", call=ev.call, user=ev.user, remote=info.remote,
-                  transport=ev.transport, rtp_port=call.ports.rtp_port,
-                  codec=call.negotiated.audio.name if call.negotiated else "offer-in-200",
+                  transport=ev.transport, rtp_port=call.media.audio_ports.rtp_port
+                  if call.media.audio_ports else None,
+                  codec=call.negotiated.audio.name
+                  if call.negotiated and call.negotiated.audio else "offer-in-200",
                   video=f"{video.format.name} {video.size[0]}x{video.size[1]}" if video else None)
+
+    def _video_port(self, call: _Call, offer: bytes | None) -> int | None:
+        """A second port pair when video will be negotiated (an offer with video, or
+        our own offer); without one the call goes on audio-only, never refused for it."""
+        if self._video_policy is None or (offer is not None and not offers_video(offer)):
+            return None
+        return call.media.reserve_video()
 
     def _offer(self, call: _Call) -> bytes:
         """Our offer (dial-out, offerless INVITE): audio, and video when enabled."""
-        assert call.ports is not None
-        if self._video is not None:
-            call.mtu = self._video.mtu
-        self._allocate_video(call, None)
-        video_port = call.video_ports.rtp_port if call.video_ports else None
-        return make_offer(call.local_ip, call.ports.rtp_port, self._media.audio_codecs,
-                          call.sdp_session, video_port=video_port,
+        audio_port = call.media.reserve_audio()
+        return make_offer(call.local_ip, audio_port, self._media.audio_codecs,
+                          call.sdp_session, video_port=self._video_port(call, None),
                           video_policy=self._video_policy)
 
-    def _allocate_video(self, call: _Call, offer: bytes | None) -> None:
-        """A second port pair when video will be negotiated (an offer with video, or
-        our own offer); without one the call goes on audio-only, never refused for it."""
-        if self._video_policy is None or call.video_ports is not None:
-            return
-        if offer is not None and not offers_video(offer):
-            return
-        try:
-            call.video_ports = self.ports.allocate(self._rtp_host)
-        except PortsExhausted:
-            log_event(log, "sip.no_video_ports", level=logging.WARNING, call=call.handle,
-                      remote=call.info.remote)
-
-    def _release_ports(self, call: _Call) -> None:
-        for pair in (call.ports, call.video_ports):
-            if pair is not None:
-                self.ports.release(pair)
-
     def _refuse(self, handle: str, info: CallInfo, refuse: Refuse) -> None:
+        status, reason, headers = sip_answer(refuse)
         log_event(log, "sip.refused", call=handle, user=info.user, remote=info.remote,
-                  status=refuse.status, reason=refuse.reason)
-        self.endpoint.respond_invite(handle, refuse.status, refuse.reason,
-                                     headers=list(refuse.headers))
+                  status=status, cause=refuse.cause, reason=refuse.reason)
+        self.endpoint.respond_invite(handle, status, reason, headers=headers)
 
     def _first_answer(self, call: _Call, offer: bytes | None) -> bytes:
-        assert call.ports is not None
         if offer is None:  # offerless INVITE: we offer in the 200, the ACK answers
             call.our_offer = self._offer(call)
             return call.our_offer
@@ -437,42 +339,11 @@ class SipService:
         return call.negotiated.answer_sdp
 
     def _answer(self, call: _Call, offer: bytes) -> Negotiated:
-        assert call.ports is not None
-        video_port = call.video_ports.rtp_port if call.video_ports else None
-        return answer_offer(offer, local_ip=call.local_ip, audio_port=call.ports.rtp_port,
+        audio_port = call.media.reserve_audio()
+        return answer_offer(offer, local_ip=call.local_ip, audio_port=audio_port,
                             preferences=self._media.audio_codecs, session=call.sdp_session,
-                            video_port=video_port, video_policy=self._video_policy)
-
-    def _start_media(self, call: _Call) -> None:
-        negotiated, ports = call.negotiated, call.ports
-        assert negotiated is not None and negotiated.audio is not None and ports is not None
-        session = RtpSession.from_settings(
-            negotiated.audio, negotiated.telephone_event_pt, negotiated.remote_rtp,
-            negotiated.remote_rtcp, negotiated.rtcp_mux, self._rtp_settings,
-            telephone_event_rate=negotiated.telephone_event_rate,
-        )
-        call.rtp = RtpEndpoint(
-            session, ports, self.ports,
-            inactivity_timeout=self._rtp_settings.inactivity_timeout,
-            on_timeout=lambda: self._rtp_timeout(call.handle),
-        )
-        self._apply_directions(call.rtp, negotiated)
-        # start() only wraps the sockets already bound, so it completes at once; packets
-        # that arrive before it are waiting in the kernel's socket buffer.
-        call.rtp_started = asyncio.get_running_loop().create_task(call.rtp.start())
-        self._start_video(call)
-
-    def _start_video(self, call: _Call) -> None:
-        negotiated, ports = call.negotiated, call.video_ports
-        if negotiated is None or negotiated.video is None or ports is None:
-            return
-        session = VideoRtpSession(send_format(negotiated.video, call.mtu), negotiated.video_rtp,
-                                  negotiated.video_rtcp, negotiated.video_rtcp_mux)
-        # No inactivity timeout: a receive-only or camera-off peer sends no video at all;
-        # the audio stream's watchdog ends a dead call.
-        call.video_rtp = RtpEndpoint(session, ports, self.ports, inactivity_timeout=math.inf)
-        self._apply_video_directions(call.video_rtp, negotiated)
-        call.video_started = asyncio.get_running_loop().create_task(call.video_rtp.start())
+                            video_port=self._video_port(call, offer),
+                            video_policy=self._video_policy)
 
     def _confirmed(self, handle: str, sdp: bytes | None) -> None:
         call = self.calls.get(handle)
@@ -489,14 +360,23 @@ class SipService:
                           remote=call.info.remote, reason=error.reason)
                 self.hang_up(handle, "bad-sdp-in-ack")
                 return
-            self._start_media(call)
+            call.media.start(media_plan(call.negotiated, self._mtu))
         if call.leg is None and call.seat is not None:
-            call.leg = SipLeg(self, call)
+            call.leg = self._leg(call)
             call.seat.join(call.leg)
+
+    def _leg(self, call: _Call) -> RtpLeg:
+        handle = call.handle
+        # Endpoints that send no display name are shown by their From user part.
+        name = call.info.display_name or _user_of(call.info.from_uri)
+        return RtpLeg(leg_id_of(handle), self.name, name, call.info.remote, call.media,
+                      hang_up=lambda reason: self.hang_up(handle, reason),
+                      # SIP INFO works whatever RTCP feedback the peer negotiated.
+                      signalled_keyframes={"info": lambda: self.send_fast_update(handle)})
 
     def _reinvite(self, handle: str, offer: bytes | None) -> None:
         call = self.calls.get(handle)
-        if call is None or call.rtp is None or call.negotiated is None:
+        if call is None or not call.media.started or call.negotiated is None:
             self.endpoint.respond_invite(handle, 491, "Request Pending")
             return
         if offer is None:  # offerless re-INVITE: offer what we use now (RFC 3261 14.2)
@@ -505,56 +385,23 @@ class SipService:
         try:
             negotiated = self._answer(call, offer)
         except SdpError as error:  # keep the session as it was (RFC 3264 section 8)
-            self.endpoint.respond_invite(handle, error.status, _reason(error))
+            status, reason, _ = sip_answer(_sdp_refusal(error))
+            self.endpoint.respond_invite(handle, status, reason)
             return
         was_on_hold = call.negotiated.on_hold
         call.negotiated = negotiated
-        self._apply_directions(call.rtp, negotiated)
-        if call.video_rtp is not None:
-            self._apply_video_directions(call.video_rtp, negotiated)
+        call.media.update(media_plan(negotiated, self._mtu))
         self.endpoint.respond_invite(handle, 200, "OK", body=negotiated.answer_sdp)
         if call.leg and negotiated.on_hold != was_on_hold:
             log_event(log, "sip.hold", call=handle, on_hold=negotiated.on_hold)
             call.leg.post(HoldChanged(negotiated.on_hold))
 
-    @staticmethod
-    def _apply_directions(rtp: RtpEndpoint, negotiated: Negotiated) -> None:
-        rtp.update_remote(negotiated.remote_rtp, negotiated.remote_rtcp, negotiated.rtcp_mux,
-                          sending=negotiated.sending, receiving=negotiated.receiving)
-
-    @staticmethod
-    def _apply_video_directions(rtp: RtpEndpoint, negotiated: Negotiated) -> None:
-        video = negotiated.video
-        if video is None:  # a re-INVITE declined video: keep the port, send nothing
-            rtp.update_remote(rtp.session.remote_rtp, rtp.session.remote_rtcp,
-                              rtp.session.rtcp_mux, sending=False, receiving=False)
-            return
-        session: VideoRtpSession = rtp.session  # type: ignore[assignment]
-        session.set_format(send_format(video, session.format.mtu))
-        rtp.update_remote(negotiated.video_rtp, negotiated.video_rtcp,
-                          negotiated.video_rtcp_mux, sending=video.sending and not
-                          negotiated.on_hold, receiving=video.receiving)
-
-    def statistics(self) -> dict[str, int]:
-        """The gateway's counters (``Gateway.statistics``)."""
-        return {"calls": len(self.calls), "rtp_ports_in_use": 2 * self.ports.in_use}
-
     def call_statistics(self, handle: str) -> dict[str, object] | None:
-        """What the call's media streams carry and how they fare, for the web control."""
+        """What the call's media streams carry and how they fare (``Leg.statistics``)."""
         call = self.calls.get(handle)
         if call is None:
             return None
-        negotiated = call.negotiated
-        out: dict[str, object] = {"remote": call.info.remote}
-        if call.rtp is not None and negotiated is not None and negotiated.audio is not None:
-            out["audio"] = {"codec": negotiated.audio.name, **call.rtp.session.stats}
-        video = negotiated.video if negotiated else None
-        if call.video_rtp is not None and video is not None:
-            out["video"] = {"codec": video.format.name, "send_size": list(video.size),
-                            "send_frame_rate": video.frame_rate,
-                            "send_bitrate_bps": video.bitrate_bps,
-                            **call.video_rtp.session.stats}
-        return out
+        return call.leg.statistics() if call.leg else {"remote": call.info.remote}
 
     def send_fast_update(self, handle: str) -> bool:
         """SIP INFO picture_fast_update (RFC 5168) in the call's dialog."""
@@ -575,27 +422,18 @@ class SipService:
             self.hang_up(handle, "rtp-timeout")
 
     async def _close_media(self, call: _Call) -> None:
-        assert call.rtp is not None
         try:
-            # Never close sockets a start is still wrapping.
-            for started in (call.rtp_started, call.video_started):
-                if started is not None:
-                    await started
-            await call.rtp.close()
-            if call.video_rtp is not None:
-                await call.video_rtp.close()
-            elif call.video_ports is not None:
-                self.ports.release(call.video_ports)
+            await call.media.close()
         finally:
             self._closing.discard(asyncio.current_task())  # type: ignore[arg-type]
 
     def _end(self, call: _Call, reason: str, by_remote: bool) -> None:
         """The one way a call ends: free its media, tell its leg or give back its seat."""
         self.calls.pop(call.handle, None)
-        if call.rtp is not None:
+        if call.media.started:
             self._closing.add(asyncio.get_running_loop().create_task(self._close_media(call)))
         else:
-            self._release_ports(call)
+            call.media.release()
         if call.leg is not None:
             call.leg.post(Hangup(reason, by_remote))
         elif call.seat is not None:
@@ -635,14 +473,7 @@ def check_info(content_type: str, body: bytes) -> tuple[int, str] | None:
     return None
 
 
-def _video_policy(settings: VideoSettings | None) -> VideoPolicy | None:
-    if settings is None or not settings.enabled:
-        return None
-    return VideoPolicy(tuple(settings.codecs), (settings.width, settings.height),
-                       settings.frame_rate, tuple(settings.h264_modes),
-                       settings.max_bitrate_bps)
-
-
-def _reason(error: SdpError) -> str:
-    phrase = {400: "Bad Request", 488: "Not Acceptable Here"}.get(error.status, "Error")
-    return f"{phrase} ({error.reason})"
+def _sdp_refusal(error: SdpError) -> Refuse:
+    """A malformed offer is a bad request; one with nothing in common, no media."""
+    cause = RefuseCause.BAD_REQUEST if error.status == 400 else RefuseCause.NO_COMMON_MEDIA
+    return Refuse(cause, error.reason)

@@ -204,6 +204,7 @@ class AudioMixer:
     def __init__(self, settings: MixerSettings | None = None) -> None:
         self.settings = settings or MixerSettings()
         self._legs: dict[str, _LegState] = {}
+        self._silent: set[str] = set()  # legs without audio (cameras): in, never mixed
         self._seq = itertools.count()
         self._tick = 0
         self._events: deque[MixerEvent] = deque(maxlen=1024)  # bounded if nobody drains
@@ -218,34 +219,48 @@ class AudioMixer:
     # ---- control (on the loop)
 
     def add(self, leg: AudioLeg) -> None:
-        if leg.audio_format is None:
-            raise ValueError(f"leg {leg.id} has no negotiated audio format")
-        if leg.id in self._legs:
+        """A leg joins the mix. One without audio (a camera) is accepted and never
+        read, mixed or written: controls on it do nothing."""
+        if leg.id in self._legs or leg.id in self._silent:
             raise ValueError(f"leg {leg.id} is already in the mix")
+        if leg.audio_format is None:
+            self._silent.add(leg.id)
+            return
         self._legs[leg.id] = _LegState(leg, next(self._seq), leg.audio_format)
         self._events.append(ParticipantJoined(leg.id))
 
     def remove(self, leg_id: str) -> None:
+        self._silent.discard(leg_id)
         if self._legs.pop(leg_id, None) is not None:
             self._events.append(ParticipantLeft(leg_id))
 
+    def _with_audio(self, leg_id: str) -> _LegState | None:
+        state = self._legs.get(leg_id)
+        if state is None and leg_id not in self._silent:
+            raise KeyError(leg_id)
+        return state
+
     def set_mute_in(self, leg_id: str, muted: bool) -> None:
-        self._legs[leg_id].mute_in = muted
+        if state := self._with_audio(leg_id):
+            state.mute_in = muted
 
     def set_mute_out(self, leg_id: str, muted: bool) -> None:
-        self._legs[leg_id].mute_out = muted
+        if state := self._with_audio(leg_id):
+            state.mute_out = muted
 
     def isolate(self, leg_id: str, prompt: PromptSource | None) -> None:
         """Take the leg out of the conference audio both ways; it hears ``prompt`` instead
         (lobby, attendant, waiting room). ``None`` puts it back in the conference."""
-        self._legs[leg_id].prompt = prompt
+        if state := self._with_audio(leg_id):
+            state.prompt = prompt
 
     def detect_tones(self, leg_id: str, on: bool) -> None:
         """Look for in-band DTMF in this leg's audio (raises ``TonesDetected``)."""
-        self._legs[leg_id].detect_tones = on
+        if state := self._with_audio(leg_id):
+            state.detect_tones = on
 
     def __contains__(self, leg_id: object) -> bool:
-        return leg_id in self._legs
+        return leg_id in self._legs or leg_id in self._silent
 
     def __len__(self) -> int:
         return len(self._legs)

@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from gateway.leg import Refuse
+from gateway.leg import Refuse, RefuseCause
 from gateway.rtp.ports import PortsExhausted
 from mcu.live import DialOutRefused
 from mcu.store import ConferenceRecord, Store
@@ -100,12 +100,14 @@ async def test_dial_out(
     ("error", "status", "detail", "outcome"),
     [
         (
-            DialOutRefused(Refuse(480, "Temporarily Unavailable (outside the schedule)")),
+            DialOutRefused(Refuse(RefuseCause.CLOSED_NOW,
+                                  "Temporarily Unavailable (outside the schedule)")),
             409,
             "Temporarily Unavailable (outside the schedule)",
             "refused: Temporarily Unavailable (outside the schedule)",
         ),
-        (DialOutRefused(Refuse(486, "Busy Here (full)")), 409, "Busy Here (full)", None),
+        (DialOutRefused(Refuse(RefuseCause.BUSY, "Busy Here (full)")), 409, "Busy Here (full)",
+         None),
         (
             ValueError("cannot resolve host"),
             422,

@@ -32,6 +32,7 @@ class FakeLeg:
         self.display_name = leg_id
         self.remote = "127.0.0.1:5060"
         self.protocol = "test"
+        self.dtmf_events = True  # keys as events: no tone detection
         self.audio_format: AudioFormat | None = fmt
         self.freq = freq
         self.amplitude = amplitude
@@ -50,6 +51,9 @@ class FakeLeg:
 
     def write_audio(self, frame: EncodedAudio) -> None:
         self.received.append(frame)
+
+    def statistics(self) -> dict[str, object]:
+        return {"remote": self.remote, "sent": self.sent, "received": len(self.received)}
 
     def heard(self, last: int | None = None) -> np.ndarray:
         """Decode what this leg received (a fresh decoder, as the far end would)."""

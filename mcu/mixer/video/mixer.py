@@ -41,7 +41,7 @@ from gateway.leg import Leg
 from gateway.media import EncodedVideo, VideoSendFormat
 from layouts.geometry import Cell, Rect, fit
 from layouts.registry import DEFAULT_LAYOUT, Layout, LayoutRegistry
-from mcu.keyframes import AskReason, KeyFrameAsker, KeyFrameGate, KeyFrameMethod
+from mcu.keyframes import AskReason, KeyFrameAsker, KeyFrameGate
 from mcu.mixer.video import overlay
 from mcu.mixer.video.codecs import VideoDecoder, VideoEncoder, encoder_size
 from mcu.mixer.video.picture import Picture, scale
@@ -170,8 +170,7 @@ class VideoMixer:
         asker = None
         methods = leg.keyframe_methods if leg.video_format is not None else ()
         if methods:
-            asker = KeyFrameAsker(pli="pli" in methods, fir="fir" in methods,
-                                  info="info" in methods,
+            asker = KeyFrameAsker(methods,
                                   min_interval_s=self.settings.keyframe_min_interval_s)
         self._inputs[leg.id] = _Input(leg, leg.display_name, asker=asker)
 
@@ -229,7 +228,7 @@ class VideoMixer:
         """The peer rejected a way of asking it for key frames: never use it again."""
         person = self._inputs.get(leg_id)
         if person is not None and person.asker is not None:
-            person.asker.refused(KeyFrameMethod(method))
+            person.asker.refused(method)
 
     def latest_picture(self, leg_id: str) -> av.VideoFrame | None:
         """The newest decoded picture of an input (for thumbnails)."""
@@ -328,7 +327,7 @@ class VideoMixer:
         if action is not None:
             # False before the peer's first packet (its SSRC is unknown): the want
             # stands, so the asker tries again next interval.
-            person.leg.request_keyframe(action.method.value, action.repeat)
+            person.leg.request_keyframe(action.method, action.repeat)
 
     # ---- the tick: mix (worker thread)
 

@@ -18,6 +18,7 @@ class FakeVideoLeg:
         self.display_name = leg_id
         self.remote = "192.0.2.1:5060"
         self.protocol = "test"
+        self.dtmf_events = True  # keys as events: no tone detection
         self.audio_format = None
         self.video_format = fmt
         self.keyframe_methods = methods if fmt else ()
@@ -47,6 +48,9 @@ class FakeVideoLeg:
         self.requests.append((method, repeat))
         self.force_key = True
         return True
+
+    def statistics(self) -> dict[str, object]:
+        return {"remote": self.remote}
 
     def last_picture(self) -> Picture | None:
         """Decode everything received so far; the newest picture."""
