@@ -3,11 +3,16 @@ zeros for the idle, mixer counters that never go down, one registry per MCU."""
 
 from __future__ import annotations
 
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from prometheus_client.parser import text_string_to_metric_families
 
+from mcu.conference import Conference
 from mcu.metrics import CONTENT_TYPE, Metrics, MixerCounts
+from mcu.settings import MixerSettings
+from tests.test_conference_video import GREEN, RED, VIDEO, CallerLeg, eventually, looks
 
 
 @dataclass
@@ -123,3 +128,21 @@ def test_pin_lockouts_count_by_scope_in_each_mcus_own_registry() -> None:
     assert two.value("mcu_pin_lockouts_total", scope="source") == 0
     assert two.value("mcu_pin_lockouts_total", scope="conference") == 1
     assert b'mcu_pin_lockouts_total{scope="source"} 2.0' in one.render()
+
+
+async def test_a_real_conference_reports_its_clocks_and_encoders() -> None:
+    with ThreadPoolExecutor(2) as pool:
+        room = Conference("9", "room", MixerSettings(), pool, video=VIDEO, video_pool=pool)
+        red, green = CallerLeg("r", RED), CallerLeg("g", GREEN)
+        room.join(red)
+        room.join(green)
+        assert await eventually(lambda: looks(red, GREEN) and looks(green, RED))
+        await asyncio.sleep(0.1)
+        metrics = Metrics(lambda: [], lambda: [room])
+        assert metrics.value("mcu_mixer_ticks_total", kind="audio") > 0
+        assert metrics.value("mcu_mixer_ticks_total", kind="video") > 0
+        assert metrics.value("mcu_encoders", kind="video") == 2  # each sees the other
+        assert metrics.value("mcu_encoders", kind="audio") >= 1
+        counts = room.mixer_counts()
+        assert set(counts) == {"audio", "video"} and counts["video"].errors == 0
+        await room.close()
