@@ -1,6 +1,7 @@
 # The two commands a new user needs: `make run` and `make test`.
 # Everything Python goes into .venv (created when missing); system peers for the
-# tests (baresip, ffmpeg, tshark) come from scripts/install-system-deps.sh.
+# tests (baresip, ffmpeg, tshark, espeak-ng, PostgreSQL, Chromium) come from
+# scripts/install-system-deps.sh; a test whose program is missing fails, never skips.
 
 PYTHON ?= python3
 VENV := .venv

@@ -74,7 +74,7 @@ class Mcu:
         self.gateways: list[Gateway] = [make(settings, context) for make in gateways]
         self._by_scheme: dict[str, Gateway] = {
             scheme: gateway for gateway in self.gateways for scheme in gateway.schemes}
-        self.metrics = Metrics()
+        self.metrics = Metrics(lambda: self.gateways, self.directory.conferences)
         entry = settings.entry
         self.entry = EntryServices(
             settings=entry,
@@ -297,7 +297,7 @@ class Mcu:
 
     def _locked(self, locked: Locked, remote: str) -> None:
         lock = locked.lock
-        self.metrics.inc("pin_lockouts_total", scope=lock.scope)
+        self.metrics.pin_lockout(lock.scope)
         if self.store is not None:
             task = asyncio.get_running_loop().create_task(self.store.audit(
                 None, "pin_lockout", f"{lock.scope} {lock.key}",
@@ -389,6 +389,9 @@ class Mcu:
         self._closing.add(task)
         task.add_done_callback(self._closing.discard)
         return True
+
+    def metrics_text(self) -> bytes:
+        return self.metrics.render()
 
 
 def _access(record: ConferenceRecord) -> Access:

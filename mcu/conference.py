@@ -58,6 +58,7 @@ from mcu.lobby import (
     PinFailed,
     Play,
 )
+from mcu.metrics import MixerCounts
 from mcu.mixer.audio import ActiveSpeakerChanged, AudioMixer, MixOutputs, TonesDetected
 from mcu.mixer.clock import MixClock
 from mcu.mixer.video.mixer import VideoMixer
@@ -343,6 +344,14 @@ class Conference:
         return any(p.role == "chair" and p.state == "connected"
                    for p in self.participants.values())
 
+    def mixer_counts(self) -> dict[str, MixerCounts]:
+        """What the audio (and video) mixer's clock has done and the encoders each runs
+        now, for the metrics (read-only)."""
+        counts = {"audio": _counts(self._clock, self.mixer.encoders)}
+        if self.video is not None and self._video_clock is not None:
+            counts["video"] = _counts(self._video_clock, self.video.streams)
+        return counts
+
     # ---- entry
 
     def _set_state(self, participant: Participant, state: ParticipantState) -> None:
@@ -509,6 +518,11 @@ class Conference:
                 self.video.keyframe_method_refused(leg.id, event.method)
             if self.participants.get(leg.id) is not participant:
                 return  # moved to another conference (auto attendant): stop reading here
+
+
+def _counts(clock: MixClock, encoders: int) -> MixerCounts:
+    return MixerCounts(ticks=clock.ticks, overruns=clock.dropped, late=clock.late,
+                       errors=clock.errors, encoders=encoders)
 
 
 def _host(remote: str) -> str:

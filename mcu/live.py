@@ -136,3 +136,7 @@ class LiveControl(Protocol):
 
     async def refresh_conferences(self) -> None:
         """Re-read the configured conferences (PINs, limits) after the store changed."""
+
+    def metrics_text(self) -> bytes:
+        """The MCU's metrics in Prometheus' text format (``mcu.metrics.CONTENT_TYPE``),
+        read from live state now (calls, participants, ports, mixers, lockouts)."""

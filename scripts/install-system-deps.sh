@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Install the third-party peers the tests drive (baresip; linphonec, which sends DTMF by SIP
-# INFO; ffmpeg, tshark, PostgreSQL; Chromium for the web control tests).
+# INFO; ffmpeg, tshark, PostgreSQL; Chromium for the web control tests; espeak-ng, whose
+# speech must not be heard as DTMF). The tests fail, naming this script, when one is missing.
 # Idempotent: does nothing (not even apt-get update) when everything is present.
 set -euo pipefail
 
-PACKAGES=(baresip baresip-ffmpeg baresip-gstreamer baresip-x11 ffmpeg tshark postgresql chromium linphone-cli)
-COMMANDS=(baresip ffmpeg ffprobe tshark chromium linphonec)
+PACKAGES=(baresip baresip-ffmpeg baresip-gstreamer baresip-x11 ffmpeg tshark postgresql chromium
+          linphone-cli espeak-ng)
+COMMANDS=(baresip ffmpeg ffprobe tshark chromium linphonec espeak-ng)
 
 SUDO=()
 if [ "$(id -u)" -ne 0 ]; then

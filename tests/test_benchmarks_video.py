@@ -7,15 +7,19 @@ produced, never on timing (the machine running the suite is busy and small).
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
 
 from benchmarks import video_cp
+from tests.system_deps import require_program
 
 
-@pytest.mark.skipif(shutil.which(video_cp.FFMPEG) is None, reason="needs ffmpeg")
+@pytest.fixture(autouse=True)
+def ffmpeg_installed() -> None:
+    require_program(video_cp.FFMPEG)
+
+
 def test_ours_path_on_tiny_inputs(tmp_path: Path) -> None:
     paths = video_cp.generate_inputs(tmp_path, video_cp.INPUTS, 320, 180, 30, frames=2)
     streams = [video_cp.read_access_units(path) for path in paths]
@@ -37,7 +41,6 @@ CONFERENCE_KEYS = {
 }
 
 
-@pytest.mark.skipif(shutil.which(video_cp.FFMPEG) is None, reason="needs ffmpeg")
 def test_conference_scenario_delivers_to_everyone() -> None:
     result = video_cp.measure_conference(1.0, participants=4, width=320, height=180,
                                          warm_up_s=0.5)

@@ -14,14 +14,15 @@ import pytest
 
 from tests.peers.audio_analysis import dominant_tones, hears, read_wav
 from tests.peers.baresip import BaresipPeer, baresip_available
+from tests.system_deps import missing
 
-pytestmark = [
-    pytest.mark.peer,
-    pytest.mark.skipif(
-        not baresip_available(),
-        reason="baresip not installed (run scripts/install-system-deps.sh)",
-    ),
-]
+pytestmark = pytest.mark.peer
+
+
+@pytest.fixture(autouse=True)
+def baresip_installed() -> None:
+    if not baresip_available():
+        missing("baresip")
 
 TONE_A = 440.0
 TONE_B = 1300.0

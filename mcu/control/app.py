@@ -19,6 +19,7 @@ from mcu.control import api, api_records, api_users, pages, pages_admin
 from mcu.control.access import Control, ControlError
 from mcu.control.throttle import LoginThrottle
 from mcu.live import LiveControl
+from mcu.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from mcu.store import Conflict, Invalid, NotFound, Protected, Store
 
 API_PREFIX = "/api/"
@@ -54,6 +55,11 @@ def create_app(
     app.include_router(pages.build_router())
     app.include_router(pages_admin.build_router())
     app.mount("/static", StaticFiles(directory=pages.HERE / "static"), name="static")
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics() -> Response:
+        """For Prometheus: no session, as scrapers expect (counts only, no names)."""
+        return Response(live.metrics_text(), media_type=METRICS_CONTENT_TYPE)
 
     @app.exception_handler(ControlError)
     async def control_error(request: Request, exc: ControlError) -> Response:

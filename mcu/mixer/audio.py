@@ -216,6 +216,14 @@ class AudioMixer:
         self._personal: set[str] = set()  # legs that got their own mix last tick
         self._levels: dict[str, float] = {}
 
+    @property
+    def encoders(self) -> int:
+        """Encoders held now: one shared per codec, one for silence per codec (muted
+        listeners), and each listener's own (kept once it has been isolated or heard a
+        personal mix, so its codec state carries on)."""
+        own = sum(1 for leg in list(self._legs.values()) if leg.own_encoder is not None)
+        return len(self._shared_enc) + len(self._silence_enc) + own
+
     # ---- control (on the loop)
 
     def add(self, leg: AudioLeg) -> None:

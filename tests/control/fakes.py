@@ -150,3 +150,9 @@ class FakeLive:
 
     async def refresh_conferences(self) -> None:
         self.refreshes += 1
+
+    def metrics_text(self) -> bytes:
+        self.calls.append(("metrics",))
+        return b"# HELP mcu_conferences Conferences running now.\n" \
+               b"# TYPE mcu_conferences gauge\n" \
+               b"mcu_conferences %d\n" % len(self.rooms)

@@ -9,6 +9,7 @@ import shutil
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi import FastAPI
@@ -17,6 +18,7 @@ from mcu.control import WebServer, create_app
 from mcu.store import ConferenceRecord, Store
 from tests.control.conftest import ADMIN_PASSWORD, PASSWORD, ROOM
 from tests.control.fakes import FakeLive
+from tests.system_deps import optional_module, require_browser
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = [
@@ -29,8 +31,12 @@ ARGS = [
 ]
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 
-pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="needs /usr/bin/chromium")
-async_api = pytest.importorskip("playwright.async_api")
+async_api: Any = optional_module("playwright.async_api")
+
+
+@pytest.fixture(autouse=True)
+def browser_installed() -> None:
+    require_browser(CHROMIUM)
 
 
 class RichLive(FakeLive):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -12,6 +11,7 @@ import pytest
 from gateway.dtmf import InbandDtmfDetector
 from gateway.leg import Dtmf
 from tests.dtmf import signals as s
+from tests.system_deps import require_program
 
 RATES = (8000, 16000)
 ALL_KEYS = "0123456789*#ABCD"
@@ -170,9 +170,7 @@ def test_talk_off_music(rate: int, music: str) -> None:
 
 @pytest.mark.parametrize("rate", RATES)
 def test_talk_off_espeak(rate: int, tmp_path: Path) -> None:
-    espeak = shutil.which("espeak-ng")
-    if espeak is None:
-        pytest.skip("espeak-ng not on PATH")
+    espeak = require_program("espeak-ng")
     text = (
         "Please enter the conference PIN followed by the hash key. "
         "One two three four five six seven eight nine zero. "

@@ -150,7 +150,7 @@ def test_twenty_one_failures_lock_one_source_and_not_another(start_mcu, peers, t
         hang_up(other)
     finally:
         other.close()
-    assert mcu.inspect(lambda m: m.metrics.value("pin_lockouts_total", scope="source")) == 1
+    assert mcu.inspect(lambda m: m.metrics.value("mcu_pin_lockouts_total", scope="source")) == 1
     audit = mcu.run(mcu.mcu.store.list_audit())
     assert [a.operation for a in audit].count("pin_lockout") == 1
     assert PIN not in " ".join(f"{a.target} {a.outcome}" for a in audit)

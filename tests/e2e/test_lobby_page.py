@@ -7,16 +7,23 @@ from __future__ import annotations
 import shutil
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from tests.e2e.conftest import TONES
 from tests.e2e.test_entry import PIN, call, hang_up, wait_states
 from tests.peers.audio_analysis import hears
+from tests.system_deps import optional_module, require_browser
 
 pytestmark = pytest.mark.peer
-sync_api = pytest.importorskip("playwright.sync_api")
+sync_api: Any = optional_module("playwright.sync_api")
 CHROMIUM = "/usr/bin/chromium"
+
+
+@pytest.fixture(autouse=True)
+def browser_installed() -> None:
+    require_browser(CHROMIUM)
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--no-first-run"]
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"

@@ -38,6 +38,7 @@ from tests.peers.ffmpeg_rtp import (
     video_offer,
 )
 from tests.peers.sip_uac import SipUac
+from tests.system_deps import missing
 
 RED, GREEN, BLUE = (255, 0, 0), (0, 255, 0), (0, 0, 255)
 
@@ -137,10 +138,20 @@ def test_the_offer_names_the_codec_and_the_answer_reader_reads_it():
 # --------------------------------------------------------------------------- baresip video
 
 
-needs_baresip = pytest.mark.skipif(not baresip_available(),
-                                   reason="baresip not installed (run `make test`)")
-needs_ffmpeg = pytest.mark.skipif(not ffmpeg_available(),
-                                  reason="ffmpeg not installed (run `make test`)")
+needs_baresip = pytest.mark.usefixtures("baresip_installed")
+needs_ffmpeg = pytest.mark.usefixtures("ffmpeg_installed")
+
+
+@pytest.fixture
+def baresip_installed() -> None:
+    if not baresip_available():
+        missing("baresip")
+
+
+@pytest.fixture
+def ffmpeg_installed() -> None:
+    if not ffmpeg_available():
+        missing("ffmpeg")
 
 
 @pytest.fixture

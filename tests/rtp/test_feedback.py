@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import struct
 import subprocess
 from pathlib import Path
@@ -26,6 +25,7 @@ from gateway.rtp.feedback import (
     build_pli,
     parse_feedback,
 )
+from tests.system_deps import require_program
 
 US, THEM, OTHER = 0x11223344, 0xAABBCCDD, 0x01020304
 
@@ -250,12 +250,12 @@ def write_pcap(path: Path, payloads: list[bytes]) -> None:
     path.write_bytes(b"".join(out))
 
 
-@pytest.mark.skipif(shutil.which("tshark") is None, reason="tshark not installed")
 def test_tshark_reads_pli_and_fir(tmp_path):
+    tshark = require_program("tshark")
     pcap = tmp_path / "feedback.pcap"
     write_pcap(pcap, [build_pli(US, THEM), build_fir(US, THEM, 42)])
     fields = ["rtcp.psfb.fmt", "rtcp.senderssrc", "rtcp.psfb.fir.fci.ssrc", "rtcp.psfb.fir.fci.csn"]
-    command = ["tshark", "-n", "-r", str(pcap), "-d", f"udp.port=={PORT},rtcp", "-T", "fields"]
+    command = [tshark, "-n", "-r", str(pcap), "-d", f"udp.port=={PORT},rtcp", "-T", "fields"]
     for field in fields:
         command += ["-e", field]
     result = subprocess.run(command, capture_output=True, text=True, timeout=60, check=True)

@@ -12,11 +12,17 @@ import pytest
 
 from gateway.sip.endpoint import IncomingCall, SipEndpoint
 from gateway.sip.message import SipParseError, parse_message, parse_name_addr, parse_via
+from tests.system_deps import missing
 
 TORTURE_DIR = Path(__file__).parents[2].parent / "shared" / "conformance" / "sip-rfc4475"
 
-if not TORTURE_DIR.is_dir():
-    pytest.skip(f"RFC 4475 torture messages not found at {TORTURE_DIR}", allow_module_level=True)
+
+@pytest.fixture(autouse=True)
+def torture_corpus() -> None:
+    if not TORTURE_DIR.is_dir():
+        missing(f"the RFC 4475 torture messages ({TORTURE_DIR})",
+                "they come with the project's shared/ checkout (shared/conformance/sip-rfc4475)")
+
 
 REMOTE = ("192.0.2.99", 5060)
 LOCAL = ("192.0.2.1", 5060)

@@ -1,5 +1,7 @@
-"""Store fixtures: every test runs on a temp SQLite file and, where the Debian
-`postgresql` package is installed, on a throwaway PostgreSQL cluster started here."""
+"""Store fixtures: every test runs on a temp SQLite file and on a throwaway PostgreSQL
+cluster started here (the Debian `postgresql` package's server binaries, run as the
+`postgres` user when the tests run as root). Without them the PostgreSQL cases fail,
+naming the install step: they are never skipped."""
 
 from __future__ import annotations
 
@@ -15,10 +17,9 @@ from pathlib import Path
 import pytest
 
 from mcu.store import Store, open_store
+from tests.system_deps import missing
 
 ADMIN_PASSWORD = "admin-secret"
-# Set to make a PostgreSQL that is installed but will not start fail the run, not skip.
-REQUIRE_POSTGRES_ENV = "MCU_TEST_REQUIRE_POSTGRES"
 
 
 def _postgres_bin() -> Path | None:
@@ -44,8 +45,10 @@ def _as_postgres_user() -> list[str] | None:
 def postgres_socket_dir() -> Iterator[str]:
     """Start a private cluster listening only on a Unix socket; yield the socket dir."""
     bindir, prefix = _postgres_bin(), _as_postgres_user()
-    if bindir is None or prefix is None:
-        pytest.skip("PostgreSQL server binaries (Debian postgresql package) not available")
+    if bindir is None:
+        missing("PostgreSQL's server (initdb, pg_ctl under /usr/lib/postgresql/*/bin)")
+    if prefix is None:
+        missing("the `postgres` user or runuser (initdb refuses to run as root)")
     base = Path(tempfile.mkdtemp(prefix="mcu-store-pg-"))
     if os.geteuid() == 0:
         shutil.chown(base, user="postgres")
@@ -54,9 +57,8 @@ def postgres_socket_dir() -> Iterator[str]:
         _start_cluster(prefix, bindir, base, data)
     except subprocess.CalledProcessError as exc:
         shutil.rmtree(base, ignore_errors=True)
-        if os.environ.get(REQUIRE_POSTGRES_ENV):
-            raise
-        pytest.skip(f"could not start PostgreSQL: {exc.stderr.decode(errors='replace')[-500:]}")
+        pytest.fail(f"could not start PostgreSQL ({' '.join(exc.cmd)}): "
+                    f"{exc.stderr.decode(errors='replace')[-500:]}", pytrace=False)
     try:
         yield str(base)
     finally:
