@@ -118,7 +118,7 @@ def initial_cseq() -> int:
 class SipCore:
     """State, input, output and time shared by the UAS, UAC and registrar roles."""
 
-    def __init__(self, config: SipCoreConfig | None = None,
+    def __init__(self, config: SipCoreConfig | None = None, *,
                  check_info: InfoCheck | None = None) -> None:
         self.config = config or SipCoreConfig()
         self._check_info = check_info

@@ -5,14 +5,15 @@ credentials (403 to any Authorization) and routes nothing by its bindings."""
 from __future__ import annotations
 
 from .core import SipCore
-from .message import SipParseError, SipRequest, parse_name_addr
+from .message import SipParseError, SipRequest, decimal_value, parse_name_addr
 from .transaction import Dest, ServerTransaction
 
 
 def parse_expires(value: str) -> int | None:
-    """An ``Expires`` value (delta-seconds, §20.19), or None when it is not one."""
-    value = value.strip()
-    return int(value) if value.isdigit() else None
+    """An ``Expires`` value (delta-seconds, §20.19, under 2**32), or None when it is not
+    one. The registrar checks for itself rather than trusting an earlier validation."""
+    seconds = decimal_value(value.strip())
+    return seconds if seconds is not None and seconds < 2**32 else None
 
 
 class RegistrarRole(SipCore):
@@ -51,7 +52,9 @@ class RegistrarRole(SipCore):
                              src=src)
                 return
             exp = na.params.get("expires")
-            seconds = int(exp) if exp and exp.isdigit() else default
+            seconds = parse_expires(exp) if exp else None
+            if seconds is None:
+                seconds = default
             changes.append((na.uri, min(seconds, cfg.max_register_expires)))
         bindings = self.registrations.setdefault(aor, {})
         if wildcard:

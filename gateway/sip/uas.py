@@ -25,6 +25,7 @@ from .message import (
     SipParseError,
     SipRequest,
     SipResponse,
+    decimal_value,
     parse_name_addr,
     parse_uri,
     validate_request,
@@ -85,7 +86,7 @@ class UasRole(RegistrarRole):
                  local: tuple[str, int], now: float) -> None:
         method = req.method
         mf = req.get("max-forwards")
-        if mf is not None and int(mf) == 0:
+        if mf is not None and decimal_value(mf.strip()) == 0:
             self._reject(req, tx, 483, now, src=src)
             return
         if not req.uri.lower().startswith(("sip:", "sips:")):
