@@ -23,6 +23,7 @@ __all__ = [
     "SipUri",
     "StreamFramer",
     "Via",
+    "decimal_value",
     "parse_message",
     "parse_name_addr",
     "parse_name_addr_list",
@@ -96,7 +97,6 @@ _TOKEN = r"[A-Za-z0-9\-.!%*_+`'~]+"
 _TOKEN_RE = re.compile(_TOKEN)
 _SCHEME_URI_RE = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:[^\s<>\"]+")
 _VERSION_RE = re.compile(r"SIP/\d+\.\d+", re.I)
-_DIGITS_RE = re.compile(r"\d+")
 _QUOTED_RE = re.compile(r'"((?:[^"\\]|\\.)*)"', re.S)
 _UNQUOTE_RE = re.compile(r"\\(.)", re.S)
 _COMMA_ITEM_RE = re.compile(r'(?:"(?:[^"\\]|\\.)*"|<[^>]*>|[^,"<])+', re.S)
@@ -146,6 +146,20 @@ class SipParseError(ValueError):
         self.reason = reason
         self.message = message
         self.is_response = is_response
+
+
+def decimal_value(text: str | bytes, max_digits: int = 10) -> int | None:
+    """A non-negative integer written in ASCII digits, or None. Bounded, because a peer
+    controls the text: ``int()`` takes other Unicode digits (and raises on some, like
+    "²") and refuses strings over 4300 digits; neither may escape as an exception."""
+    if isinstance(text, bytes):
+        text = text.decode("latin-1")
+    if not (text.isascii() and text.isdigit()):
+        return None
+    significant = text.lstrip("0")
+    if len(significant) > max_digits:
+        return None
+    return int(significant or "0")
 
 
 def _bad(what: str, msg: SipMessage | None = None, status: int = 400) -> SipParseError:
@@ -502,12 +516,11 @@ def parse_message(data: bytes, max_size: int = DEFAULT_MAX_SIZE,
         error = error or _bad("multiple Content-Length")
         out.body = b""
     else:
-        cl = cl_values[0]
-        if not cl.isdigit() or not cl.isascii():
+        n = decimal_value(cl_values[0])
+        if n is None:
             error = error or _bad("malformed Content-Length")
             out.body = b""
         else:
-            n = int(cl)
             rest = len(data) - body_start
             if rest < n:
                 error = error or _bad("Content-Length larger than body")
@@ -557,12 +570,11 @@ class StreamFramer:
                     continue
                 lname = name.strip().lower()
                 if lname in (b"content-length", b"l"):
-                    value = value.strip()
-                    if not value.isdigit():
-                        raise _bad("malformed Content-Length")
                     if length is not None:
                         raise _bad("multiple Content-Length")
-                    length = int(value)
+                    length = decimal_value(value.strip())
+                    if length is None:
+                        raise _bad("malformed Content-Length")
             if length is None:
                 raise _bad("missing Content-Length")
             total = hend + 4 + length
@@ -862,7 +874,8 @@ def validate_request(req: SipRequest) -> None:
     mf = index.get("max-forwards")
     if mf is not None:
         v = mf[0].strip()
-        if not _DIGITS_RE.fullmatch(v) or int(v) > 255:
+        hops = decimal_value(v, 3)
+        if hops is None or hops > 255:
             raise _bad("malformed Max-Forwards", req)
     if req.uri.lower().startswith(("sip:", "sips:")):
         try:
@@ -877,7 +890,8 @@ def validate_request(req: SipRequest) -> None:
     expires = index.get("expires")
     if expires is not None:
         v = expires[0].strip()
-        if not _DIGITS_RE.fullmatch(v) or int(v) >= 2**32:
+        seconds = decimal_value(v)
+        if seconds is None or seconds >= 2**32:
             raise _bad("malformed Expires", req)
     contacts = index.get("contact")
     if contacts:
@@ -887,7 +901,8 @@ def validate_request(req: SipRequest) -> None:
             try:
                 for na in parse_name_addr_list(value):
                     exp = na.params.get("expires")
-                    if exp is not None and (not exp.isdigit() or int(exp) >= 2**32):
+                    seconds = decimal_value(exp) if exp is not None else 0
+                    if seconds is None or seconds >= 2**32:
                         raise _bad("malformed Contact expires")
             except SipParseError as exc:
                 raise _bad("malformed Contact", req) from exc

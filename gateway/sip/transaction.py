@@ -90,6 +90,9 @@ class Transaction:
         self.state = ""
         self._timers: dict[str, Timer] = {}
         self.owner: object | None = None  # the call/dialog this transaction belongs to
+        # The time of the input being handled when a callback runs (a response, a timer):
+        # callbacks read it, so what they send is stamped with that time and not another.
+        self.now = 0.0
         self.on_terminated: Callable[[Transaction], None] | None = None
 
     @property
@@ -210,6 +213,7 @@ class ServerInviteTransaction(ServerTransaction):
         self._start("G", now, self._g, self._fire_g)
 
     def _fire_h(self, now: float) -> None:
+        self.now = now
         if self.on_timeout is not None:
             self.on_timeout(self)
         self.terminate()
@@ -263,11 +267,13 @@ class ClientTransaction(Transaction):
         if self.layer.client.get(self.key) is self:
             del self.layer.client[self.key]
 
-    def _deliver(self, resp: SipResponse) -> None:
+    def _deliver(self, resp: SipResponse, now: float) -> None:
+        self.now = now
         if self.on_response is not None:
             self.on_response(self, resp)
 
-    def _timeout(self) -> None:
+    def _timeout(self, now: float) -> None:
+        self.now = now
         cb = self.on_timeout
         self.terminate()
         if cb is not None:
@@ -288,11 +294,12 @@ class ClientInviteTransaction(ClientTransaction):
         self.got_provisional = False
 
     def start(self, now: float) -> None:
+        self.now = now
         self._send(self.data)
         if not self.reliable:
             self._a = self.layer.t1
             self._start("A", now, self._a, self._fire_a)
-        self._start("B", now, 64 * self.layer.t1, lambda t: self._timeout())
+        self._start("B", now, 64 * self.layer.t1, self._timeout)
 
     def _fire_a(self, now: float) -> None:
         if self.state != "calling":
@@ -308,26 +315,26 @@ class ClientInviteTransaction(ClientTransaction):
                 self.state = "proceeding"
                 self.got_provisional = True
                 self._stop("A", "B")
-                self._deliver(resp)
+                self._deliver(resp, now)
             elif status < 300:
                 self.state = "accepted"
                 self._stop("A", "B")
                 self._start("M", now, 64 * self.layer.t1, lambda t: self.terminate())
-                self._deliver(resp)
+                self._deliver(resp, now)
             else:
                 self.state = "completed"
                 self._stop("A", "B")
                 self.ack = self._build_ack(resp)
                 self._send(self.ack)
                 if self.reliable:
-                    self._deliver(resp)
+                    self._deliver(resp, now)
                     self.terminate()
                     return
                 self._start("D", now, 32.0, lambda t: self.terminate())
-                self._deliver(resp)
+                self._deliver(resp, now)
         elif self.state == "accepted":
             if 200 <= status < 300:
-                self._deliver(resp)
+                self._deliver(resp, now)
         elif self.state == "completed":
             if status >= 300 and self.ack is not None:
                 self._send(self.ack)
@@ -359,11 +366,12 @@ class ClientNonInviteTransaction(ClientTransaction):
         self._e = layer.t1
 
     def start(self, now: float) -> None:
+        self.now = now
         self._send(self.data)
         if not self.reliable:
             self._e = self.layer.t1
             self._start("E", now, self._e, self._fire_e)
-        self._start("F", now, 64 * self.layer.t1, lambda t: self._timeout())
+        self._start("F", now, 64 * self.layer.t1, self._timeout)
 
     def _fire_e(self, now: float) -> None:
         if self.state not in ("trying", "proceeding"):
@@ -380,13 +388,13 @@ class ClientNonInviteTransaction(ClientTransaction):
             return  # completed: retransmitted finals absorbed
         if resp.status < 200:
             self.state = "proceeding"
-            self._deliver(resp)
+            self._deliver(resp, now)
             return
         self.state = "completed"
         self._stop("E", "F")
         if self.reliable:
-            self._deliver(resp)
+            self._deliver(resp, now)
             self.terminate()
             return
         self._start("K", now, self.layer.t4, lambda t: self.terminate())
-        self._deliver(resp)
+        self._deliver(resp, now)

@@ -11,6 +11,11 @@ Usage::
 
 Events are delivered to ``on_events`` from inside ``flush()``; actions taken inside
 that callback are flushed before ``flush()`` returns. Works with uvloop.
+
+Time: the core reads no clock. The shell gives it ``loop.time()`` with every datagram,
+stream chunk and timer, and on a ``HEARTBEAT_S`` tick while open, so an action called
+without ``now`` (which uses the last time given) is never stamped more than a tick
+early. Callers that act from outside a callback should pass ``now=transport.now()``.
 """
 
 from __future__ import annotations
@@ -25,6 +30,8 @@ from collections.abc import Callable
 from .endpoint import Event, SipEndpoint
 
 log = logging.getLogger("gateway.sip.transport")
+
+HEARTBEAT_S = 0.1  # how stale the core's last time may get while idle (well under T1)
 
 
 def local_ip_toward(peer_ip: str) -> str:
@@ -94,6 +101,7 @@ class SipTransport:
         self._tasks: set[asyncio.Task] = set()
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at: float | None = None
+        self._heartbeat: asyncio.TimerHandle | None = None
         self._flushing = False
         self._again = False
         self._local_ips: dict[str, str] = {}
@@ -102,8 +110,7 @@ class SipTransport:
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
         loop = self._loop = asyncio.get_running_loop()
-        if self.endpoint.clock is None:
-            self.endpoint.clock = loop.time
+        self._tick()  # the core's first time, before anyone acts on it
         if self.udp:
             transport, _ = await loop.create_datagram_endpoint(
                 lambda: _Udp(self), local_addr=(self.host, self.port))
@@ -118,9 +125,10 @@ class SipTransport:
 
     async def close(self) -> None:
         self._closed = True
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        for handle in (self._timer, self._heartbeat):
+            if handle is not None:
+                handle.cancel()
+        self._timer = self._heartbeat = None
         for task in list(self._tasks):
             task.cancel()
         if self._udp is not None:
@@ -144,16 +152,27 @@ class SipTransport:
             self._local_ips[ip] = host
         return (host, self.port)
 
-    def _now(self) -> float:
+    def now(self) -> float:
+        """The loop's time: the ``now`` to pass to an endpoint action."""
         assert self._loop is not None
         return self._loop.time()
+
+    def _tick(self) -> None:
+        """Keep the core's last time fresh while nothing else feeds it."""
+        self._heartbeat = None
+        if self._closed or self._loop is None:
+            return
+        self.endpoint.handle_timer(self.now())
+        self._heartbeat = self._loop.call_later(HEARTBEAT_S, self._tick)
+        if self._udp is not None or self._server is not None:
+            self.flush()
 
     # ------------------------------------------------------------------ input
     def _on_datagram(self, data: bytes, addr: tuple) -> None:
         remote = (addr[0], addr[1])
         try:
             self.endpoint.receive_datagram(data, remote, self.local_address(remote[0]),
-                                           self._now())
+                                           self.now())
         except Exception:  # never let one packet take the socket down
             log.exception("sip: error handling datagram from %s:%s", *remote)
         self.flush()
@@ -163,7 +182,7 @@ class SipTransport:
         if self.host in ("0.0.0.0", "::", ""):
             local = (local[0], self.port)
         try:
-            self.endpoint.receive_stream(conn.conn_id, data, conn.peer, local, self._now())
+            self.endpoint.receive_stream(conn.conn_id, data, conn.peer, local, self.now())
         except Exception:
             log.exception("sip: error handling stream from %s:%s", *conn.peer)
         self.flush()
@@ -220,7 +239,7 @@ class SipTransport:
     def _on_timer(self) -> None:
         self._timer = None
         self._timer_at = None
-        self.endpoint.handle_timer(self._now())
+        self.endpoint.handle_timer(self.now())
         self.flush()
 
     def _send_tcp(self, remote: tuple[str, int], data: bytes, conn_id: int | None) -> None:

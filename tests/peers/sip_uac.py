@@ -80,7 +80,8 @@ class SipUac:
             return
         try:
             if self.call is not None and not self.ended():
-                self._act(lambda: self.endpoint.hangup(self.call or "", "test over"))
+                self._act(lambda: self.endpoint.hangup(self.call or "", "test over",
+                                                       now=self.transport.now()))
                 time.sleep(0.2)  # let the BYE leave
             self._run(self.transport.close())
         finally:
@@ -110,7 +111,7 @@ class SipUac:
         start = len(self.events)
         self.call = self._act(lambda: self.endpoint.invite(
             uri, (host, port), "udp", from_user=from_user or self.name,
-            display_name=self.name, sdp=body))
+            display_name=self.name, sdp=body, now=self.transport.now()))
         event = self.wait_event(lambda e: isinstance(e, CallAnswered | CallFailed | CallEnded),
                                 timeout, after=start)
         if not isinstance(event, CallAnswered):
@@ -126,7 +127,8 @@ class SipUac:
         call = self._live_call()
         with self._lock:
             mark = len(self.events)
-        self._act(lambda: self.endpoint.send_info(call, content_type, body))
+        self._act(lambda: self.endpoint.send_info(call, content_type, body,
+                                                  now=self.transport.now()))
         event = self.wait_event(lambda e: isinstance(e, InfoAnswered) and e.call == call,
                                 timeout, after=mark)
         assert isinstance(event, InfoAnswered)
@@ -144,7 +146,7 @@ class SipUac:
         self.wait_response("BYE", cseq, timeout, after=mark)
 
     def _bye(self, call: str) -> int:
-        self.endpoint.hangup(call, "test")
+        self.endpoint.hangup(call, "test", now=self.transport.now())
         newest = next(reversed(self.endpoint.layer.client.values()))
         return newest.request.cseq[0]
 

@@ -24,7 +24,7 @@ def torture_corpus() -> None:
                 "they come with the project's shared/ checkout (shared/conformance/sip-rfc4475)")
 
 
-REMOTE = ("192.0.2.99", 5060)
+REMOTE = ("192.0.2.99", 40123)  # not the Via port: an answer must go here, not to the Via
 LOCAL = ("192.0.2.1", 5060)
 
 VALID = ["wsinv", "intmeth", "esc01", "escnull", "esc02", "lwsdisp", "longreq", "dblreq",
@@ -89,6 +89,9 @@ def feed(name: str) -> tuple[SipEndpoint, list[int], list]:
     ep.receive_datagram(load(name), REMOTE, LOCAL, 0.0)
     statuses = []
     for t in ep.transmissions():
+        # every answer goes back where the request came from (RFC 3261 18.2.2, RFC 3581),
+        # never to a host named in a Via
+        assert (t.transport, t.remote, t.conn_id) == ("udp", REMOTE, None), (name, t.remote)
         line = t.data.split(b"\r\n", 1)[0]
         assert line.startswith(b"SIP/2.0 "), line
         statuses.append(int(line.split()[1]))
@@ -268,4 +271,4 @@ def test_rejections_logged_once_with_peer(caplog: pytest.LogCaptureFixture) -> N
     ep.receive_datagram(load("badinv01"), REMOTE, LOCAL, 0.0)
     lines = [r.getMessage() for r in caplog.records]
     assert len(lines) == 1
-    assert "192.0.2.99:5060" in lines[0] and "400" in lines[0]
+    assert "192.0.2.99:40123" in lines[0] and "400" in lines[0]
