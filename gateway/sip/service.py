@@ -229,7 +229,8 @@ class SipService:
             call.handle = self.endpoint.invite(str(target), remote, transport,
                                                from_user=conference,
                                                display_name=display_name or None,
-                                               sdp=call.our_offer, local=local)
+                                               sdp=call.our_offer, local=local,
+                                               now=self.transport.now())
         except Exception:
             call.media.release()
             raise
@@ -238,9 +239,13 @@ class SipService:
         log_event(log, "sip.dialing", call=call.handle, remote=info.remote, transport=transport)
         return leg_id_of(call.handle)
 
+    def _respond(self, handle: str, status: int, reason: str, **kwargs: object) -> None:
+        self.endpoint.respond_invite(handle, status, reason, now=self.transport.now(),
+                                     **kwargs)  # type: ignore[arg-type]
+
     def hang_up(self, handle: str, reason: str) -> None:
         if handle in self.calls:
-            self.endpoint.hangup(handle, reason)
+            self.endpoint.hangup(handle, reason, now=self.transport.now())
             self.transport.flush()
 
     # -- SIP events -------------------------------------------------------------------
@@ -302,7 +307,7 @@ class SipService:
         self.calls[ev.call] = call
         if call.negotiated is not None:
             call.media.start(media_plan(call.negotiated, self._mtu))
-        self.endpoint.respond_invite(ev.call, 200, "OK", body=body)
+        self._respond(ev.call, 200, "OK", body=body)
         video = call.negotiated.video if call.negotiated else None
         log_event(log, "sip.answered", call=ev.call, user=ev.user, remote=info.remote,
                   transport=ev.transport, rtp_port=call.media.audio_ports.rtp_port
@@ -329,7 +334,7 @@ class SipService:
         status, reason, headers = sip_answer(refuse)
         log_event(log, "sip.refused", call=handle, user=info.user, remote=info.remote,
                   status=status, cause=refuse.cause, reason=refuse.reason)
-        self.endpoint.respond_invite(handle, status, reason, headers=headers)
+        self._respond(handle, status, reason, headers=headers)
 
     def _first_answer(self, call: _Call, offer: bytes | None) -> bytes:
         if offer is None:  # offerless INVITE: we offer in the 200, the ACK answers
@@ -377,21 +382,21 @@ class SipService:
     def _reinvite(self, handle: str, offer: bytes | None) -> None:
         call = self.calls.get(handle)
         if call is None or not call.media.started or call.negotiated is None:
-            self.endpoint.respond_invite(handle, 491, "Request Pending")
+            self._respond(handle, 491, "Request Pending")
             return
         if offer is None:  # offerless re-INVITE: offer what we use now (RFC 3261 14.2)
-            self.endpoint.respond_invite(handle, 200, "OK", body=call.negotiated.answer_sdp)
+            self._respond(handle, 200, "OK", body=call.negotiated.answer_sdp)
             return
         try:
             negotiated = self._answer(call, offer)
         except SdpError as error:  # keep the session as it was (RFC 3264 section 8)
             status, reason, _ = sip_answer(_sdp_refusal(error))
-            self.endpoint.respond_invite(handle, status, reason)
+            self._respond(handle, status, reason)
             return
         was_on_hold = call.negotiated.on_hold
         call.negotiated = negotiated
         call.media.update(media_plan(negotiated, self._mtu))
-        self.endpoint.respond_invite(handle, 200, "OK", body=negotiated.answer_sdp)
+        self._respond(handle, 200, "OK", body=negotiated.answer_sdp)
         if call.leg and negotiated.on_hold != was_on_hold:
             log_event(log, "sip.hold", call=handle, on_hold=negotiated.on_hold)
             call.leg.post(HoldChanged(negotiated.on_hold))
@@ -408,7 +413,8 @@ class SipService:
         if handle not in self.calls:
             return False
         try:
-            self.endpoint.send_info(handle, MEDIA_CONTROL_TYPE, FAST_UPDATE_BODY)
+            self.endpoint.send_info(handle, MEDIA_CONTROL_TYPE, FAST_UPDATE_BODY,
+                                    now=self.transport.now())
         except sip.SipStateError:
             return False
         self.transport.flush()
