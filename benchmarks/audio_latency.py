@@ -324,9 +324,9 @@ def mcu_settings() -> Settings:
 def mcu_diagnostics(mcu: Mcu) -> dict[str, float]:
     """The MCU's view: A's jitter buffer (target, mean wait) and the mixer clock."""
     out: dict[str, float] = {}
-    calls = [c for c in mcu.gateway("sip").calls.values() if c.rtp is not None]
+    calls = [c for c in mcu.gateway("sip").calls.values() if c.media.audio is not None]
     if calls:
-        stats = calls[0].rtp.session.stats  # type: ignore[union-attr]
+        stats = calls[0].media.audio.session.stats  # type: ignore[union-attr]
         out["jitter_target_ms"] = round(stats["target_ms"], 1)
         out["jitter_wait_ms"] = round(stats["delay_ms"], 1)
         out["jitter_stretched"] = stats["stretched"]

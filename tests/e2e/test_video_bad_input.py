@@ -62,8 +62,8 @@ def video_counters(m) -> dict[str, float]:
     """The video sessions' counters, summed over the MCU's calls."""
     total: dict[str, float] = {}
     for call in m.gateway("sip").calls.values():
-        if call.video_rtp is not None:
-            for key, value in call.video_rtp.session.stats.items():
+        if call.media.video is not None:
+            for key, value in call.media.video.session.stats.items():
                 total[key] = total.get(key, 0) + value
     return total
 

@@ -109,7 +109,7 @@ def test_hold_stops_video_to_the_holder_and_resume_brings_it_back(start_mcu,
 
         holder.hold()
         mcu.wait_until(lambda m: holder_call(m).negotiated.on_hold, timeout=10)
-        assert mcu.inspect(lambda m: holder_call(m).video_rtp.sending) is False
+        assert mcu.inspect(lambda m: holder_call(m).media.video.sending) is False
         mcu.wait_until(lambda m: streams(m) == 1, timeout=10)  # no encoder for the holder
         holder.resume()
         mcu.wait_until(lambda m: not holder_call(m).negotiated.on_hold, timeout=10)
