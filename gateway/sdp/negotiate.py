@@ -126,29 +126,36 @@ def answer_offer(
 ) -> Negotiated:
     """Answer ``offer``; SdpError(400) if malformed, SdpError(488) if nothing fits.
 
-    Video is answered only with both ``video_port`` and ``video_policy``."""
+    Video is answered only with both ``video_port`` and ``video_policy``. An offer
+    whose only usable stream is video (a SIP camera) is answered video-only: the
+    Negotiated then has no audio, and its directions are the video's."""
     desc = parse_sdp(offer)
     chosen = _choose_audio(desc, preferences)
-    if chosen is None:
-        raise SdpError(488, "no common audio codec")
-    index, audio, event = chosen
-    media = desc.media[index]
-    remote_dir = remote_direction(desc, media)
-    local_dir = ANSWER_DIRECTION[remote_dir]
     video_index, video = _answer_video(desc, video_port, video_policy)
+    if chosen is None and video is None:
+        raise SdpError(488, "no common audio codec")
+    index = chosen[0] if chosen is not None else None
     answer_media: list[Media] = []
     for i, offered in enumerate(desc.media):
-        if i == index:
-            answer_media.append(
-                _audio_media(audio, event, audio_port, offered.proto, offered.rtcp_mux, local_dir)
-            )
+        if chosen is not None and i == index:
+            audio, event = chosen[1], chosen[2]
+            remote_dir = remote_direction(desc, offered)
+            answer_media.append(_audio_media(audio, event, audio_port, offered.proto,
+                                             offered.rtcp_mux, ANSWER_DIRECTION[remote_dir]))
         elif video is not None and i == video_index:
             answer_media.append(video.media)
         else:
             answer_media.append(_rejected(offered))
     answer = _render(local_ip, session, answer_media)
-    negotiated = _negotiated(answer, audio, event, desc, media, media.rtcp_mux, remote_dir,
-                             local_dir)
+    if chosen is not None:
+        media = desc.media[chosen[0]]
+        remote_dir = remote_direction(desc, media)
+        negotiated = _negotiated(answer, chosen[1], chosen[2], desc, media, media.rtcp_mux,
+                                 remote_dir, ANSWER_DIRECTION[remote_dir])
+    else:
+        assert video is not None
+        negotiated = Negotiated(answer, None, None, None, ("0.0.0.0", 0), ("0.0.0.0", 0),
+                                False, video.remote_direction, video.local_direction)
     if video is None or video_index is None:
         return negotiated
     offered_video = desc.media[video_index]
