@@ -47,7 +47,7 @@ from mcu.control.access import (
     source_of,
 )
 from mcu.control.conferences import conference_json, room_json
-from mcu.control.configuration import NEW_CONFERENCE, check_configuration, operations_for
+from mcu.control.configuration import NEW_CONFERENCE, check_configuration
 from mcu.control.events import SSE_HEADERS, participant_events, participants_json
 from mcu.control.forms import (
     FORM_FIELD,
@@ -129,7 +129,7 @@ def _configuration_errors(
     errors: dict[str, str], merged: Mapping[str, Any], changed: Iterable[str],
     layouts: Iterable[str],
 ) -> None:
-    """The API's rules between fields (api.check_configuration), as form errors."""
+    """The API's rules between fields (configuration.check_configuration), as form errors."""
     try:
         check_configuration(merged, changed, layouts)
     except ControlError as exc:
@@ -273,31 +273,24 @@ def build_router() -> APIRouter:
         shown = _owner_field_shown(actor, None)
         parsed = parse_schedule(form, editing=False, owner_shown=shown)
         owner = parsed.fields.pop("owner", actor.username) if shown else actor.username
-        if owner != actor.username:
-            user = None if owner is None else await ctl.store.get_user(owner)
-            target = NewConferenceTarget(owner, None if user is None else user.privilege)
-            if not allowed(actor, Op.CREATE_CONFERENCE, target):
-                parsed.errors.setdefault(
-                    "owner", "cannot own conferences" if user else "no such user"
-                )
-        for operation in operations_for(parsed.fields):  # the finer rights, as the API asks
-            await require(ctl, actor, operation, ConferenceTarget(owner),
-                          audit_target="conference:new", audited=True)
-        _configuration_errors(parsed.errors, {**NEW_CONFERENCE, **parsed.fields}, parsed.fields,
-                              ctl.live.layouts())
         values = posted_values(form, owner)
-        if parsed.errors:
-            return await _schedule_form(request, ctl, principal, None, values, parsed.errors)
-        fields = {k: v for k, v in parsed.fields.items() if k not in ("name", "numeric_id")}
+        wanted = {**parsed.fields, "owner": owner}
         try:
-            record = await ctl.store.create_conference(
-                parsed.fields["name"], parsed.fields["numeric_id"], owner=owner, **fields
-            )
+            if not parsed.errors:  # the API's create operation: its authorize, its audit
+                record, _ = await conference_ops.create_conference(ctl, actor, wanted)
+                return RedirectResponse(f"/conferences/{record.id}", status_code=303)
+            await conference_ops.authorize_create(ctl, actor, wanted)  # 403 before 422
         except (Invalid, Conflict) as exc:
             return await _schedule_form(request, ctl, principal, None, values, _store_error(exc))
-        await audit(ctl, actor.username, Op.CREATE_CONFERENCE, _ref(record), "created")
-        await ctl.live.refresh_conferences()
-        return RedirectResponse(f"/conferences/{record.id}", status_code=303)
+        except ControlError as exc:
+            errors = await _field_errors(ctl, exc, {} if owner == actor.username else wanted)
+            if errors is None:
+                raise
+            for name, message in errors.items():
+                parsed.errors.setdefault(name, message)
+        _configuration_errors(parsed.errors, {**NEW_CONFERENCE, **parsed.fields}, parsed.fields,
+                              ctl.live.layouts())
+        return await _schedule_form(request, ctl, principal, None, values, parsed.errors)
 
     @router.get("/conferences/{conference_id}/edit")
     async def edit_conference_form(conference_id: str, request: Request) -> Response:
@@ -340,12 +333,9 @@ def build_router() -> APIRouter:
         except (Invalid, Conflict) as exc:
             return await _schedule_form(request, ctl, principal, record, values, _store_error(exc))
         except ControlError as exc:
-            errors = _form_error(exc, changes)
+            errors = await _field_errors(ctl, exc, changes)
             if errors is None:
                 raise
-            owner = changes.get("owner")
-            if "owner" in errors and owner and await ctl.store.get_user(owner) is None:
-                errors["owner"] = "no such user"
             return await _schedule_form(request, ctl, principal, record, values, errors)
         return RedirectResponse(f"/conferences/{updated.id}", status_code=303)
 
@@ -463,14 +453,20 @@ def _jpeg(picture: bytes) -> Response:
     )
 
 
-def _form_error(exc: ControlError, changes: Mapping[str, Any]) -> dict[str, str] | None:
-    """A refusal of the update operation as a form field error, where it names a field
-    (422, 409) or refuses the new owner (403 from CHANGE_OWNER); None for any other."""
+async def _field_errors(
+    ctl: Control, exc: ControlError, changes: Mapping[str, Any]
+) -> dict[str, str] | None:
+    """A refusal of the create/update operation as a form field error, where it names a
+    field (422, 409) or refuses the owner `changes` names (403 from the owner rule);
+    None for any other refusal (the error page shows it)."""
     if exc.status in (409, 422) and exc.field:
         return {FORM_FIELD.get(exc.field, exc.field): exc.detail}
-    if exc.status == 403 and "owner" in changes and (exc.rule or "").startswith("change-owner"):
-        return {"owner": "cannot own conferences" if "cannot create" in (exc.rule or "")
-                else exc.rule or "refused"}
+    rule = exc.rule or ""
+    if exc.status == 403 and "owner" in changes and rule.startswith("change-owner"):
+        owner = changes["owner"]
+        if owner and await ctl.store.get_user(owner) is None:
+            return {"owner": "no such user"}
+        return {"owner": "cannot own conferences" if "cannot create" in rule else rule}
     return None
 
 
