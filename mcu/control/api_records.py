@@ -12,6 +12,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 
 from mcu.control.access import Control, ControlError, Principal, control_of, principal_of, require
+from mcu.control.schemas import ERRORS
 from mcu.permissions import Actor, Operation
 from mcu.store import AuditRecord, CallRecordEntry
 
@@ -74,8 +75,6 @@ Ctl = Annotated[Control, Depends(control_of)]
 
 
 def build_router() -> APIRouter:
-    from mcu.control.api import ERRORS
-
     router = APIRouter(prefix="/api/v1", responses=ERRORS, tags=["records"])
 
     @router.get("/cdr")

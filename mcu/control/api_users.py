@@ -29,6 +29,7 @@ from mcu.control.access import (
     require,
     validation_error,
 )
+from mcu.control.schemas import ERRORS
 from mcu.permissions import Actor, Operation, Privilege, UserTarget
 from mcu.store import UserRecord
 
@@ -227,8 +228,6 @@ def _body_doc(model: type[BaseModel]) -> dict[str, Any]:
 
 
 def build_router() -> APIRouter:
-    from mcu.control.api import ERRORS
-
     router = APIRouter(prefix="/api/v1", responses=ERRORS, tags=["users"])
 
     @router.get("/users", response_model=list[UserOut])

@@ -144,7 +144,7 @@ def parse_schedule(
         put("owner", owner or None)
 
     # Rules between fields (PIN pairs, schedule and repetition) are the API's:
-    # api.check_configuration, run by the page on the configuration as it would be saved.
+    # configuration.check_configuration, run by the page on the configuration as it would be saved.
     return out
 
 

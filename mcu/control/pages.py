@@ -25,6 +25,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse, StreamingResponse
 from fastapi.templating import Jinja2Templates
 
+from mcu.control import conferences as conference_ops
 from mcu.control.access import (
     CSRF_FIELD,
     LOGIN_CSRF_COOKIE,
@@ -45,12 +46,8 @@ from mcu.control.access import (
     require,
     source_of,
 )
-from mcu.control.api import (
-    NEW_CONFERENCE,
-    check_configuration,
-    conference_json,
-    operations_for,
-)
+from mcu.control.conferences import conference_json, room_json
+from mcu.control.configuration import NEW_CONFERENCE, check_configuration
 from mcu.control.events import SSE_HEADERS, participant_events, participants_json
 from mcu.control.forms import (
     FORM_FIELD,
@@ -60,6 +57,7 @@ from mcu.control.forms import (
     parse_schedule,
     posted_values,
 )
+from mcu.control.rooms import Room, load_room
 from mcu.control.thumbnails import slate
 from mcu.permissions import (
     Actor,
@@ -69,7 +67,6 @@ from mcu.permissions import (
     Operation,
     OwnerChangeTarget,
     can_own,
-    listing,
 )
 from mcu.store import ConferenceRecord, Conflict, EncryptionPolicy, Invalid
 
@@ -132,7 +129,7 @@ def _configuration_errors(
     errors: dict[str, str], merged: Mapping[str, Any], changed: Iterable[str],
     layouts: Iterable[str],
 ) -> None:
-    """The API's rules between fields (api.check_configuration), as form errors."""
+    """The API's rules between fields (configuration.check_configuration), as form errors."""
     try:
         check_configuration(merged, changed, layouts)
     except ControlError as exc:
@@ -236,13 +233,10 @@ def build_router() -> APIRouter:
                 actor, Op.VIEW_CALL_RECORDS, None):
             # The security administrator's home: the records they may read.
             return RedirectResponse("/records", status_code=303)
-        await require(ctl, actor, Op.LIST_CONFERENCES, None)
-        roles = await ctl.store.list_roles()
-        rows = []
-        for record in await ctl.store.list_conferences():
-            shown = listing(actor, conference_target(record, roles))
-            if shown is not Listing.HIDDEN:
-                rows.append({"link": shown is Listing.LINK, **conference_json(record)})
+        rows = [
+            {"link": shown is Listing.LINK, **room_json(room)}
+            for shown, room in await conference_ops.list_conferences(ctl, actor)
+        ]
         return render(
             request,
             "conferences.html",
@@ -279,31 +273,24 @@ def build_router() -> APIRouter:
         shown = _owner_field_shown(actor, None)
         parsed = parse_schedule(form, editing=False, owner_shown=shown)
         owner = parsed.fields.pop("owner", actor.username) if shown else actor.username
-        if owner != actor.username:
-            user = None if owner is None else await ctl.store.get_user(owner)
-            target = NewConferenceTarget(owner, None if user is None else user.privilege)
-            if not allowed(actor, Op.CREATE_CONFERENCE, target):
-                parsed.errors.setdefault(
-                    "owner", "cannot own conferences" if user else "no such user"
-                )
-        for operation in operations_for(parsed.fields):  # the finer rights, as the API asks
-            await require(ctl, actor, operation, ConferenceTarget(owner),
-                          audit_target="conference:new", audited=True)
-        _configuration_errors(parsed.errors, {**NEW_CONFERENCE, **parsed.fields}, parsed.fields,
-                              ctl.live.layouts())
         values = posted_values(form, owner)
-        if parsed.errors:
-            return await _schedule_form(request, ctl, principal, None, values, parsed.errors)
-        fields = {k: v for k, v in parsed.fields.items() if k not in ("name", "numeric_id")}
+        wanted = {**parsed.fields, "owner": owner}
         try:
-            record = await ctl.store.create_conference(
-                parsed.fields["name"], parsed.fields["numeric_id"], owner=owner, **fields
-            )
+            if not parsed.errors:  # the API's create operation: its authorize, its audit
+                record, _ = await conference_ops.create_conference(ctl, actor, wanted)
+                return RedirectResponse(f"/conferences/{record.id}", status_code=303)
+            await conference_ops.authorize_create(ctl, actor, wanted)  # 403 before 422
         except (Invalid, Conflict) as exc:
             return await _schedule_form(request, ctl, principal, None, values, _store_error(exc))
-        await audit(ctl, actor.username, Op.CREATE_CONFERENCE, _ref(record), "created")
-        await ctl.live.refresh_conferences()
-        return RedirectResponse(f"/conferences/{record.id}", status_code=303)
+        except ControlError as exc:
+            errors = await _field_errors(ctl, exc, {} if owner == actor.username else wanted)
+            if errors is None:
+                raise
+            for name, message in errors.items():
+                parsed.errors.setdefault(name, message)
+        _configuration_errors(parsed.errors, {**NEW_CONFERENCE, **parsed.fields}, parsed.fields,
+                              ctl.live.layouts())
+        return await _schedule_form(request, ctl, principal, None, values, parsed.errors)
 
     @router.get("/conferences/{conference_id}/edit")
     async def edit_conference_form(conference_id: str, request: Request) -> Response:
@@ -317,6 +304,9 @@ def build_router() -> APIRouter:
 
     @router.post("/conferences/{conference_id}/edit")
     async def update_conference(conference_id: str, request: Request) -> Response:
+        """The schedule form's save: the API's update operation
+        (`conferences.update_conference`), so the same authorize questions and the same
+        audit rows; its 422/409 and an owner it refuses come back as field errors."""
         ctl = control_of(request)
         principal = await session_principal(request)
         if principal is None:
@@ -324,37 +314,29 @@ def build_router() -> APIRouter:
         actor = principal.actor
         form = await request.form()
         check_csrf(principal.csrf, str(form.get(CSRF_FIELD, "")))
-        record, target = await load_conference(ctl, conference_id)
-        ref = _ref(record)
-        await require(ctl, actor, Op.CONFIGURE_CONFERENCE, target, audit_target=ref, audited=True)
-        shown = _owner_field_shown(actor, target)
-        parsed = parse_schedule(form, editing=True, owner_shown=shown)
+        room = await load_room(ctl, conference_id)
+        # The form is the configuration page: shown, and so saved, with configure rights.
+        await require(ctl, actor, Op.CONFIGURE_CONFERENCE, room.target, audit_target=room.ref,
+                      audited=True)
+        record = conference_ops.configured(room)
+        parsed = parse_schedule(form, editing=True, owner_shown=_owner_field_shown(
+            actor, room.target))
         changes = changed(record, parsed.fields)
-        for operation in operations_for(changes):  # the finer rights, as the API asks
-            await require(ctl, actor, operation, target, audit_target=ref, audited=True)
-        if "owner" in changes:
-            new_owner = changes["owner"]
-            user = None if new_owner is None else await ctl.store.get_user(new_owner)
-            change = OwnerChangeTarget(target, new_owner, None if user is None else user.privilege)
-            if not allowed(actor, Op.CHANGE_OWNER, change):
-                why = "no such user" if new_owner and user is None else "cannot own conferences"
-                parsed.errors.setdefault("owner", why)
-        current = {f.name: getattr(record, f.name) for f in dataclass_fields(record)}
-        _configuration_errors(parsed.errors, {**current, **changes}, changes,
-                              ctl.live.layouts())
         values = posted_values(form, record.owner)
         if parsed.errors:
+            current = {f.name: getattr(record, f.name) for f in dataclass_fields(record)}
+            _configuration_errors(parsed.errors, {**current, **changes}, changes,
+                                  ctl.live.layouts())
             return await _schedule_form(request, ctl, principal, record, values, parsed.errors)
         try:
-            updated = await ctl.store.update_conference(record.id, **changes)
+            updated, _ = await conference_ops.update_conference(ctl, actor, room, changes)
         except (Invalid, Conflict) as exc:
             return await _schedule_form(request, ctl, principal, record, values, _store_error(exc))
-        # Which fields changed, never their values: PINs stay out of the audit and logs.
-        await audit(
-            ctl, actor.username, Op.CONFIGURE_CONFERENCE, ref,
-            "updated: " + ",".join(sorted(changes)) if changes else "unchanged",
-        )
-        await ctl.live.refresh_conferences()
+        except ControlError as exc:
+            errors = await _field_errors(ctl, exc, changes)
+            if errors is None:
+                raise
+            return await _schedule_form(request, ctl, principal, record, values, errors)
         return RedirectResponse(f"/conferences/{updated.id}", status_code=303)
 
     @router.get("/conferences/{conference_id}")
@@ -364,19 +346,39 @@ def build_router() -> APIRouter:
         if principal is None:
             return to_login(request)
         actor = principal.actor
-        record, target = await load_conference(ctl, conference_id)
-        await require(ctl, actor, Op.VIEW_CONFERENCE, target)
-        can = _controls(actor, target)
-        participants = ctl.live.participants(record.numeric_id) if can["view"] else []
+        room = await load_room(ctl, conference_id)
+        await require(ctl, actor, Op.VIEW_CONFERENCE, room.target)
+        can = _controls(actor, room)
+        participants = ctl.live.participants(room.numeric_id) if can["view"] else []
         return render(
             request,
             "conference.html",
             principal=principal,
-            conference=conference_json(record),
-            details=_details(record),
+            conference=room_json(room),
+            details=_details(room.record),
             participants=participants,
             can=can,
+            layouts=ctl.live.layouts() if can["layout"] else [],
+            dial_schemes=ctl.live.dial_schemes() if can["dial_out"] else [],
         )
+
+    @router.post("/conferences/{conference_id}/layout")
+    async def conference_layout(conference_id: str, request: Request) -> Response:
+        """The layout chooser: the conference's layout (`layout`, "" for the default)
+        changed through the API's update operation, so PATCH's authorize and audit."""
+        ctl = control_of(request)
+        principal = await session_principal(request)
+        if principal is None:
+            return to_login(request)
+        form = await request.form()
+        check_csrf(principal.csrf, str(form.get(CSRF_FIELD, "")))
+        room = await load_room(ctl, conference_id)
+        chosen = form.get("layout")
+        if not isinstance(chosen, str):
+            chosen = ""
+        changes = {"layout": chosen.strip() or None}
+        updated, _ = await conference_ops.update_conference(ctl, principal.actor, room, changes)
+        return RedirectResponse(f"/conferences/{updated.id}", status_code=303)
 
     @router.get("/conferences/{conference_id}/events")
     async def conference_events(conference_id: str, request: Request) -> Response:
@@ -386,14 +388,14 @@ def build_router() -> APIRouter:
         if principal is None:
             # For a script: a plain 401, not the login page's redirect.
             return Response("not authenticated", status_code=401, media_type="text/plain")
-        record, target = await load_conference(ctl, conference_id)
-        await require(ctl, principal.actor, Op.VIEW_PARTICIPANTS, target)
+        room = await load_room(ctl, conference_id)
+        await require(ctl, principal.actor, Op.VIEW_PARTICIPANTS, room.target)
 
         def snapshot() -> str:
-            return participants_json(ctl.live.participants(record.numeric_id))
+            return participants_json(ctl.live.participants(room.numeric_id))
 
         async def ended() -> str | None:
-            return await _stream_ended(ctl, principal, record)
+            return await _stream_ended(ctl, principal, room)
 
         return StreamingResponse(
             participant_events(request, snapshot, ended),
@@ -409,24 +411,63 @@ def build_router() -> APIRouter:
         (seed 003) — 404, as if there were no picture."""
         ctl = control_of(request)
         principal = await principal_of(request)
-        record, target = await load_conference(ctl, conference_id)
-        await require(ctl, principal.actor, Op.VIEW_PARTICIPANTS, target)
-        if not allowed(principal.actor, Op.VIEW_THUMBNAILS, target):
-            raise not_found("thumbnail")
+        room = await _pictures(ctl, principal.actor, conference_id)
         participant = next(
-            (p for p in ctl.live.participants(record.numeric_id) if p.id == participant_id), None
+            (p for p in ctl.live.participants(room.numeric_id) if p.id == participant_id), None
         )
         if participant is None:
             raise not_found("participant")
-        picture = await ctl.live.thumbnail(record.numeric_id, participant_id, view)
-        return Response(
-            picture or slate(participant.display_name, participant.state),
-            media_type="image/jpeg",
-            headers={"Cache-Control": "private, no-store", "X-Content-Type-Options": "nosniff"},
-        )
+        picture = await ctl.live.thumbnail(room.numeric_id, participant_id, view)
+        return _jpeg(picture or slate(participant.display_name, participant.state))
 
+    @router.get("/conferences/{conference_id}/view.jpg")
+    async def composed_view(conference_id: str, request: Request) -> Response:
+        """The conference's composed picture, as the MCU sends it to its first connected
+        participant (the live MCU composes per viewer); a slate while there is none.
+        Shown to who may see thumbnails, as the participants' own pictures."""
+        ctl = control_of(request)
+        principal = await principal_of(request)
+        room = await _pictures(ctl, principal.actor, conference_id)
+        viewer = next(
+            (p for p in ctl.live.participants(room.numeric_id) if p.state == "connected"), None
+        )
+        picture = None if viewer is None else await ctl.live.thumbnail(
+            room.numeric_id, viewer.id, True)
+        return _jpeg(picture or slate(room.name, "no video"))
+
+    async def _pictures(ctl: Control, actor: Actor, conference_id: str) -> Room:
+        room = await load_room(ctl, conference_id)
+        await require(ctl, actor, Op.VIEW_PARTICIPANTS, room.target)
+        if not allowed(actor, Op.VIEW_THUMBNAILS, room.target):
+            raise not_found("thumbnail")
+        return room
 
     return router
+
+
+def _jpeg(picture: bytes) -> Response:
+    return Response(
+        picture,
+        media_type="image/jpeg",
+        headers={"Cache-Control": "private, no-store", "X-Content-Type-Options": "nosniff"},
+    )
+
+
+async def _field_errors(
+    ctl: Control, exc: ControlError, changes: Mapping[str, Any]
+) -> dict[str, str] | None:
+    """A refusal of the create/update operation as a form field error, where it names a
+    field (422, 409) or refuses the owner `changes` names (403 from the owner rule);
+    None for any other refusal (the error page shows it)."""
+    if exc.status in (409, 422) and exc.field:
+        return {FORM_FIELD.get(exc.field, exc.field): exc.detail}
+    rule = exc.rule or ""
+    if exc.status == 403 and "owner" in changes and rule.startswith("change-owner"):
+        owner = changes["owner"]
+        if owner and await ctl.store.get_user(owner) is None:
+            return {"owner": "no such user"}
+        return {"owner": "cannot own conferences" if "cannot create" in rule else rule}
+    return None
 
 
 def _ref(record: ConferenceRecord) -> str:
@@ -445,8 +486,11 @@ def _owner_field_shown(actor: Actor, target: ConferenceTarget | None) -> bool:
     return allowed(actor, Op.CHANGE_OWNER, OwnerChangeTarget(target, None))
 
 
-def _controls(actor: Actor, target: ConferenceTarget) -> dict[str, bool]:
-    """Which controls the conference page shows: exactly what `authorize` allows."""
+def _controls(actor: Actor, room: Room) -> dict[str, bool]:
+    """Which controls the conference page shows: exactly what `authorize` allows (and
+    nothing about configuration for a conference running without one)."""
+    target = room.target
+    configured = room.record is not None
     return {
         "view": allowed(actor, Op.VIEW_PARTICIPANTS, target),
         "thumbnails": allowed(actor, Op.VIEW_THUMBNAILS, target),
@@ -457,13 +501,20 @@ def _controls(actor: Actor, target: ConferenceTarget) -> dict[str, bool]:
         "message_all": allowed(actor, Op.MESSAGE_ALL, target),
         "dial_out": allowed(actor, Op.DIAL_OUT, target),
         "end": allowed(actor, Op.END_CONFERENCE, target),
-        "configure": allowed(actor, Op.CONFIGURE_CONFERENCE, target),
+        "configure": configured and allowed(actor, Op.CONFIGURE_CONFERENCE, target),
+        "layout": configured and allowed(actor, Op.CONFERENCE_CUSTOM_LAYOUT, target),
+        "preview": allowed(actor, Op.VIEW_PARTICIPANTS, target)
+        and allowed(actor, Op.VIEW_THUMBNAILS, target),
     }
 
 
-def _details(record: ConferenceRecord) -> dict[str, Any]:
-    """The schedule as the page shows it (UTC ISO times; the script shows them local)."""
+def _details(record: ConferenceRecord | None) -> dict[str, Any]:
+    """The schedule as the page shows it (UTC ISO times; the script shows them local);
+    None for a conference running without configuration."""
+    if record is None:
+        return {"ad_hoc": True, "layout": None}
     return {
+        "ad_hoc": False,
         "start_time": None if record.start_time is None else record.start_time.isoformat(),
         "duration_minutes": (
             None if record.duration_seconds is None else record.duration_seconds // 60
@@ -472,22 +523,25 @@ def _details(record: ConferenceRecord) -> dict[str, Any]:
         "max_participants": record.max_participants,
         "encryption": record.encryption.value,
         "streaming": record.streaming,
+        "layout": record.layout,
     }
 
 
-async def _stream_ended(ctl: Control, principal: Principal, record: ConferenceRecord) -> str | None:
+async def _stream_ended(ctl: Control, principal: Principal, room: Room) -> str | None:
     """Why an event stream must stop now, if it must: asked again at each heartbeat, so a
     revoked session, a demotion or a change of owner ends what the page may watch."""
     token = await ctl.store.lookup_token(principal.token)
     user = None if token is None else await ctl.store.get_user(token.username)
     if user is None:
         return "expired"
-    fresh = await ctl.store.get_conference(record.id)
-    if fresh is None or fresh.numeric_id != record.numeric_id:
-        return "changed"
-    roles = await ctl.store.list_roles(conference_id=record.id)
     actor = Actor(user.username, user.privilege, user.is_operator)
-    if not allowed(actor, Op.VIEW_PARTICIPANTS, conference_target(fresh, roles)):
+    target = room.target
+    if room.record is not None:
+        fresh = await ctl.store.get_conference(room.record.id)
+        if fresh is None or fresh.numeric_id != room.numeric_id:
+            return "changed"
+        target = conference_target(fresh, await ctl.store.list_roles(conference_id=fresh.id))
+    if not allowed(actor, Op.VIEW_PARTICIPANTS, target):
         return "expired"
     return None
 

@@ -19,7 +19,8 @@ SIZE = (160, 90)
 BACKGROUND = (29, 35, 48)
 NAME_COLOUR = (255, 255, 255)
 NOTE_COLOUR = (160, 170, 190)
-NOTES = {"lobby": "in the PIN lobby", "waiting": "waiting for the chair"}
+NOTES = {"lobby": "in the PIN lobby", "waiting": "waiting for the chair",
+         "no video": "no picture yet"}
 MAX_NAME = 24
 
 

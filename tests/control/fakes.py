@@ -1,7 +1,9 @@
 """A small in-memory LiveControl: conferences of participants, lobby included.
 
-A conference "runs" while it has a room here (`add` makes one). `dial_error`, when set,
-is what the next `dial_out` raises, as the real MCU would.
+A conference "runs" while it has a room here (`add` makes one); a room whose numeric ID
+is in `ad_hoc` is reported by `conferences()` as opened by a call to a number nobody
+configured. `dial_error`, when set, is what the next `dial_out` raises, as the real MCU
+would; `schemes` are the URI schemes its "gateways" dial.
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from layouts.registry import available_layouts
-from mcu.live import ParticipantView
+from mcu.live import LiveConference, ParticipantView
 
 
 class FakeLive:
@@ -20,6 +22,17 @@ class FakeLive:
         self.messages: dict[str, str | None] = {}  # a room's message to everyone
         self.dial_error: Exception | None = None
         self._dialled = 0
+        self.ad_hoc: set[str] = set()
+        self.schemes: list[str] = ["sip"]
+
+    def conferences(self) -> list[LiveConference]:
+        return [
+            LiveConference(n, f"Conference {n}", len(room), n in self.ad_hoc)
+            for n, room in sorted(self.rooms.items())
+        ]
+
+    def dial_schemes(self) -> list[str]:
+        return sorted(self.schemes)
 
     def add(
         self,

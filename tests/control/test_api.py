@@ -111,6 +111,7 @@ async def test_list_links_names_and_hidden(
             "owner": CREATOR,
             "has_pin": True,
             "has_guest_pin": False,
+            "ad_hoc": False,  # configured (issue 11: ad hoc ones are listed too)
         },
         {"listing": "name_only", "name": theirs.name},
     ]

@@ -210,6 +210,16 @@
     });
   }
 
+  // ---- the composed picture: reloaded every 2 s while the page is shown
+
+  const preview = document.getElementById("preview");
+  if (preview) {
+    const previewUrl = preview.getAttribute("src");
+    setInterval(function () {
+      if (!document.hidden) preview.src = previewUrl + "?t=" + Date.now();
+    }, 2000);
+  }
+
   // Times the server wrote in UTC, shown in the browser's time zone.
   document.querySelectorAll("time[data-local]").forEach(function (t) {
     const d = new Date(t.getAttribute("datetime"));
