@@ -208,6 +208,8 @@ class ParticipantOut(BaseModel):
     important: bool = False
     layout: str | None = None
     message: str | None = None
+    video_format: str = "widescreen"
+    protocol: str = ""  # the gateway carrying the call: "sip", ...
 
 
 class ErrorOut(BaseModel):
