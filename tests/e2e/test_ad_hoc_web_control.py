@@ -43,6 +43,7 @@ def test_ad_hoc_conference_is_listed_opened_and_controlled(start_mcu, peers, tmp
                            "has_guest_pin": False, "ad_hoc": True}]
         people = api.get(f"/api/v1/conferences/{LIVE_ID}/participants", headers=headers)
         assert sorted(p["id"] for p in people.json()) == sorted(leg_of.values())
+        assert {p["protocol"] for p in people.json()} == {"sip"}
 
     # (2) the pages show it, and the drop button really hangs up
     with sync_api.sync_playwright() as p:

@@ -457,3 +457,44 @@ def test_the_mcu_asks_a_sender_for_a_key_frame_when_it_has_none(
         uac.hangup()
     hang_up([red])
     mcu.wait_idle()
+
+
+def camera_offer(video_port: int, codec: VideoCodec) -> bytes:
+    """A SIP camera's offer: one sendonly m=video and no audio at all."""
+    offer = video_offer(free_pair(), video_port, codec).decode()
+    head, _, rest = offer.partition("m=audio")
+    video = rest[rest.index("m=video"):]
+    return (head + video).replace("a=sendrecv", "a=sendonly").encode()
+
+
+def test_a_video_only_sip_camera_is_seen_and_never_heard(
+        start_mcu, video_peers, uacs, relay, need_ffmpeg, tmp_path):
+    """Any mix of media over the wire: a call with video and no audio is a Leg like
+    any other; the baresip sees its picture, and nothing is sent back to it."""
+    mcu = start_mcu(video=VIDEO)
+    red = video_peers("red", "H264")
+    join(mcu, "2400", [red])
+    uac = uacs("camera")
+    answer = uac.invite(f"sip:2400@{mcu.uri_host}", camera_offer(relay.rtp_port, H264_MODE1))
+    assert b"m=audio" not in answer and b"a=recvonly" in answer, answer.decode()
+    relay.set_mcu(answered(answer, "video"))
+    sender = FfmpegSender(tmp_path, "camera", H264_MODE1, ("127.0.0.1", relay.inner_port),
+                          free_pair(), colour=COLOURS["green"])
+    with sender:
+        mcu.wait_until(lambda m: len(m.directory.get("2400").participants) == 2, timeout=15)
+        snapshot_until(red, tmp_path, 1, ["green"])
+
+        def camera(m):
+            conference = m.directory.get("2400")
+            leg = next(p.leg for p in conference.participants.values() if p.leg.remote
+                       .endswith(f":{uac.port}"))
+            return (leg.audio_format, leg.video_sending, sorted(leg.statistics()),
+                    leg.id in conference.mixer)
+
+        audio_format, sending, stats, mixed = mcu.inspect(camera)
+        assert audio_format is None and sending is False and mixed
+        assert "video" in stats and "audio" not in stats
+        assert relay.packets() == []  # a sendonly camera gets no video back
+        uac.hangup()
+    hang_up([red])
+    mcu.wait_idle()
