@@ -1,4 +1,4 @@
-"""Wires the MCU into one uvloop event loop: SIP gateway → entry → conferences → mixers.
+"""Wires the MCU into one uvloop event loop: gateways → entry → conferences → mixers.
 
 The store's conferences (PINs, limits, entry policy) are kept in memory here and
 re-read when the web control changes them, so routing an INVITE never waits on SQL.
@@ -104,12 +104,14 @@ class Mcu:
         self.web = WebServer()
         await self.web.start(create_app(self.store, self), self.settings.http.host,
                              self.settings.http.port)
-        log_event(log, "mcu.started", sip_port=self.settings.sip.port,
+        log_event(log, "mcu.started", gateways=",".join(g.name for g in self.gateways),
+                  schemes=",".join(self.dial_schemes()),
                   rtp_ports=f"{self.settings.rtp.port_min}-{self.settings.rtp.port_max}",
                   ad_hoc=self.settings.conferences.ad_hoc)
 
     async def stop(self) -> None:
-        """End every call with BYE, then every conference, then the media pool."""
+        """End every call (each gateway's hang-up), then every conference, then the
+        media pool."""
         if self.web is not None:
             await self.web.stop()
         if self._scheduler is not None:

@@ -116,7 +116,7 @@ class Participant:
     hangup_reason: str | None = None  # hang up once the queued prompts have played
     hangup_at: float = 0.0
     message: str | None = None  # text over this participant's picture (web control)
-    name: str | None = None  # shown instead of the SIP display name (control hook)
+    name: str | None = None  # shown instead of the call's display name (control hook)
     video_format: VideoShape = "widescreen"
     panes: list[str | None] | None = None  # custom layout: who in which cell
     watcher: asyncio.Task[None] | None = field(default=None, repr=False)
@@ -331,7 +331,7 @@ class Conference:
         return True
 
     def rename(self, leg_id: str, name: str | None) -> bool:
-        """Show ``name`` for a participant (its video label too); None: the SIP one."""
+        """Show ``name`` for a participant (its video label too); None: the call's own."""
         participant = self.participants.get(leg_id)
         if participant is None:
             return False

@@ -11,11 +11,12 @@ everyone's frozen picture:
   picture until the next periodic key frame.
 * ``KeyFrameAsker`` sits behind one received video stream: it decides when to ask that
   peer for a key frame (join, becoming visible, loss, a decoder that cannot go on),
-  keeps asking once per interval until one arrives, and climbs from PLI to FIR to SIP
-  INFO when a method goes unanswered, since older room systems ignore PLI and some
-  ignore RTCP altogether.
+  keeps asking once per interval until one arrives, and climbs the leg's own ladder of
+  methods when one goes unanswered (a SIP leg's is PLI, FIR, SIP INFO: older room
+  systems ignore PLI and some ignore RTCP altogether).
 
-Neither knows about sockets, SSRCs or codecs. Timers are data: ``next_deadline()`` says
+Neither knows about sockets, SSRCs, codecs or protocols: a method is a name the leg
+gave. Timers are data: ``next_deadline()`` says
 when to call ``due(now)`` next, like the SIP core's ``next_timer()``.
 """
 

@@ -220,7 +220,7 @@ class VideoMixer:
             self._inputs[leg_id].message = text or None
 
     def keyframe_requested(self, leg_id: str) -> None:
-        """The peer asked (PLI, FIR, SIP INFO) for a key frame of what it receives."""
+        """The peer asked (however its protocol asks) for a key frame of what it receives."""
         if leg_id in self._inputs:
             self._inputs[leg_id].wants_idr = True
 
