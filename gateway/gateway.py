@@ -12,6 +12,7 @@ through ``dial``. Every method runs on the event loop; none blocks.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
@@ -24,11 +25,29 @@ class UnsupportedUri(ValueError):
 
 
 @dataclass(frozen=True, slots=True)
+class Notice:
+    """Something an operator must see, said once per episode (not once per packet):
+    a source address blocked by an admission limit and when it is served again, a
+    connection flood refused. The MCU writes it to the audit log."""
+
+    protocol: str  # the gateway's name
+    what: str  # short and stable, e.g. "invite-rate", "pending-calls", "tcp-connections"
+    address: str  # the peer's IP address (never credentials)
+    detail: str  # for people: the limit and what was seen
+    ended: bool = False  # False: the episode starts; True: the address is served again
+
+
+def _ignore(notice: Notice) -> None:
+    return None
+
+
+@dataclass(frozen=True, slots=True)
 class GatewayContext:
     """What the MCU lends every gateway it builds."""
 
     admit: Admit  # asked once per incoming call: CallInfo -> Refuse | Seat
     ports: PortAllocator  # the one RTP port range all gateways share
+    notice: Callable[[Notice], None] = _ignore  # tells operators (audit log)
 
 
 @runtime_checkable
@@ -59,4 +78,6 @@ class Gateway(Protocol):
 
     def statistics(self) -> dict[str, int]:
         """Counters for the operator: at least ``calls`` (calls up or being set up) and
-        ``rtp_ports_in_use`` (media ports this gateway holds now)."""
+        ``rtp_ports_in_use`` (media ports this gateway holds now). Every other key is a
+        monotonic count of events (e.g. ``blocked_invite_rate``), exported as
+        ``mcu_gateway_events_total{protocol, event}``."""

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 
 import uvloop
 
-from gateway.gateway import Gateway, GatewayContext, UnsupportedUri
+from gateway.gateway import Gateway, GatewayContext, Notice, UnsupportedUri
 from gateway.leg import CallInfo, Leg, Refuse, RefuseCause
 from gateway.log import log_event
 from gateway.rtp.ports import PortAllocator
@@ -70,7 +70,7 @@ class Mcu:
         )
         # One RTP port range for every protocol: each call's media takes its pairs here.
         self.ports = PortAllocator(settings.rtp.port_min, settings.rtp.port_max)
-        context = GatewayContext(self._admit, self.ports)
+        context = GatewayContext(self._admit, self.ports, self._notice)
         self.gateways: list[Gateway] = [make(settings, context) for make in gateways]
         self._by_scheme: dict[str, Gateway] = {
             scheme: gateway for gateway in self.gateways for scheme in gateway.schemes}
@@ -305,6 +305,22 @@ class Mcu:
                 None, "pin_lockout", f"{lock.scope} {lock.key}",
                 f"locked for {self.settings.entry.lockout_s:.0f} s after wrong PINs "
                 f"(last from {remote})"))
+            self._closing.add(task)
+            task.add_done_callback(self._closing.discard)
+
+    def _notice(self, notice: Notice) -> None:
+        """A gateway's notice for operators (an address blocked, or served again): one
+        log line, one audit row and, when an episode starts, one count."""
+        log_event(log, "gateway.notice", level=logging.INFO if notice.ended else logging.WARNING,
+                  protocol=notice.protocol, what=notice.what, address=notice.address,
+                  detail=notice.detail, ended=notice.ended)
+        if not notice.ended:
+            self.metrics.block(notice.protocol, notice.what)
+        if self.store is not None:
+            operation = "unblocked" if notice.ended else "blocked"
+            task = asyncio.get_running_loop().create_task(self.store.audit(
+                None, operation, f"{notice.protocol} {notice.address}",
+                f"{notice.what}: {notice.detail}"))
             self._closing.add(task)
             task.add_done_callback(self._closing.discard)
 

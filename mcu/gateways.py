@@ -20,7 +20,8 @@ GatewayFactory = Callable[[Settings, GatewayContext], Gateway]
 def _sip(settings: Settings, context: GatewayContext) -> Gateway:
     return SipService(settings.sip, settings.rtp, settings.media, context.admit,
                       video_policy=settings.video.policy(), mtu=settings.video.mtu,
-                      ports=context.ports)
+                      ports=context.ports, notice=context.notice,
+                      total_seats=settings.conferences.max_total_participants)
 
 
 GATEWAYS: tuple[GatewayFactory, ...] = (

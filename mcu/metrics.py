@@ -30,6 +30,7 @@ CONTENT_TYPE: str = getattr(exposition, "CONTENT_TYPE_PLAIN_0_0_4", CONTENT_TYPE
 MIXER_KINDS = ("audio", "video")
 PARTICIPANT_STATES = ("lobby", "waiting", "connected")
 LOCKOUT_SCOPES = ("source", "conference")
+GAUGES = frozenset({"calls", "rtp_ports_in_use"})  # the rest of statistics() counts events
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,14 +106,22 @@ class McuCollector(Collector):
         ports = GaugeMetricFamily("mcu_rtp_ports_in_use",
                                   "RTP and RTCP ports held for media, by protocol.",
                                   labels=["protocol"])
+        events = CounterMetricFamily(
+            "mcu_gateway_events", "Events a gateway counts (blocked or dropped requests, "
+            "refused or closed connections), by protocol and event.",
+            labels=["protocol", "event"])
         protocols: list[str] = []
         for gateway in self._gateways():
             stats = gateway.statistics()
             protocols.append(gateway.name)
             calls.add_metric([gateway.name], stats.get("calls", 0))
             ports.add_metric([gateway.name], stats.get("rtp_ports_in_use", 0))
+            for event, count in sorted(stats.items()):
+                if event not in GAUGES:
+                    events.add_metric([gateway.name, event], count)
         yield calls
         yield ports
+        yield events
 
         conferences = list(self._conferences())
         people: dict[tuple[str, str], int] = {
@@ -173,11 +182,22 @@ class Metrics:
             labelnames=["scope"], registry=self.registry)
         for scope in LOCKOUT_SCOPES:
             self.pin_lockouts.labels(scope=scope)  # exported as 0 before the first
+        self.blocks = Counter(
+            "mcu_blocks", "Episodes of a source address blocked by an admission limit "
+            "(one per episode, not per request), by protocol and limit.",
+            labelnames=["protocol", "what"], registry=self.registry)
+        self.http_refused = Counter(
+            "mcu_http_refused", "HTTP requests refused before they were read, by reason "
+            "(body_too_large: 413).", labelnames=["reason"], registry=self.registry)
+        self.http_refused.labels(reason="body_too_large")
         if gateways is not None or conferences is not None:
             self.registry.register(McuCollector(gateways or tuple, conferences or tuple))
 
     def pin_lockout(self, scope: str) -> None:
         self.pin_lockouts.labels(scope=scope).inc()
+
+    def block(self, protocol: str, what: str) -> None:
+        self.blocks.labels(protocol=protocol, what=what).inc()
 
     def value(self, name: str, **labels: str) -> float:
         """One sample as a scrape would see it (0 when absent), e.g.

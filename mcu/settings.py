@@ -146,6 +146,8 @@ class EntrySettings(BaseModel):
 class HttpSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=0, le=65535, description="0: any free port (tests)")
+    max_body_bytes: int = Field(1_048_576, ge=1024, description="larger request bodies "
+                                "are refused with 413 before they are read")
 
 
 class DatabaseSettings(BaseModel):

@@ -15,10 +15,11 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from gateway.dtmf.info import InfoDtmfError, parse_info_dtmf
-from gateway.gateway import UnsupportedUri
+from gateway.gateway import Notice, UnsupportedUri
 from gateway.leg import (
     Admit,
     CallInfo,
@@ -143,12 +144,17 @@ class SipService:
         video_policy: VideoPolicy | None = None,
         mtu: int = 1200,
         ports: PortAllocator | None = None,
+        notice: Callable[[Notice], None] | None = None,
+        total_seats: int = 200,
     ):
         self._rtp_settings = rtp_settings
         self._media = media_settings
         self._video_policy = video_policy
         self._mtu = mtu
         self._admit = admit
+        self._notice = notice or (lambda notice: None)  # operators' audit log (issue 19)
+        self._limits = sip_settings.limits
+        self._total_seats = total_seats  # what limits.seat_share is a share of
         self.endpoint = sip.SipEndpoint(sip.SipCoreConfig.from_settings(sip_settings),
                                         check_info=check_info)
         self.transport = SipTransport(

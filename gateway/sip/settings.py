@@ -8,6 +8,32 @@ from __future__ import annotations
 from pydantic import BaseModel, Field
 
 
+class SipLimits(BaseModel):
+    """What one source address may ask of the MCU (issue 19). The defaults never
+    bother a real room system or PBX; trusted networks get ``trusted_*`` instead."""
+
+    invites_per_second: float = Field(20.0, gt=0, description="new INVITEs per second "
+                                      "per address (burst: twice this)")
+    drop_above_per_second: float = Field(100.0, gt=0, description="past this INVITE rate "
+                                         "per address requests are dropped unanswered")
+    pending_calls: int = Field(20, ge=1, description="calls answered but not yet ACKed, "
+                               "per address")
+    live_calls: int = Field(100, ge=1, description="calls up at once, per address")
+    seat_share: float = Field(0.5, gt=0, le=1, description="share of all seats "
+                              "(conferences.max_total_participants) one address may hold")
+    retry_after_s: int = Field(10, ge=1, description="Retry-After of a 503 for a limit")
+    trusted_networks: list[str] = Field([], description="addresses or CIDRs (gateways, "
+                                        "SBCs, company NAT) exempt from the per-address "
+                                        "limits, or held to the trusted_* ones")
+    trusted_invites_per_second: float | None = Field(None, gt=0, description="None: "
+                                                     "no limit for trusted addresses")
+    tcp_connections: int = Field(32, ge=1, description="open TCP connections per address")
+    tcp_message_timeout_s: float = Field(10.0, gt=0, description="a partial message "
+                                         "not completed within this closes the connection")
+    tcp_idle_timeout_s: float = Field(120.0, gt=0, description="a connection with no "
+                                      "dialog and no message for this long is closed")
+
+
 class SipSettings(BaseModel):
     host: str = "0.0.0.0"
     port: int = Field(5060, ge=1, le=65535)
@@ -16,3 +42,4 @@ class SipSettings(BaseModel):
     max_message_bytes: int = Field(65535, ge=1024)
     user_agent: str = "mcu/0.1"
     t1: float = Field(0.5, gt=0, le=5, description="RFC 3261 T1 (RTT estimate), seconds")
+    limits: SipLimits = SipLimits()
