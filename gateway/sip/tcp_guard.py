@@ -9,43 +9,29 @@ Three rules, all from ``SipLimits``:
 * a connection no call is bound to, with no input for ``tcp_idle_timeout_s``, is
   closed (one that carries a call's dialog never is).
 
-The shell (``SipTransport``) reports connections and input with the loop's ``now``
-and asks ``expired(now, ...)`` on its heartbeat; the guard reads no clock. Operators
+Connections the MCU dials out are not policed. The shell (``SipTransport``) reports
+connections and input with the loop's ``now`` and asks ``expired(now, ...)`` on its
+heartbeat (a scan of the open connections every ``HEARTBEAT_S``); the guard reads no
+clock. Operators
 hear of each address once per episode: a ``Notice`` when the first refusal or close of
 a kind happens, and an ended one after ``quiet_s`` without another.
 """
 
 from __future__ import annotations
 
-import ipaddress
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from gateway.gateway import Notice
 from gateway.sip.settings import SipLimits
+from gateway.sip.trusted import TrustedNetworks
 
 EPISODE_QUIET_S = 60.0  # an address is "served again" after this long without a close
 
 REFUSED = "tcp-connections"
 SLOW = "tcp-slow-message"
 IDLE = "tcp-idle"
-
-
-class TrustedNetworks:
-    """``sip.limits.trusted_networks``: addresses or CIDRs exempt from per-address limits."""
-
-    def __init__(self, networks: Iterable[str]) -> None:
-        self.networks = [ipaddress.ip_network(n, strict=False) for n in networks]
-
-    def __contains__(self, address: object) -> bool:
-        if not self.networks or not isinstance(address, str):
-            return False
-        try:
-            ip = ipaddress.ip_address(address.split("%", 1)[0])
-        except ValueError:
-            return False
-        return any(ip in net for net in self.networks if net.version == ip.version)
 
 
 @dataclass(slots=True)
@@ -125,7 +111,8 @@ class TcpGuard:
             if now - last >= self.quiet_s:
                 del self._episodes[key]
                 self._notices.append(Notice(self.protocol, key[0], key[1],
-                                            f"none for {self.quiet_s:g} s", ended=True))
+                                            f"no such close for {self.quiet_s:g} s",
+                                            ended=True))
         return close
 
     def notices(self) -> list[Notice]:

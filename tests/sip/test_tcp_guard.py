@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from gateway.sip.message import StreamFramer
 from gateway.sip.settings import SipLimits
-from gateway.sip.tcp_guard import TcpGuard, TrustedNetworks
+from gateway.sip.tcp_guard import TcpGuard
+from gateway.sip.trusted import TrustedNetworks
 
 INVITE = (b"INVITE sip:1000@mcu SIP/2.0\r\nVia: SIP/2.0/TCP 192.0.2.9\r\n"
           b"Content-Length: 0\r\n\r\n")
@@ -47,6 +48,7 @@ def test_trusted_networks_are_not_capped():
     assert g.notices() == [] and g.statistics()["tcp_refused_connections"] == 0
     assert "192.0.2.16" not in TrustedNetworks(["192.0.2.0/28"])
     assert "not-an-ip" not in TrustedNetworks(["192.0.2.0/28"])
+    assert "::ffff:192.0.2.3" in TrustedNetworks(["192.0.2.0/28"])
 
 
 def test_a_trickled_message_is_closed_after_the_message_timeout():
