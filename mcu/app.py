@@ -102,8 +102,9 @@ class Mcu:
             await gateway.start()
         self._scheduler = asyncio.get_running_loop().create_task(self._run_schedules())
         self.web = WebServer()
-        await self.web.start(create_app(self.store, self), self.settings.http.host,
-                             self.settings.http.port)
+        await self.web.start(create_app(self.store, self,
+                                        max_body_bytes=self.settings.http.max_body_bytes),
+                             self.settings.http.host, self.settings.http.port)
         log_event(log, "mcu.started", gateways=",".join(g.name for g in self.gateways),
                   schemes=",".join(self.dial_schemes()),
                   rtp_ports=f"{self.settings.rtp.port_min}-{self.settings.rtp.port_max}",
@@ -410,6 +411,9 @@ class Mcu:
 
     def metrics_text(self) -> bytes:
         return self.metrics.render()
+
+    def count_http_refused(self, reason: str) -> None:
+        self.metrics.http_refused.labels(reason=reason).inc()
 
 
 def _access(record: ConferenceRecord) -> Access:

@@ -137,6 +137,10 @@ class LiveControl(Protocol):
     async def refresh_conferences(self) -> None:
         """Re-read the configured conferences (PINs, limits) after the store changed."""
 
+    def count_http_refused(self, reason: str) -> None:
+        """Count an HTTP request refused before it was read (``mcu_http_refused_total``;
+        reason ``body_too_large``)."""
+
     def metrics_text(self) -> bytes:
         """The MCU's metrics in Prometheus' text format (``mcu.metrics.CONTENT_TYPE``),
         read from live state now (calls, participants, ports, mixers, lockouts)."""

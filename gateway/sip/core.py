@@ -160,6 +160,15 @@ class SipCore:
     def call_count(self) -> int:
         return len(self._calls)
 
+    def stream_partial_since(self, conn_id: int) -> float | None:
+        """When the incomplete message buffered for a TCP connection began (None: none)."""
+        framer = self._framers.get(conn_id)
+        return framer.partial_since if framer is not None else None
+
+    def connections_in_use(self) -> set[int]:
+        """The TCP connections some call (set up or being set up) is bound to."""
+        return {c.dest.conn_id for c in self._calls.values() if c.dest.conn_id is not None}
+
     # ------------------------------------------------------------------ output
     def transmissions(self) -> list[Transmit]:
         out, self._out = self._out, []
@@ -215,7 +224,7 @@ class SipCore:
         if framer is None:
             framer = self._framers[conn_id] = StreamFramer(self.config.max_message_bytes)
         try:
-            messages = framer.feed(data)
+            messages = framer.feed(data, now)
         except SipParseError as exc:
             log.warning("sip: unframeable stream from %s:%s: %s; discarding buffer",
                         remote[0], remote[1], exc.reason)

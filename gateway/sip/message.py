@@ -540,10 +540,22 @@ class StreamFramer:
     def __init__(self, max_size: int = DEFAULT_MAX_SIZE) -> None:
         self.max_size = max_size
         self._buf = bytearray()
+        self.partial_since: float | None = None
+        """When the first byte of the incomplete message now buffered arrived (the ``now``
+        of its ``feed``); None when nothing but whole messages came (slowloris check)."""
 
-    def feed(self, data: bytes) -> list[bytes]:
+    def feed(self, data: bytes, now: float | None = None) -> list[bytes]:
         """Returns complete messages; raises SipParseError on an unframeable stream
         (missing/malformed Content-Length, oversize). Keep-alive CRLFs are skipped."""
+        had_partial = bool(self._buf)
+        out = self._split(data)
+        if not self._buf:
+            self.partial_since = None
+        elif out or not had_partial:  # the incomplete message began in this chunk
+            self.partial_since = now
+        return out
+
+    def _split(self, data: bytes) -> list[bytes]:
         buf = self._buf
         buf += data
         out: list[bytes] = []

@@ -164,6 +164,7 @@ class SipService:
             udp=sip_settings.udp,
             tcp=sip_settings.tcp,
             on_events=self._on_events,
+            limits=sip_settings.limits, on_notice=self._notice,
         )
         # Shared with the other gateways when the MCU passes its allocator.
         self.ports = ports or PortAllocator(rtp_settings.port_min, rtp_settings.port_max)
@@ -193,7 +194,8 @@ class SipService:
     def statistics(self) -> dict[str, int]:
         """The gateway's counters (``Gateway.statistics``)."""
         return {"calls": len(self.calls),
-                "rtp_ports_in_use": sum(c.media.ports_held for c in self.calls.values())}
+                "rtp_ports_in_use": sum(c.media.ports_held for c in self.calls.values()),
+                **self.transport.statistics()}
 
     def _new_call(self, handle: str, info: CallInfo, seat: Seat) -> _Call:
         media = RtpMediaSession(self.ports, self._rtp_host, self._rtp_settings,

@@ -12,6 +12,10 @@ Usage::
 Events are delivered to ``on_events`` from inside ``flush()``; actions taken inside
 that callback are flushed before ``flush()`` returns. Works with uvloop.
 
+TCP: incoming connections are policed by a ``TcpGuard`` (per-address cap, partial
+message and idle timeouts from ``SipLimits``), asked on the heartbeat; its notices go
+to ``on_notice`` and its counts to ``statistics()``.
+
 Time: the core reads no clock. The shell gives it ``loop.time()`` with every datagram,
 stream chunk and timer, and on a ``HEARTBEAT_S`` tick while open, so an action called
 without ``now`` (which uses the last time given) is never stamped more than a tick
@@ -27,7 +31,11 @@ import logging
 import socket
 from collections.abc import Callable
 
+from gateway.gateway import Notice
+
 from .endpoint import Event, SipEndpoint
+from .settings import SipLimits
+from .tcp_guard import TcpGuard
 
 log = logging.getLogger("gateway.sip.transport")
 
@@ -57,8 +65,10 @@ class _Udp(asyncio.DatagramProtocol):
 
 
 class _Tcp(asyncio.Protocol):
-    def __init__(self, shell: SipTransport) -> None:
+    def __init__(self, shell: SipTransport, inbound: bool = False) -> None:
         self.shell = shell
+        self.inbound = inbound  # accepted by our server (policed), not dialled by us
+        self.refused = False  # closed unread by the guard: never seen by the endpoint
         self.conn_id = next(shell._conn_ids)
         self.transport: asyncio.Transport | None = None
         self.peer: tuple[str, int] = ("", 0)
@@ -71,11 +81,16 @@ class _Tcp(asyncio.Protocol):
         sock = transport.get_extra_info("sockname")
         self.peer = (peer[0], peer[1])
         self.local = (sock[0], sock[1])
+        if self.inbound and not self.shell._admit_conn(self):
+            self.refused = True
+            transport.close()  # before any read
+            return
         self.shell._conns[self.conn_id] = self
         self.shell._by_remote[self.peer] = self.conn_id
 
     def data_received(self, data: bytes) -> None:
-        self.shell._on_stream(self, data)
+        if not self.refused:
+            self.shell._on_stream(self, data)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.shell._on_conn_lost(self)
@@ -84,8 +99,12 @@ class _Tcp(asyncio.Protocol):
 class SipTransport:
     def __init__(self, endpoint: SipEndpoint, host: str = "0.0.0.0", port: int = 5060,
                  udp: bool = True, tcp: bool = True,
-                 on_events: Callable[[list[Event]], None] | None = None) -> None:
+                 on_events: Callable[[list[Event]], None] | None = None,
+                 limits: SipLimits | None = None,
+                 on_notice: Callable[[Notice], None] | None = None) -> None:
         self.endpoint = endpoint
+        self.guard = TcpGuard(limits or SipLimits())
+        self.on_notice = on_notice
         self.host = host
         self.port = port
         self.udp = udp
@@ -117,8 +136,8 @@ class SipTransport:
             self._udp = transport  # type: ignore[assignment]
             self.port = transport.get_extra_info("sockname")[1]
         if self.tcp:
-            self._server = await loop.create_server(lambda: _Tcp(self), self.host, self.port,
-                                                    reuse_address=True)
+            self._server = await loop.create_server(lambda: _Tcp(self, inbound=True),
+                                                    self.host, self.port, reuse_address=True)
             if not self.udp or self.port == 0:
                 self.port = self._server.sockets[0].getsockname()[1]
         self.flush()
@@ -136,6 +155,7 @@ class SipTransport:
         for conn in list(self._conns.values()):
             if conn.transport is not None:
                 conn.transport.close()
+            self.guard.closed(conn.conn_id)
         if self._server is not None:
             self._server.close()
             with contextlib.suppress(Exception):
@@ -163,6 +183,7 @@ class SipTransport:
         if self._closed or self._loop is None:
             return
         self.endpoint.handle_timer(self.now())
+        self._police()
         self._heartbeat = self._loop.call_later(HEARTBEAT_S, self._tick)
         if self._udp is not None or self._server is not None:
             self.flush()
@@ -185,15 +206,51 @@ class SipTransport:
             self.endpoint.receive_stream(conn.conn_id, data, conn.peer, local, self.now())
         except Exception:
             log.exception("sip: error handling stream from %s:%s", *conn.peer)
+        if conn.inbound:
+            self.guard.received(conn.conn_id, self.now(),
+                                self.endpoint.stream_partial_since(conn.conn_id))
         self.flush()
 
     def _on_conn_lost(self, conn: _Tcp) -> None:
+        if conn.refused:
+            return
+        self.guard.closed(conn.conn_id)
         self._conns.pop(conn.conn_id, None)
         if self._by_remote.get(conn.peer) == conn.conn_id:
             del self._by_remote[conn.peer]
         if not self._closed:
             self.endpoint.connection_lost(conn.conn_id)
             self.flush()
+
+    # ------------------------------------------------------------------ TCP policy
+    def _admit_conn(self, conn: _Tcp) -> bool:
+        keep = self.guard.opened(conn.conn_id, conn.peer[0], self.now())
+        if not keep:
+            log.debug("sip: refused TCP connection from %s:%s", *conn.peer)
+            self._notify()
+        return keep
+
+    def _police(self) -> None:
+        """Close what the guard says has overstayed (slow message, idle)."""
+        for conn_id in self.guard.expired(self.now(), self.endpoint.connections_in_use):
+            conn = self._conns.get(conn_id)
+            if conn is not None and conn.transport is not None:
+                log.debug("sip: closing TCP connection from %s:%s", *conn.peer)
+                conn.transport.close()
+        self._notify()
+
+    def _notify(self) -> None:
+        for notice in self.guard.notices():
+            if self.on_notice is None:
+                continue
+            try:
+                self.on_notice(notice)
+            except Exception:
+                log.exception("sip: on_notice callback failed")
+
+    def statistics(self) -> dict[str, int]:
+        """Monotonic counts of the TCP policy: refused, closed slow, closed idle."""
+        return self.guard.statistics()
 
     # ------------------------------------------------------------------ output
     def flush(self) -> None:

@@ -17,6 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from mcu.control import api, api_records, api_users, pages, pages_admin
 from mcu.control.access import Control, ControlError
+from mcu.control.body_limit import BodyLimit
 from mcu.control.throttle import LoginThrottle
 from mcu.live import LiveControl
 from mcu.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
@@ -31,9 +32,11 @@ def create_app(
     *,
     session_ttl_s: float = 3600,
     throttle: LoginThrottle | None = None,
+    max_body_bytes: int = 1_048_576,
 ) -> FastAPI:
     """The control application over `store` (configuration) and `live` (running calls);
-    `throttle` counts failed logins per source (default: 10 in 5 minutes lock 5 minutes)."""
+    `throttle` counts failed logins per source (default: 10 in 5 minutes lock 5 minutes);
+    request bodies over `max_body_bytes` are refused with 413 unread (`BodyLimit`)."""
     if session_ttl_s <= 0:
         raise ValueError("session_ttl_s must be positive")
     app = FastAPI(
@@ -55,6 +58,8 @@ def create_app(
     app.include_router(pages.build_router())
     app.include_router(pages_admin.build_router())
     app.mount("/static", StaticFiles(directory=pages.HERE / "static"), name="static")
+    app.add_middleware(BodyLimit, max_body_bytes=max_body_bytes,
+                       on_refused=live.count_http_refused)
 
     @app.get("/metrics", include_in_schema=False)
     async def metrics() -> Response:

@@ -164,6 +164,9 @@ class FakeLive:
     async def refresh_conferences(self) -> None:
         self.refreshes += 1
 
+    def count_http_refused(self, reason: str) -> None:
+        self.calls.append(("http_refused", reason))
+
     def metrics_text(self) -> bytes:
         self.calls.append(("metrics",))
         return b"# HELP mcu_conferences Conferences running now.\n" \
