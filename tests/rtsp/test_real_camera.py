@@ -19,11 +19,13 @@ from gateway.rtsp.client import (
     Interleaved,
     Playing,
     Ready,
+    Redirected,
     RtspClient,
 )
 from gateway.rtsp.shell import RtspConnection
 
 from .camera import rtsp_camera
+from .test_shell import other_tasks
 
 pytestmark = pytest.mark.peer
 
@@ -96,7 +98,9 @@ async def play_and_count(client: RtspClient, recorder: Recorder) -> None:
     finally:
         enough.cancel()
         failed.cancel()
+        started = asyncio.get_running_loop().time()
         await conn.close(timeout=3.0)
+        closing = asyncio.get_running_loop().time() - started
     failures = [e for e in recorder.events if isinstance(e, Failed)]
     assert not failures, failures
     assert any(isinstance(e, Playing) for e in recorder.events), recorder.events
@@ -104,6 +108,8 @@ async def play_and_count(client: RtspClient, recorder: Recorder) -> None:
     assert isinstance(recorder.events[-1], Closed), recorder.events[-1]
     assert client.state == "closed"
     assert conn.finished.is_set()
+    assert closing < 1.0, f"TEARDOWN unanswered: close took {closing:.1f} s"
+    assert other_tasks() == []
 
 
 async def test_udp_h264_arrives_and_teardown_closes() -> None:
@@ -160,3 +166,26 @@ async def test_digest_wrong_password_fails_with_wrong_credentials() -> None:
         assert failed and failed[0].reason == "wrong credentials", recorder.events
         assert failed[0].retryable is False
         assert "nope" not in repr(recorder.events)
+
+
+async def test_redirect_to_the_camera_reconnects() -> None:
+    """A front server answers 302 to the camera's URL on another port: the shell reconnects."""
+    with rtsp_camera() as url:
+
+        async def front(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            request = await reader.readuntil(b"\r\n\r\n")
+            cseq = [ln for ln in request.split(b"\r\n") if ln.lower().startswith(b"cseq:")][0]
+            writer.write(b"RTSP/1.0 302 Found\r\n" + cseq + f"\r\nLocation: {url}\r\n\r\n".encode())
+            await writer.drain()
+            writer.close()
+
+        server = await asyncio.start_server(front, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        try:
+            recorder = Recorder()
+            client = RtspClient(f"rtsp://127.0.0.1:{port}/old", transport="tcp")
+            await play_and_count(client, recorder)
+        finally:
+            server.close()
+            await server.wait_closed()
+        assert Redirected(url) in recorder.events
