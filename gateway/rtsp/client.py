@@ -46,6 +46,7 @@ MAX_REDIRECTS = 5
 MAX_STALE_RETRIES = 3
 MAX_SESSION_RECOVERIES = 3
 _SCHEMES = ("rtsp", "rtsps", "rtspu")
+_REDIRECTS = (300, 301, 302, 303, 305, 307)  # any request: start over at Location
 
 
 def redact_url(url: str) -> str:
@@ -398,7 +399,7 @@ class RtspClient:
         if resp.status == 401:
             self._on_unauthorized(resp, pending)
             return
-        if 300 <= resp.status < 400 and pending.method in ("OPTIONS", "DESCRIBE"):
+        if resp.status in _REDIRECTS:
             self._on_redirect(resp)
             return
         if resp.status == 454 and self._session is not None:

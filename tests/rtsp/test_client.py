@@ -508,3 +508,13 @@ def test_redact_url_and_config_errors() -> None:
         RtspClient("http://u:secret@h/", transport="tcp")
     except ValueError as exc:
         assert "secret" not in str(exc)
+
+
+def test_redirect_on_setup_starts_over() -> None:
+    client = udp_client(send_options=False)
+    srv = Server(client)
+    srv.connect()
+    srv.answer(srv.request("DESCRIBE"), body=SDP)
+    events = srv.answer(srv.request("SETUP"), 302, "Found", [("Location", "/elsewhere")])
+    assert events == [Redirected("rtsp://127.0.0.1:8554/elsewhere")]
+    assert srv.request("DESCRIBE").url == "rtsp://127.0.0.1:8554/elsewhere"
