@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # Install the third-party peers the tests drive (baresip; linphonec, which sends DTMF by SIP
 # INFO; ffmpeg, tshark, PostgreSQL; Chromium for the web control tests; espeak-ng, whose
-# speech must not be heard as DTMF). The tests fail, naming this script, when one is missing.
+# speech must not be heard as DTMF; GStreamer's RTSP server as the IP camera). The tests fail, naming this script, when one is missing.
 # Idempotent: does nothing (not even apt-get update) when everything is present.
 set -euo pipefail
 
 PACKAGES=(baresip baresip-ffmpeg baresip-gstreamer baresip-x11 ffmpeg tshark postgresql chromium
-          linphone-cli espeak-ng)
-COMMANDS=(baresip ffmpeg ffprobe tshark chromium linphonec espeak-ng)
+          linphone-cli espeak-ng
+          gstreamer1.0-rtsp gir1.2-gst-rtsp-server-1.0 python3-gi gstreamer1.0-plugins-good
+          gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-x
+          gstreamer1.0-tools)
+COMMANDS=(baresip ffmpeg ffprobe tshark chromium linphonec espeak-ng gst-launch-1.0)
 
 SUDO=()
 if [ "$(id -u)" -ne 0 ]; then

@@ -1,0 +1,59 @@
+"""A GStreamer RTSP test camera: solid-colour H.264 (and PCMU) at rtsp://127.0.0.1:PORT/cam.
+
+Run it with Debian's /usr/bin/python3 (``gi`` imports only there, see
+/work/shared/peers.md): ``/usr/bin/python3 tests/peers/rtsp_camera.py PORT [USER PASSWORD]``.
+With USER and PASSWORD it demands Digest authentication. It prints ``READY`` once
+listening and serves until killed.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import gi
+
+gi.require_version("Gst", "1.0")
+gi.require_version("GstRtsp", "1.0")
+gi.require_version("GstRtspServer", "1.0")
+from gi.repository import GLib, Gst, GstRtsp, GstRtspServer  # noqa: E402
+
+LAUNCH = (
+    "( videotestsrc is-live=true pattern=solid-color foreground-color=0xff00ff00 ! "
+    "video/x-raw,width=320,height=240,framerate=25/1 ! "
+    "x264enc tune=zerolatency speed-preset=ultrafast key-int-max=25 ! "
+    "video/x-h264,profile=baseline ! rtph264pay name=pay0 pt=96 config-interval=1 "
+    "audiotestsrc is-live=true ! audioconvert ! audioresample ! mulawenc ! "
+    "rtppcmupay name=pay1 pt=0 )"
+)
+
+
+def main(argv: list[str]) -> int:
+    Gst.init(None)
+    port = argv[1]
+    server = GstRtspServer.RTSPServer(address="127.0.0.1", service=port)
+    factory = GstRtspServer.RTSPMediaFactory()
+    factory.set_launch(LAUNCH)
+    factory.set_shared(True)
+    if len(argv) >= 4:
+        auth = GstRtspServer.RTSPAuth()
+        auth.set_supported_methods(GstRtsp.RTSPAuthMethod.DIGEST)
+        token = GstRtspServer.RTSPToken()
+        token.set_string(GstRtspServer.RTSP_TOKEN_MEDIA_FACTORY_ROLE, "user")
+        auth.add_digest(argv[2], argv[3], token)
+        server.set_auth(auth)
+        factory.add_role_from_structure(
+            Gst.Structure.new_from_string(
+                "user, media.factory.access=(boolean)true, media.factory.construct=(boolean)true"
+            )
+        )
+    server.get_mount_points().add_factory("/cam", factory)
+    if server.attach(None) == 0:
+        print("cannot listen", flush=True)
+        return 1
+    print("READY", flush=True)
+    GLib.MainLoop().run()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

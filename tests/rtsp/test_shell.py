@@ -1,0 +1,79 @@
+"""The asyncio shell on loopback: connect failures, its one timer, no task left behind."""
+
+from __future__ import annotations
+
+import asyncio
+
+from gateway.rtsp.client import Closed, Connect, Event, Failed, RtspClient
+from gateway.rtsp.shell import RtspConnection
+
+from .camera import free_tcp_port
+
+
+def other_tasks() -> list[asyncio.Task[object]]:
+    """Tasks the shell started and left behind (the test servers' own handlers excluded)."""
+    return [
+        t
+        for t in asyncio.all_tasks()
+        if "RtspConnection" in getattr(t.get_coro(), "__qualname__", "")
+    ]
+
+
+async def test_refused_connection_fails_retryable() -> None:
+    events: list[Event] = []
+    port = free_tcp_port()  # nobody listens there
+    conn = RtspConnection(RtspClient(f"rtsp://127.0.0.1:{port}/x", transport="tcp"), events.append)
+    await conn.start()
+    await asyncio.wait_for(conn.finished.wait(), 3.0)
+    await conn.close()
+    assert events[0] == Connect("127.0.0.1", port)
+    assert isinstance(events[-1], Failed) and events[-1].retryable
+    assert "cannot connect" in events[-1].reason
+    assert other_tasks() == []
+
+
+async def test_silent_server_times_out_through_the_shell_timer() -> None:
+    received: list[bytes] = []
+
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        received.append(await reader.read(1000))
+        await reader.read(1000)  # until the client hangs up
+        writer.close()
+
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    events: list[Event] = []
+    client = RtspClient(f"rtsp://127.0.0.1:{port}/x", transport="tcp", response_timeout=0.3)
+    conn = RtspConnection(client, events.append)
+    try:
+        await conn.start()
+        await asyncio.wait_for(conn.finished.wait(), 3.0)
+        await conn.close()
+    finally:
+        server.close()
+        await server.wait_closed()
+    assert received and received[0].startswith(b"OPTIONS rtsp://127.0.0.1:")
+    assert events[-1] == Failed("no answer to OPTIONS within 0.3 s", True)
+    assert other_tasks() == []
+
+
+async def test_close_before_any_session_is_immediate() -> None:
+    async def idle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read(1000)
+        await reader.read(1000)
+        writer.close()
+
+    server = await asyncio.start_server(idle, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    events: list[Event] = []
+    conn = RtspConnection(RtspClient(f"rtsp://127.0.0.1:{port}/x", transport="tcp"), events.append)
+    try:
+        await conn.start()
+        await asyncio.sleep(0.1)
+        assert other_tasks() != []  # its reader task, which close() must end
+        await asyncio.wait_for(conn.close(), 1.0)
+    finally:
+        server.close()
+        await server.wait_closed()
+    assert events[-1] == Closed()
+    assert other_tasks() == []
