@@ -5,7 +5,9 @@ Owned here so the gateway needs nothing of ``mcu/``; ``mcu/settings.py`` compose
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+import ipaddress
+
+from pydantic import BaseModel, Field, field_validator
 
 
 class SipLimits(BaseModel):
@@ -32,6 +34,17 @@ class SipLimits(BaseModel):
                                          "not completed within this closes the connection")
     tcp_idle_timeout_s: float = Field(120.0, gt=0, description="a connection with no "
                                       "dialog and no message for this long is closed")
+
+    @field_validator("trusted_networks")
+    @classmethod
+    def _networks(cls, entries: list[str]) -> list[str]:
+        for entry in entries:
+            try:
+                ipaddress.ip_network(entry.strip(), strict=False)
+            except ValueError:
+                raise ValueError(f"sip.limits.trusted_networks: {entry!r} is not an IP "
+                                 "address or CIDR (IPv4 or IPv6)") from None
+        return [entry.strip() for entry in entries]
 
 
 class SipSettings(BaseModel):
