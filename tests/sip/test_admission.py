@@ -198,3 +198,16 @@ def test_in_dialog_requests_are_never_screened() -> None:
     assert not p.sent("uas->uac", b"SIP/2.0 503")
     assert p.uas.call_count == 0
     p.assert_clean()
+
+
+def test_limits_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    from mcu.settings import Settings
+
+    monkeypatch.setenv("MCU_SIP__LIMITS__PENDING_CALLS", "7")
+    monkeypatch.setenv("MCU_SIP__LIMITS__TRUSTED_NETWORKS", '["10.0.0.0/8", "2001:db8::/32"]')
+    limits = Settings().sip.limits
+    assert limits.pending_calls == 7 and limits.trusted_networks == ["10.0.0.0/8",
+                                                                      "2001:db8::/32"]
+    monkeypatch.setenv("MCU_SIP__LIMITS__TRUSTED_NETWORKS", '["10.0.0.0/8", "nope"]')
+    with pytest.raises(ValidationError, match=r"sip\.limits\.trusted_networks.*'nope'"):
+        Settings()
