@@ -9,9 +9,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from collections.abc import Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import uvloop
 
@@ -89,7 +91,7 @@ class Mcu:
         self._active: set[str] = set()  # scheduled conferences inside their window
         self.web: WebServer | None = None
         self._catalogue: dict[str, ConferenceRecord] = {}
-        self._closing: set[asyncio.Task[None]] = set()
+        self._closing: set[asyncio.Task[Any]] = set()
 
     async def start(self) -> None:
         self.store = await open_store(self.settings.database.url)
@@ -302,12 +304,23 @@ class Mcu:
         lock = locked.lock
         self.metrics.pin_lockout(lock.scope)
         if self.store is not None:
-            task = asyncio.get_running_loop().create_task(self.store.audit(
+            self._background(self.store.audit(
                 None, "pin_lockout", f"{lock.scope} {lock.key}",
                 f"locked for {self.settings.entry.lockout_s:.0f} s after wrong PINs "
                 f"(last from {remote})"))
-            self._closing.add(task)
-            task.add_done_callback(self._closing.discard)
+
+    def _background(self, work: Coroutine[object, object, object]) -> None:
+        """Run ``work`` (an audit write) off the caller's path; stop() waits for it. A
+        failure (the database busy under load) is logged, never left unretrieved."""
+        task = asyncio.get_running_loop().create_task(work)
+        self._closing.add(task)
+        task.add_done_callback(self._background_done)
+
+    def _background_done(self, task: asyncio.Task[object]) -> None:
+        self._closing.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log_event(log, "mcu.background_failed", level=logging.WARNING,
+                      error=str(task.exception()).splitlines()[0])
 
     def _notice(self, notice: Notice) -> None:
         """A gateway's notice for operators (an address blocked, or served again): one
@@ -319,11 +332,9 @@ class Mcu:
             self.metrics.block(notice.protocol, notice.what)
         if self.store is not None:
             operation = "unblocked" if notice.ended else "blocked"
-            task = asyncio.get_running_loop().create_task(self.store.audit(
+            self._background(self.store.audit(
                 None, operation, f"{notice.protocol} {notice.address}",
                 f"{notice.what}: {notice.detail}"))
-            self._closing.add(task)
-            task.add_done_callback(self._closing.discard)
 
     def _create_conference(self, numeric_id: str, name: str) -> Conference:
         log_event(log, "conference.created", conference=numeric_id, name=name)

@@ -15,6 +15,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from .admission import Verdict
 from .dialog import Dialog, new_tag
 from .events import CallEnded, Event, Transmit
 from .message import (
@@ -43,6 +44,9 @@ SDP = "application/sdp"
 
 InfoCheck = Callable[[str, bytes], "tuple[int, str] | None"]
 """Decides an INFO's answer from its body: (status, reason) to refuse, None for 200."""
+InviteScreen = Callable[[str, float], Verdict]
+"""Decides a new dialog-creating INVITE from its source address and ``now``, before it
+gets a transaction or any answer (``admission.AdmissionGuard.check`` behind the shell)."""
 _RPORT_RE = re.compile(r";\s*rport(?=\s*(?:;|$))", re.I)
 
 
@@ -119,9 +123,11 @@ class SipCore:
     """State, input, output and time shared by the UAS, UAC and registrar roles."""
 
     def __init__(self, config: SipCoreConfig | None = None, *,
-                 check_info: InfoCheck | None = None) -> None:
+                 check_info: InfoCheck | None = None,
+                 screen_invite: InviteScreen | None = None) -> None:
         self.config = config or SipCoreConfig()
         self._check_info = check_info
+        self._screen_invite = screen_invite
         self._now = 0.0  # the latest time the core was given
         self._out: list[Transmit] = []
         self._events: list[Event] = []

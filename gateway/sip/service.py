@@ -49,6 +49,7 @@ from gateway.sdp.negotiate import (
 )
 from gateway.sdp.video import VideoAnswer, VideoPolicy
 from gateway.sip import endpoint as sip
+from gateway.sip.admission import AdmissionGuard, Drop, Refuse503, Verdict
 from gateway.sip.media_control import (
     FAST_UPDATE_BODY,
     MEDIA_CONTROL_TYPE,
@@ -153,10 +154,11 @@ class SipService:
         self._mtu = mtu
         self._admit = admit
         self._notice = notice or (lambda notice: None)  # operators' audit log (issue 19)
-        self._limits = sip_settings.limits
-        self._total_seats = total_seats  # what limits.seat_share is a share of
+        # Per-source limits on new calls (issue 19); the core asks it before an INVITE
+        # gets any answer, we tell it which calls each address holds.
+        self.admission = AdmissionGuard(sip_settings.limits, total_seats)
         self.endpoint = sip.SipEndpoint(sip.SipCoreConfig.from_settings(sip_settings),
-                                        check_info=check_info)
+                                        check_info=check_info, screen_invite=self._screen)
         self.transport = SipTransport(
             self.endpoint,
             sip_settings.host,
@@ -195,7 +197,20 @@ class SipService:
         """The gateway's counters (``Gateway.statistics``)."""
         return {"calls": len(self.calls),
                 "rtp_ports_in_use": sum(c.media.ports_held for c in self.calls.values()),
-                **self.transport.statistics()}
+                **self.transport.statistics(), **self.admission.counts}
+
+    def _screen(self, address: str, now: float) -> Verdict:
+        """The core's question for a new INVITE: the guard's verdict, and operators told
+        once when an address starts being held back and once when it is served again."""
+        verdict = self.admission.check(address, now)
+        if isinstance(verdict, Refuse503 | Drop):
+            if verdict.first:
+                self._notice(Notice(self.name, verdict.what, address, verdict.detail))
+        else:
+            for episode in verdict.served_again:
+                self._notice(Notice(self.name, episode.what, address,
+                                    f"served again after: {episode.detail}", ended=True))
+        return verdict
 
     def _new_call(self, handle: str, info: CallInfo, seat: Seat) -> _Call:
         media = RtpMediaSession(self.ports, self._rtp_host, self._rtp_settings,
@@ -313,6 +328,7 @@ class SipService:
             self._refuse(ev.call, info, _sdp_refusal(error))
             return
         self.calls[ev.call] = call
+        self.admission.pending(ev.remote[0], ev.call)  # its seat and ports, until ACK or end
         if call.negotiated is not None:
             call.media.start(media_plan(call.negotiated, self._mtu))
         self._respond(ev.call, 200, "OK", body=body)
@@ -362,6 +378,7 @@ class SipService:
         call = self.calls.get(handle)
         if call is None:
             return
+        self.admission.confirmed(handle)
         if call.negotiated is None and call.our_offer is not None:
             try:
                 call.negotiated = accept_answer(call.our_offer, sdp or b"",
@@ -444,6 +461,7 @@ class SipService:
     def _end(self, call: _Call, reason: str, by_remote: bool) -> None:
         """The one way a call ends: free its media, tell its leg or give back its seat."""
         self.calls.pop(call.handle, None)
+        self.admission.ended(call.handle)
         if call.media.started:
             self._closing.add(asyncio.get_running_loop().create_task(self._close_media(call)))
         else:

@@ -5,18 +5,22 @@ Owned here so the gateway needs nothing of ``mcu/``; ``mcu/settings.py`` compose
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+import ipaddress
+
+from pydantic import BaseModel, Field, field_validator
 
 
 class SipLimits(BaseModel):
     """What one source address may ask of the MCU (issue 19). The defaults never
     bother a real room system or PBX; trusted networks get ``trusted_*`` instead."""
 
-    invites_per_second: float = Field(20.0, gt=0, description="new INVITEs per second "
-                                      "per address (burst: twice this)")
-    drop_above_per_second: float = Field(100.0, gt=0, description="past this INVITE rate "
-                                         "per address requests are dropped unanswered")
-    pending_calls: int = Field(20, ge=1, description="calls answered but not yet ACKed, "
+    invites_per_second: float = Field(50.0, gt=0, description="new INVITEs per second "
+                                      "per address that do not become calls (an ACKed "
+                                      "call gives its token back; burst: twice this)")
+    drop_above_per_second: float = Field(100.0, gt=0, description="past this rate of "
+                                         "INVITEs that do not become calls, per address, "
+                                         "requests are dropped unanswered")
+    pending_calls: int = Field(100, ge=1, description="calls answered but not yet ACKed, "
                                "per address")
     live_calls: int = Field(100, ge=1, description="calls up at once, per address")
     seat_share: float = Field(0.5, gt=0, le=1, description="share of all seats "
@@ -32,6 +36,17 @@ class SipLimits(BaseModel):
                                          "not completed within this closes the connection")
     tcp_idle_timeout_s: float = Field(120.0, gt=0, description="a connection with no "
                                       "dialog and no message for this long is closed")
+
+    @field_validator("trusted_networks")
+    @classmethod
+    def _networks(cls, entries: list[str]) -> list[str]:
+        for entry in entries:
+            try:
+                ipaddress.ip_network(entry.strip(), strict=False)
+            except ValueError:
+                raise ValueError(f"sip.limits.trusted_networks: {entry!r} is not an IP "
+                                 "address or CIDR (IPv4 or IPv6)") from None
+        return [entry.strip() for entry in entries]
 
 
 class SipSettings(BaseModel):

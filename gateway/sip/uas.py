@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from urllib.parse import unquote
 
+from .admission import Drop, Refuse503
 from .core import ALLOW, SDP, Call, SipStateError, initial_cseq
 from .dialog import Dialog, contact_uri, new_tag
 from .events import (
@@ -76,11 +77,30 @@ class UasRole(RegistrarRole):
             self._on_cancel(req, key, src, now)
             return
         if method == "INVITE":
+            if req.to_tag is None and not self._screened(req, src, now):
+                return
             tx = ServerInviteTransaction(layer, key, req, src)
             tx.respond(self._response(req, 100), now)
         else:
             tx = ServerNonInviteTransaction(layer, key, req, src)
         self._process(req, tx, src, local, now)
+
+    def _screened(self, req: SipRequest, src: Dest, now: float) -> bool:
+        """A new dialog-creating INVITE goes on only when admission lets it (issue 19).
+        A refusal is a stateless 503 with Retry-After (no transaction, no 100 Trying,
+        no retransmissions for a source that may be spoofed); a drop gets no answer.
+        Neither is logged here: the screen tells operators once per episode."""
+        if self._screen_invite is None:
+            return True
+        verdict = self._screen_invite(src.addr[0], now)
+        if isinstance(verdict, Drop):
+            return False
+        if isinstance(verdict, Refuse503):
+            resp = self._response(req, 503, f"Service Unavailable ({verdict.what})",
+                                  [("Retry-After", str(verdict.retry_after))])
+            self._send(src, resp.to_bytes())
+            return False
+        return True
 
     def _process(self, req: SipRequest, tx: ServerTransaction, src: Dest,
                  local: tuple[str, int], now: float) -> None:

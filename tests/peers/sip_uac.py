@@ -41,14 +41,15 @@ class SipUacError(RuntimeError):
 class SipUac:
     """One UAC with at most one call at a time.  Use as a context manager."""
 
-    def __init__(self, name: str = "uac") -> None:
+    def __init__(self, name: str = "uac", host: str = LOOPBACK) -> None:
+        """``host``: the loopback address to call from (127.0.0.0/8 is all ours)."""
         self.name = name
         self.loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self.loop.run_forever, daemon=True,
                                         name=f"sip-uac-{name}")
         self.endpoint = SipEndpoint(SipCoreConfig(user_agent=f"test-uac-{name}",
-                                                  local_host=LOOPBACK))
-        self.transport = SipTransport(self.endpoint, LOOPBACK, 0, udp=True, tcp=False,
+                                                  local_host=host))
+        self.transport = SipTransport(self.endpoint, host, 0, udp=True, tcp=False,
                                       on_events=self._on_events)
         self.events: list[Event] = []  # every event, in order (read on any thread)
         self.received: list[bytes] = []  # every SIP message received, raw
