@@ -93,6 +93,15 @@ class CameraCore:
             return "stalled"
         return None
 
+    def transport_refused(self) -> bool:
+        """The camera answered SETUP over UDP with 461 Unsupported Transport: under
+        ``auto`` that is a fallback to TCP at once (True), else a failure."""
+        if self.transport != "udp" or self.settings.transport != "auto":
+            return False
+        self._tcp_only = True
+        self.counters["udp_fallbacks"] += 1
+        return True
+
     def ended(self, reason: str, retryable: bool, now: float) -> float:
         """This attempt is over (``reason`` for people): seconds to wait before the next."""
         self._playing_at = None

@@ -169,7 +169,9 @@ class RtspGateway:
         parts = urlsplit(shown)
         host = parts.hostname or shown
         remote = f"{host}:{parts.port or 554}"
-        leg = CameraLeg(leg_id, self.name, display_name or host, remote, self._idle_media(),
+        # ``display_name`` is how the MCU presents itself (Gateway.dial): the conference's
+        # name, not the camera's; the camera is shown by its host.
+        leg = CameraLeg(leg_id, self.name, host, remote, self._idle_media(),
                         hang_up=lambda reason: self._end(camera, reason))
         leg.camera = camera
         camera.leg = leg
@@ -312,7 +314,10 @@ class RtspGateway:
         elif isinstance(event, Playing):
             camera.core.playing(self._now(attempt))
         elif isinstance(event, Failed):
-            self._finish(camera, attempt, event.reason, event.retryable)
+            if event.reason.startswith("SETUP answered 461") and camera.core.transport_refused():
+                self._finish(camera, attempt, "fallback", retryable=True)
+            else:
+                self._finish(camera, attempt, event.reason, event.retryable)
         elif isinstance(event, Closed):
             self._finish(camera, attempt, "closed", retryable=True)
 

@@ -14,7 +14,7 @@ import dataclasses
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -22,15 +22,15 @@ import pytest
 from gateway.rtsp.gateway import RtspGateway
 from mcu.app import Mcu
 from tests.e2e.conftest import RunningMcu
-from tests.e2e.test_video_conference import (  # noqa: F401  (video_peers is a fixture)
+from tests.e2e.test_video_conference import (
+    COLOURS,
     VIDEO,
     join,
     snapshot_until,
     snapshot_where,
-    video_peers,
 )
 from tests.peers import pictures
-from tests.peers.baresip import BaresipPeer
+from tests.peers.baresip import BaresipPeer, baresip_available
 from tests.rtsp.camera import free_tcp_port, rtsp_camera
 
 pytestmark = pytest.mark.peer
@@ -63,10 +63,16 @@ def wait_state(mcu: RunningMcu, leg_id: str, state: str, timeout: float = 15.0
         time.sleep(0.1)
 
 
-def viewer(mcu: RunningMcu, video_peers: Callable[..., BaresipPeer]) -> BaresipPeer:
-    peer = video_peers("red", "H264")
-    join(mcu, ROOM, [peer])
-    return peer
+@pytest.fixture
+def viewer(tmp_path: Path) -> Iterator[BaresipPeer]:
+    """A baresip sending red H.264, not yet in a call: what it sees is judged."""
+    if not baresip_available():
+        pytest.fail("baresip is missing: `make test` installs it (scripts/install-system-deps.sh)")
+    peer = BaresipPeer(tmp_path, "red", 0, 440.0, ["pcmu"], video_codec="H264",
+                       video_colour=COLOURS["red"])
+    peer.start()
+    yield peer
+    peer.close()
 
 
 def end_idle(mcu: RunningMcu, leg_id: str, peers: list[BaresipPeer]) -> None:
@@ -80,11 +86,13 @@ def end_idle(mcu: RunningMcu, leg_id: str, peers: list[BaresipPeer]) -> None:
 
 
 def test_udp_camera_is_seen_goes_offline_when_killed_and_comes_back(
-        start_mcu, video_peers, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+        start_mcu, viewer: BaresipPeer, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.INFO)
     mcu = start_mcu(video=VIDEO, rtsp_client=FAST_RETRY)
     port = free_tcp_port()
-    peer = viewer(mcu, video_peers)
+    peer = viewer
+    join(mcu, ROOM, [peer])
     with rtsp_camera(port=port) as url:
         leg_id = mcu.inspect(lambda m: m.dial_out(ROOM, url))
         views = mcu.inspect(lambda m: m.participants(ROOM))
@@ -92,6 +100,8 @@ def test_udp_camera_is_seen_goes_offline_when_killed_and_comes_back(
         snapshot_until(peer, tmp_path, 1, ["green"])
         camera = wait_state(mcu, leg_id, "live")
         assert camera["transport"] == "udp" and camera["url"] == url
+        names = {v.id: v.display_name for v in mcu.inspect(lambda m: m.participants(ROOM))}
+        assert names[leg_id] == "127.0.0.1"  # the camera's host, not the conference's name
         assert mcu.inspect(lambda m: rtsp(m).statistics()["rtp_ports_in_use"]) == 2
     # The camera is gone: offline, and its tile is a slate, not a frozen green picture.
     camera = wait_state(mcu, leg_id, "offline")
@@ -108,10 +118,12 @@ def test_udp_camera_is_seen_goes_offline_when_killed_and_comes_back(
 
 
 def test_tcp_only_with_digest_credentials_that_never_show(
-        start_mcu, video_peers, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+        start_mcu, viewer: BaresipPeer, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.DEBUG)
     mcu = start_mcu(video=VIDEO, rtsp_client={"transport": "tcp"})
-    peer = viewer(mcu, video_peers)
+    peer = viewer
+    join(mcu, ROOM, [peer])
     with rtsp_camera(auth=("cam", "s3cret-pw")) as url:
         secret_url = url.replace("rtsp://", "rtsp://cam:s3cret-pw@")
         leg_id = mcu.inspect(lambda m: m.dial_out(ROOM, secret_url))
