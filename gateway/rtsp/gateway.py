@@ -176,11 +176,15 @@ class RtspGateway:
         leg.camera = camera
         camera.leg = leg
         self._cameras[leg_id] = camera
-        seat.join(leg)
-        log_event(log, "rtsp.camera.state", leg=leg_id, url=shown, state=camera.core.state,
-                  reason="", transport=camera.core.transport)
         camera.task = asyncio.get_running_loop().create_task(self._run(camera),
                                                              name=f"camera-{leg_id}")
+        try:
+            seat.join(leg)
+        except BaseException:
+            self._end(camera, "not-joined")  # its task gives the ports back
+            raise
+        log_event(log, "rtsp.camera.state", leg=leg_id, url=shown, state=camera.core.state,
+                  reason="", transport=camera.core.transport)
         return leg_id
 
     def _media(self, camera: _Camera) -> RtpMediaSession:
