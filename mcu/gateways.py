@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from gateway.gateway import Gateway, GatewayContext
+from gateway.rtsp.gateway import RtspGateway
 from gateway.sip.service import SipService
 from mcu.settings import Settings
 
@@ -26,4 +27,5 @@ def _sip(settings: Settings, context: GatewayContext) -> Gateway:
 
 GATEWAYS: tuple[GatewayFactory, ...] = (
     _sip,
+    RtspGateway.factory,
 )

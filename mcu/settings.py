@@ -2,7 +2,8 @@
 
 Nested fields use ``__`` in the environment, e.g. ``MCU_SIP__PORT=5062``.
 Each gateway package owns its section's model (``gateway/sip/settings.py``,
-``gateway/rtp/settings.py``); this module composes them with the MCU's own.
+``gateway/rtp/settings.py``, ``gateway/rtsp/settings.py``); this module composes them
+with the MCU's own.
 Every field has a default that works on a fresh machine with no file at all.
 """
 
@@ -21,6 +22,7 @@ from pydantic_settings import (
 )
 
 from gateway.rtp.settings import MediaSettings, RtpSettings
+from gateway.rtsp.settings import RtspSettings
 from gateway.sdp.video import VideoPolicy
 from gateway.sip.settings import SipSettings
 
@@ -158,7 +160,8 @@ class LogSettings(BaseModel):
     level: str = "INFO"
 
 
-__all__ = ["MediaSettings", "RtpSettings", "SipSettings", "Settings", "load_settings"]
+__all__ = ["MediaSettings", "RtpSettings", "RtspSettings", "SipSettings", "Settings",
+           "load_settings"]
 
 
 class Settings(BaseSettings):
@@ -169,6 +172,7 @@ class Settings(BaseSettings):
     sip: SipSettings = SipSettings()
     rtp: RtpSettings = RtpSettings()
     media: MediaSettings = MediaSettings()
+    rtsp_client: RtspSettings = RtspSettings()  # cameras we pull; "rtsp" is the server's
     mixer: MixerSettings = MixerSettings()
     video: VideoSettings = VideoSettings()
     conferences: ConferenceSettings = ConferenceSettings()

@@ -28,7 +28,7 @@ from gateway.media import AudioFormat, EncodedAudio, EncodedVideo, VideoSendForm
 from gateway.rtp.ports import PortAllocator, PortPair, PortsExhausted
 from gateway.rtp.session import RtpSession
 from gateway.rtp.settings import RtpSettings
-from gateway.rtp.transport import RtpEndpoint
+from gateway.rtp.transport import CarriedEndpoint, RtpEndpoint, StreamShell
 from gateway.rtp.video import VideoRtpSession
 
 log = logging.getLogger("gateway.rtp")
@@ -84,8 +84,9 @@ class RtpMediaSession:
         self.audio_ports: PortPair | None = None
         self.video_ports: PortPair | None = None
         self.plan = MediaPlan()
-        self.audio: RtpEndpoint | None = None
-        self.video: RtpEndpoint | None = None
+        self.audio: StreamShell | None = None
+        self.video: StreamShell | None = None
+        self.carried = False
         self._starting: list[asyncio.Task[None]] = []
         self._closed = False
 
@@ -122,21 +123,27 @@ class RtpMediaSession:
     def started(self) -> bool:
         return self.audio is not None or self.video is not None
 
-    def start(self, plan: MediaPlan) -> None:
+    def start(self, plan: MediaPlan, *, carried: bool = False) -> None:
         """Open the planned streams on their reserved ports (a stream planned without
         ports is left out). The watchdog ends the call when the peer's media stops:
-        on audio when there is audio, else on video (a camera)."""
+        on audio when there is audio, else on video (a camera).
+
+        ``carried``: the packets come by another carrier (RTSP interleaved over TCP),
+        not by UDP: every planned stream is built without sockets or ports and the
+        gateway hands it each packet through ``receive``; what the streams would send
+        back (RTCP reports) is dropped (``transport.CarriedEndpoint``)."""
         if self.started or self._closed:
             return
         self.plan = plan
-        if plan.audio is not None and self.audio_ports is not None:
+        self.carried = carried
+        if plan.audio is not None and (carried or self.audio_ports is not None):
             audio = plan.audio
             session = RtpSession.from_settings(
                 audio.format, audio.telephone_event_pt, audio.stream.remote_rtp,
                 audio.stream.remote_rtcp, audio.stream.rtcp_mux, self._settings,
                 telephone_event_rate=audio.telephone_event_rate)
             self.audio = self._endpoint(session, self.audio_ports, watched=True)
-        if plan.video is not None and self.video_ports is not None:
+        if plan.video is not None and (carried or self.video_ports is not None):
             video = plan.video
             session = VideoRtpSession(video.format, video.stream.remote_rtp,
                                       video.stream.remote_rtcp, video.stream.rtcp_mux)
@@ -145,16 +152,27 @@ class RtpMediaSession:
             self.video = self._endpoint(session, self.video_ports, watched=self.audio is None)
         self._apply(plan)
 
-    def _endpoint(self, session: RtpSession | VideoRtpSession, ports: PortPair,
-                  watched: bool) -> RtpEndpoint:
-        endpoint = RtpEndpoint(
-            session, ports, self._allocator,
-            inactivity_timeout=self._settings.inactivity_timeout if watched else math.inf,
-            on_timeout=self._on_timeout if watched else None)
+    def _endpoint(self, session: RtpSession | VideoRtpSession, ports: PortPair | None,
+                  watched: bool) -> StreamShell:
+        timeout = self._settings.inactivity_timeout if watched else math.inf
+        on_timeout = self._on_timeout if watched else None
+        endpoint: RtpEndpoint | CarriedEndpoint
+        if self.carried or ports is None:
+            endpoint = CarriedEndpoint(session, inactivity_timeout=timeout, on_timeout=on_timeout)
+        else:
+            endpoint = RtpEndpoint(session, ports, self._allocator, inactivity_timeout=timeout,
+                                   on_timeout=on_timeout)
         # start() only wraps the sockets already bound, so it completes at once; packets
         # that arrive before it wait in the kernel's socket buffer.
         self._starting.append(asyncio.get_running_loop().create_task(endpoint.start()))
         return endpoint
+
+    def receive(self, kind: str, rtp: bool, data: bytes, now: float) -> None:
+        """One packet of a ``carried`` stream ("audio" or "video"; RTP or RTCP), from
+        its carrier; ignored for a stream that is not carried or not running."""
+        endpoint = self.audio if kind == "audio" else self.video if kind == "video" else None
+        if isinstance(endpoint, CarriedEndpoint):
+            endpoint.receive(rtp, data, now)
 
     def update(self, plan: MediaPlan) -> None:
         """A renegotiation (re-INVITE, new channels): new remotes, directions, formats.
@@ -193,10 +211,10 @@ class RtpMediaSession:
         await asyncio.gather(*self._starting, return_exceptions=True)
         for endpoint in (self.audio, self.video):
             if endpoint is not None:
-                await endpoint.close()  # frees its own ports
+                await endpoint.close()  # a UDP one frees its own ports
         for pair, endpoint in ((self.audio_ports, self.audio), (self.video_ports, self.video)):
-            if pair is not None and endpoint is None:
-                self._allocator.release(pair)
+            if pair is not None and not isinstance(endpoint, RtpEndpoint):
+                self._allocator.release(pair)  # never started, or carried instead
         self.audio_ports = self.video_ports = None
 
     def release(self) -> None:
@@ -209,7 +227,7 @@ class RtpMediaSession:
         self.audio_ports = self.video_ports = None
 
 
-def _direct(endpoint: RtpEndpoint, stream: StreamPlan | None) -> None:
+def _direct(endpoint: StreamShell, stream: StreamPlan | None) -> None:
     if stream is None:  # dropped by a renegotiation: keep the port, send nothing
         session = endpoint.session
         endpoint.update_remote(session.remote_rtp, session.remote_rtcp, session.rtcp_mux,

@@ -50,56 +50,33 @@ def _sendable(addr: Address) -> bool:
         return False  # a host name: SDP we cannot route without a resolver
 
 
-class RtpEndpoint:
-    """Owns one port pair; feeds the session with ``loop.time()``.
-
-    With rtcp-mux RTCP goes over the RTP socket; the RTCP port stays bound anyway so
-    a re-INVITE can turn mux off.
-    """
+class StreamShell:
+    """What every stream's shell does whatever carries its packets: feed the session
+    the loop's time, tick its timers (reorder gaps, RTCP reports), watch for silence,
+    and hold its directions. Subclasses say how packets leave (``_emit``)."""
 
     def __init__(
         self,
         session: RtpSession | VideoRtpSession,
-        ports: PortPair,
-        allocator: PortAllocator,
         *,
         inactivity_timeout: float,
         on_timeout: Callable[[], None] | None = None,
     ) -> None:
         self.session = session
-        self.ports = ports
-        self._allocator = allocator
         self.inactivity_timeout = inactivity_timeout
         self.on_timeout = on_timeout
         self.sending = True
         self.receiving = True
-        self._rtp: asyncio.DatagramTransport | None = None
-        self._rtcp: asyncio.DatagramTransport | None = None
-        self._protocols: list[_Socket] = []
         self._task: asyncio.Task[None] | None = None
         self._watch_from = 0.0
         self._timed_out = False
+        self._started = False
         self._closed = False
 
     @property
-    def local_port(self) -> int:
-        return self.ports.rtp_port
-
-    async def start(self) -> None:
-        self._rtp = await self._open(self.ports.rtp_sock, self._on_rtp)
-        self._rtcp = await self._open(self.ports.rtcp_sock, self._on_rtcp)
-        self._watch_from = self._now()
-        self._task = asyncio.create_task(self._run(), name=f"rtp-{self.local_port}")
-
-    async def _open(
-        self, sock: socket.socket, handler: Callable[[bytes, Address], None]
-    ) -> asyncio.DatagramTransport:
-        loop = asyncio.get_running_loop()
-        transport, protocol = await loop.create_datagram_endpoint(
-            lambda: _Socket(handler), sock=sock
-        )
-        self._protocols.append(protocol)
-        return transport
+    def label(self) -> str:
+        """How log lines name this stream."""
+        return "stream"
 
     def now(self) -> float:
         """The loop's clock, which the session's timestamps count in."""
@@ -107,11 +84,20 @@ class RtpEndpoint:
 
     _now = now
 
-    def _on_rtp(self, data: bytes, addr: Address) -> None:
-        self.session.receive_rtp(data, addr, self._now())
+    def _start_timers(self) -> None:
+        self._started = True
+        self._watch_from = self._now()
+        self._task = asyncio.create_task(self._run(), name=f"rtp-{self.label}")
 
-    def _on_rtcp(self, data: bytes, addr: Address) -> None:
-        self.session.receive_rtcp(data, addr, self._now())
+    async def _stop_timers(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    def _emit(self, data: bytes, rtcp: bool) -> None:
+        """Send one RTP (``rtcp`` False) or RTCP packet the session built."""
+        raise NotImplementedError
 
     # -- media -------------------------------------------------------------------
 
@@ -119,20 +105,23 @@ class RtpEndpoint:
         return self.session.read_audio(self._now())
 
     def send_audio(self, frame: EncodedAudio) -> None:
-        if self._rtp is None or not self.sending:
+        if not self._open_for_sending:
             return
-        data = self.session.packetize(frame, self._now())
-        self._send(self._rtp, data, self.session.rtp_destination)
+        self._emit(self.session.packetize(frame, self._now()), rtcp=False)
+
+    @property
+    def _open_for_sending(self) -> bool:
+        return self._started and not self._closed and self.sending
 
     def events(self) -> list[Dtmf]:
         return self.session.events()
 
     def send_packets(self, datagrams: list[bytes]) -> None:
         """RTP packets the session built (a video picture), sent while sending."""
-        if self._rtp is None or not self.sending:
+        if not self._open_for_sending:
             return
         for data in datagrams:
-            self._send(self._rtp, data, self.session.rtp_destination)
+            self._emit(data, rtcp=False)
 
     def send_rtcp_now(self, data: bytes) -> None:
         """An RTCP packet outside the report schedule (PLI, FIR)."""
@@ -172,14 +161,75 @@ class RtpEndpoint:
         last = max(self.session.last_received or 0.0, self._watch_from)
         if now - last >= self.inactivity_timeout:
             self._timed_out = True
-            log.info("rtp port %d: no media for %.1fs", self.local_port, now - last)
+            log.info("rtp %s: no media for %.1fs", self.label, now - last)
             if self.on_timeout is not None:
                 self.on_timeout()
 
     def _send_rtcp(self, data: bytes | None) -> None:
-        transport = self._rtp if self.session.rtcp_mux else self._rtcp
-        if data is not None and transport is not None:
-            self._send(transport, data, self.session.rtcp_destination)
+        if data is not None and not self._closed:
+            self._emit(data, rtcp=True)
+
+
+class RtpEndpoint(StreamShell):
+    """Owns one port pair; feeds the session with ``loop.time()``.
+
+    With rtcp-mux RTCP goes over the RTP socket; the RTCP port stays bound anyway so
+    a re-INVITE can turn mux off.
+    """
+
+    def __init__(
+        self,
+        session: RtpSession | VideoRtpSession,
+        ports: PortPair,
+        allocator: PortAllocator,
+        *,
+        inactivity_timeout: float,
+        on_timeout: Callable[[], None] | None = None,
+    ) -> None:
+        super().__init__(session, inactivity_timeout=inactivity_timeout, on_timeout=on_timeout)
+        self.ports = ports
+        self._allocator = allocator
+        self._rtp: asyncio.DatagramTransport | None = None
+        self._rtcp: asyncio.DatagramTransport | None = None
+        self._protocols: list[_Socket] = []
+
+    @property
+    def local_port(self) -> int:
+        return self.ports.rtp_port
+
+    @property
+    def label(self) -> str:
+        return f"port {self.local_port}"
+
+    async def start(self) -> None:
+        self._rtp = await self._open(self.ports.rtp_sock, self._on_rtp)
+        self._rtcp = await self._open(self.ports.rtcp_sock, self._on_rtcp)
+        self._start_timers()
+
+    async def _open(
+        self, sock: socket.socket, handler: Callable[[bytes, Address], None]
+    ) -> asyncio.DatagramTransport:
+        loop = asyncio.get_running_loop()
+        transport, protocol = await loop.create_datagram_endpoint(
+            lambda: _Socket(handler), sock=sock
+        )
+        self._protocols.append(protocol)
+        return transport
+
+    def _on_rtp(self, data: bytes, addr: Address) -> None:
+        self.session.receive_rtp(data, addr, self._now())
+
+    def _on_rtcp(self, data: bytes, addr: Address) -> None:
+        self.session.receive_rtcp(data, addr, self._now())
+
+    def _emit(self, data: bytes, rtcp: bool) -> None:
+        if not rtcp:
+            transport, addr = self._rtp, self.session.rtp_destination
+        else:
+            transport = self._rtp if self.session.rtcp_mux else self._rtcp
+            addr = self.session.rtcp_destination
+        if transport is not None:
+            self._send(transport, data, addr)
 
     def _send(self, transport: asyncio.DatagramTransport, data: bytes, addr: Address) -> None:
         if _sendable(addr) and not transport.is_closing():
@@ -191,16 +241,59 @@ class RtpEndpoint:
         """Stop timers, send RTCP BYE, close both sockets and free the ports."""
         if self._closed:
             return
-        self._closed = True
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await self._stop_timers()
         if send_bye and self._rtp is not None:
             self._send_rtcp(self.session.bye(self._now()))
+        self._closed = True
         for transport in (self._rtp, self._rtcp):
             if transport is not None:
                 transport.close()
         # Free the ports only once the loop has let go of the sockets.
         await asyncio.gather(*(p.closed for p in self._protocols))
         self._allocator.release(self.ports)
+
+
+CARRIED_SOURCE: Address = ("carried", 0)
+"""The source address a carried stream's packets are latched on (there is no socket)."""
+
+
+class CarriedEndpoint(StreamShell):
+    """A stream whose packets another carrier brings: RTP/RTCP interleaved on an RTSP
+    TCP connection (RFC 2326 10.12). No socket and no port: the carrier hands packets
+    to ``receive``; what the session would send (RTCP receiver reports, BYE) is dropped,
+    since the carrier's own keep-alive holds its session up and a receive-only stream
+    sends no RTP. Timers, directions and the watchdog are those of every stream."""
+
+    def __init__(
+        self,
+        session: RtpSession | VideoRtpSession,
+        *,
+        inactivity_timeout: float,
+        on_timeout: Callable[[], None] | None = None,
+    ) -> None:
+        super().__init__(session, inactivity_timeout=inactivity_timeout, on_timeout=on_timeout)
+        self.dropped = 0  # packets the session built that nothing carries back
+
+    @property
+    def label(self) -> str:
+        return "carried"
+
+    async def start(self) -> None:
+        self._start_timers()
+
+    def receive(self, rtp: bool, data: bytes, now: float) -> None:
+        if self._closed:
+            return
+        if rtp:
+            self.session.receive_rtp(data, CARRIED_SOURCE, now)
+        else:
+            self.session.receive_rtcp(data, CARRIED_SOURCE, now)
+
+    def _emit(self, data: bytes, rtcp: bool) -> None:
+        self.dropped += 1
+
+    async def close(self, *, send_bye: bool = True) -> None:
+        if self._closed:
+            return
+        await self._stop_timers()
+        self._closed = True

@@ -29,12 +29,14 @@ def free_tcp_port() -> int:
 
 
 @contextlib.contextmanager
-def rtsp_camera(auth: tuple[str, str] | None = None) -> Iterator[str]:
-    """Run the camera; yield its URL ``rtsp://127.0.0.1:PORT/cam``."""
+def rtsp_camera(auth: tuple[str, str] | None = None, port: int | None = None
+                ) -> Iterator[str]:
+    """Run the camera (on ``port``, else a free one); yield its URL
+    ``rtsp://127.0.0.1:PORT/cam``."""
     require_program("gst-launch-1.0")
     if not Path(SYSTEM_PYTHON).exists():
         missing(SYSTEM_PYTHON)
-    port = free_tcp_port()
+    port = port or free_tcp_port()
     args = [SYSTEM_PYTHON, str(SCRIPT), str(port), *(auth or ())]
     proc = subprocess.Popen(
         args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True
