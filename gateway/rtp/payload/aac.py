@@ -129,6 +129,7 @@ class AacDepacketizer:
         self._fragment = bytearray()
         self._fragment_size = 0
         self._fragment_ts: int | None = None
+        self._skip_ts: int | None = None
 
     def push(self, payload: bytes, seq: int, timestamp: int, marker: bool) -> list[AccessUnit]:
         """Take one RTP packet's payload; return the access units it completed."""
@@ -137,6 +138,8 @@ class AacDepacketizer:
         if gap is None:
             return []
         if self._fragment_ts is not None and (gap or timestamp != self._fragment_ts):
+            if timestamp == self._fragment_ts:
+                self._skip_ts = timestamp  # the rest of that unit is of no use
             self._drop_fragment()  # its middle or end went missing
         try:
             sizes, data = self._headers(payload)
@@ -145,6 +148,8 @@ class AacDepacketizer:
             self._drop_fragment()
             return []
         if len(sizes) == 1 and sizes[0] != len(data):
+            if timestamp == self._skip_ts:
+                return []
             return self._fragment_piece(sizes[0], data, timestamp, marker)
         if self._fragment_ts is not None:
             self._drop_fragment()  # whole units while a fragmented one was unfinished
