@@ -26,7 +26,7 @@ from __future__ import annotations
 import random
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from aiortc.rtp import RtpPacket
 
@@ -43,6 +43,8 @@ from gateway.rtp.payload import h263, h264, vp8
 from gateway.rtp.payload.base import Depacketizer
 from gateway.rtp.payload.h263 import H263Depacketizer
 from gateway.rtp.payload.h264 import H264Depacketizer
+from gateway.rtp.payload.h265 import H265Depacketizer
+from gateway.rtp.payload.jpeg import JpegDepacketizer
 from gateway.rtp.payload.vp8 import Vp8Depacketizer
 from gateway.rtp.reorder import ReorderBuffer
 from gateway.rtp.session import Address, RtpStream
@@ -54,9 +56,23 @@ must not make a leg hold video forever) and the stream then waits for a key fram
 _NAL_SEI = 6  # H.264 supplemental enhancement information (optional to decoders)
 
 
-def depacketizer_for(codec: str) -> Depacketizer:
+def depacketizer_for(codec: str, fmtp: Mapping[str, str] | None = None) -> Depacketizer:
+    """The depacketizer for an SDP codec name (rtpmap encoding name, upper case; "JPEG"
+    for static payload type 26). ``fmtp``: the stream's fmtp parameters, keys lower
+    case (``gateway.sdp.video.parse_fmtp``): H.264 and H.265 parameter sets given only
+    in the SDP are put in front of key frames. H.265 with decoding-order numbers
+    (``sprop-max-don-diff`` > 0) is refused: we do not reorder by DON."""
+    params = fmtp or {}
     if codec == "H264":
-        return H264Depacketizer()
+        return H264Depacketizer(sprop_parameter_sets=params.get("sprop-parameter-sets"))
+    if codec == "H265":
+        if params.get("sprop-max-don-diff", "0").strip() not in ("", "0"):
+            raise ValueError("H.265 with sprop-max-don-diff > 0 (DONL) is not supported")
+        return H265Depacketizer(sprop_vps=params.get("sprop-vps"),
+                                sprop_sps=params.get("sprop-sps"),
+                                sprop_pps=params.get("sprop-pps"))
+    if codec == "JPEG":
+        return JpegDepacketizer()
     if codec == "VP8":
         return Vp8Depacketizer()
     if codec.startswith("H263"):

@@ -21,7 +21,10 @@ than the last one is a duplicate or too late and is ignored.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import struct
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from gateway.media import EncodedVideo
@@ -179,3 +182,42 @@ class Depacketizer:
             return []
         self.stats["frames"] += 1
         return [Frame(data, timestamp, keyframe)]
+
+
+START_CODE = b"\x00\x00\x00\x01"
+
+
+def decode_parameter_sets(values: Iterable[str | None]) -> list[bytes]:
+    """NAL units from SDP ``sprop-*`` values (comma-separated base64, RFC 6184 8.1 and
+    RFC 7798 7.1); empty or undecodable items are skipped, never raised."""
+    nals: list[bytes] = []
+    for value in values:
+        for item in (value or "").split(","):
+            item = item.strip()
+            if not item:
+                continue
+            try:
+                nal = base64.b64decode(item + "=" * (-len(item) % 4), validate=False)
+            except (binascii.Error, ValueError):
+                continue
+            if len(nal) >= 2:
+                nals.append(nal)
+    return nals
+
+
+def with_parameter_sets(
+    frames: list[Frame], prefix: bytes, has_own: Callable[[bytes], bool]
+) -> list[Frame]:
+    """Key frames that carry no parameter sets of their own get ``prefix`` (Annex B).
+
+    Cameras often send SPS/PPS (and VPS) only in the SDP. Every such key frame gets
+    them, not only the first: a decoder rebuilt after errors needs them again, and
+    they cost some tens of bytes per key frame.
+    """
+    if not prefix:
+        return frames
+    return [
+        Frame(prefix + f.data, f.timestamp, f.keyframe) if f.keyframe and not has_own(f.data)
+        else f
+        for f in frames
+    ]

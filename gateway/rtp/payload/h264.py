@@ -22,9 +22,17 @@ from collections.abc import Iterator
 
 from aiortc.codecs.h264 import H264PayloadDescriptor
 
-from gateway.rtp.payload.base import Depacketizer, Piece
+from gateway.rtp.payload.base import (
+    START_CODE,
+    Depacketizer,
+    Frame,
+    Piece,
+    decode_parameter_sets,
+    with_parameter_sets,
+)
 
 NAL_IDR = 5
+NAL_SPS = 7
 NAL_STAP_A = 24
 NAL_FU_A = 28
 # NAL types that may only come before the first slice of an access unit (7.4.1.2.3):
@@ -141,8 +149,28 @@ def _starts_access_unit(kind: int, after_header: bytes) -> bool:
     return kind in _SLICE_TYPES and bool(after_header) and bool(after_header[0] & 0x80)
 
 
+def _has_sps(access_unit: bytes) -> bool:
+    return any(nal[0] & 0x1F == NAL_SPS for nal in split_annex_b(access_unit))
+
+
 class H264Depacketizer(Depacketizer):
-    """RFC 6184 single NAL unit, STAP-A and FU-A payloads to Annex B access units."""
+    """RFC 6184 single NAL unit, STAP-A and FU-A payloads to Annex B access units.
+
+    ``sprop_parameter_sets`` (the SDP fmtp value, comma-separated base64 SPS/PPS) is
+    put in front of every key frame that carries no SPS of its own.
+    """
+
+    def __init__(self, *, sprop_parameter_sets: str | None = None, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.set_parameter_sets(sprop_parameter_sets)
+
+    def set_parameter_sets(self, sprop_parameter_sets: str | None) -> None:
+        nals = decode_parameter_sets([sprop_parameter_sets])
+        self._parameter_sets = b"".join(START_CODE + nal for nal in nals)
+
+    def push(self, payload: bytes, seq: int, timestamp: int, marker: bool) -> list[Frame]:
+        frames = super().push(payload, seq, timestamp, marker)
+        return with_parameter_sets(frames, self._parameter_sets, _has_sps)
 
     def _parse(self, payload: bytes) -> Piece:
         _, data = H264PayloadDescriptor.parse(payload)

@@ -18,6 +18,7 @@ import logging
 from fractions import Fraction
 
 import av
+import numpy as np
 from av.codec.context import Flags
 from av.video.frame import PictureType
 
@@ -26,9 +27,12 @@ from mcu.mixer.video.picture import Picture
 
 log = logging.getLogger(__name__)
 
-DECODERS = {"H264": "h264", "VP8": "vp8", "H263-1998": "h263", "H263-2000": "h263"}
+DECODERS = {"H264": "h264", "VP8": "vp8", "H263-1998": "h263", "H263-2000": "h263",
+            "H265": "hevc", "JPEG": "mjpeg"}
 """FFmpeg decoder per SDP codec name. H.263+ (RFC 4629) streams are decoded by the
-plain ``h263`` decoder, which understands the PLUSPTYPE headers."""
+plain ``h263`` decoder, which understands the PLUSPTYPE headers. H.265 and JPEG (RFC
+7798, RFC 2435) come only from IP cameras: decoded, never encoded (no entry in
+``ENCODERS``); every JPEG picture is a key frame."""
 
 ENCODERS = {"H264": "libx264", "VP8": "libvpx", "H263-1998": "h263p", "H263-2000": "h263p"}
 
@@ -115,6 +119,8 @@ class VideoDecoder:
             self._need_keyframe = False
         self._consecutive = 0
         self.decoded += 1
+        if picture.format.name in _FULL_RANGE_FORMATS:
+            return _to_limited_range(picture)
         return picture
 
     def _flush(self) -> None:
@@ -134,6 +140,24 @@ class VideoDecoder:
                 self._context = self._open()
             except Exception:  # noqa: BLE001 - keep the old one; never raise from decode
                 log.exception("could not reopen the %s decoder", self.codec)
+
+
+_FULL_RANGE_FORMATS = frozenset({"yuvj420p", "yuvj422p", "yuvj444p", "yuvj440p"})
+_LUMA_LUT = np.rint(16 + np.arange(256) * 219 / 255).astype(np.uint8)
+_CHROMA_LUT = np.rint(128 + (np.arange(256) - 128) * 224 / 255).clip(16, 240).astype(np.uint8)
+
+
+def _to_limited_range(picture: av.VideoFrame) -> av.VideoFrame:
+    """A JPEG picture (full-range YCbCr) as the limited-range yuv420p every other
+    decoder gives. swscale, as PyAV drives it, would only resample the chroma and
+    keep full-range levels, which would show a camera's picture washed out."""
+    yuv = picture.to_ndarray(format="yuv420p", threads=1)
+    height = picture.height
+    yuv[:height] = _LUMA_LUT[yuv[:height]]
+    yuv[height:] = _CHROMA_LUT[yuv[height:]]
+    out = av.VideoFrame.from_ndarray(yuv, format="yuv420p")
+    out.pts = picture.pts
+    return out
 
 
 def _is_key(picture: av.VideoFrame) -> bool:
