@@ -61,6 +61,7 @@ class VideoPlan:
     format: VideoSendFormat  # what we send (the peer's limits); its codec is also what
     stream: StreamPlan  # we depacketize
     feedback: tuple[str, ...] = ()  # RTCP key-frame requests the peer honours: "pli", "fir"
+    fmtp: Mapping[str, str] | None = None  # what the peer sends: e.g. sprop parameter sets
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,7 +147,8 @@ class RtpMediaSession:
         if plan.video is not None and (carried or self.video_ports is not None):
             video = plan.video
             session = VideoRtpSession(video.format, video.stream.remote_rtp,
-                                      video.stream.remote_rtcp, video.stream.rtcp_mux)
+                                      video.stream.remote_rtcp, video.stream.rtcp_mux,
+                                      fmtp=video.fmtp)
             # A receive-only or camera-off peer sends no video at all: only a video-only
             # call watches its video.
             self.video = self._endpoint(session, self.video_ports, watched=self.audio is None)

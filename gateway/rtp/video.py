@@ -91,12 +91,14 @@ class VideoRtpSession(RtpStream):
         ssrc: int | None = None,
         cname: str | None = None,
         wall_clock: Callable[[], float] = time.time,
+        fmtp: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(VIDEO_CLOCK_RATE, remote_rtp, remote_rtcp, rtcp_mux, ssrc=ssrc,
                          cname=cname, wall_clock=wall_clock)
         self.format = send_format
         self.payload_type = send_format.payload_type
-        self._depacketizer = depacketizer_for(send_format.codec)
+        self._fmtp = fmtp  # the sender's parameters (parameter sets given only in SDP)
+        self._depacketizer = depacketizer_for(send_format.codec, fmtp)
         self._reorder: ReorderBuffer[RtpPacket] = ReorderBuffer()
         self._frames: deque[EncodedVideo] = deque()
         self._asks: list[KeyFrameAsk] = []

@@ -42,6 +42,7 @@ from gateway.rtp.ports import PortsExhausted
 from gateway.rtp.settings import RtpSettings
 from gateway.rtp.video import depacketizer_for
 from gateway.sdp.model import Media, SessionDescription
+from gateway.sdp.video import parse_fmtp
 
 from .camera import CameraCore
 from .client import (
@@ -86,6 +87,7 @@ class _Attempt:
     conn: RtspConnection | None = None
     channels: tuple[int, int] | None = None  # tcp: interleaved (rtp, rtcp)
     format: VideoSendFormat | None = None  # chosen at DESCRIBE
+    fmtp: dict[str, str] | None = None  # its fmtp (parameter sets the camera gives in SDP)
     end: tuple[str, bool] | None = None  # (reason, retryable) once over
 
 
@@ -312,7 +314,7 @@ class RtspGateway:
             if isinstance(chosen, str):
                 self._finish(camera, attempt, chosen, retryable=False)
             else:
-                attempt.format = chosen
+                attempt.format, attempt.fmtp = chosen
         elif isinstance(event, Ready):
             self._start_media(camera, attempt, event)
         elif isinstance(event, Playing):
@@ -334,7 +336,8 @@ class RtspGateway:
             attempt.end = (reason, retryable)
         camera.wake.set()
 
-    def _choose_format(self, sdp: SessionDescription) -> VideoSendFormat | str:
+    def _choose_format(self, sdp: SessionDescription
+                       ) -> tuple[VideoSendFormat, dict[str, str]] | str:
         """The first video stream's first codec we can depacketize (RtspClient sets up
         the first video stream), or why there is none."""
         media = next((m for m in sdp.media if m.media == "video"), None)
@@ -345,14 +348,15 @@ class RtspGateway:
             codec = rtpmap.encoding.upper()
             if rtpmap.clock_rate != VIDEO_CLOCK_RATE:
                 continue
+            fmtp = parse_fmtp(media.fmtp(pt))
             try:
-                depacketizer_for(codec)
+                depacketizer_for(codec, fmtp)
             except ValueError:
                 names.append(codec)
                 continue
             width, height = _picture_size(media, pt) or (self.settings.video_width,
                                                          self.settings.video_height)
-            return replace(self._default_format(pt, codec), width=width, height=height)
+            return replace(self._default_format(pt, codec), width=width, height=height), fmtp
         return f"unsupported video codec: {', '.join(names) or 'none named'}"
 
     def _start_media(self, camera: _Camera, attempt: _Attempt, ready: Ready) -> None:
@@ -368,7 +372,8 @@ class RtspGateway:
             rtp_port, rtcp_port = info.server_ports or (0, 0)
             stream = StreamPlan((host, rtp_port), (host, rtcp_port), False, sending=False,
                                 receiving=True)
-        attempt.media.start(MediaPlan(video=VideoPlan(attempt.format, stream)),
+        attempt.media.start(MediaPlan(video=VideoPlan(attempt.format, stream,
+                                                      fmtp=attempt.fmtp)),
                             carried=info.transport == "tcp")
         assert camera.leg is not None
         camera.leg.media = attempt.media  # the leg now shows this attempt's pictures

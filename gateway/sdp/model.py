@@ -21,6 +21,9 @@ STATIC_PAYLOAD_TYPES: dict[int, tuple[str, int, int]] = {
     9: ("G722", 8000, 1),
     13: ("CN", 8000, 1),
     18: ("G729", 8000, 1),
+    26: ("JPEG", 90000, 1),  # RFC 2435 Motion JPEG, what many IP cameras send
+    31: ("H261", 90000, 1),
+    34: ("H263", 90000, 1),
 }
 
 # Session-level lines that RFC 4566 orders before c= / between t= and a=.

@@ -153,3 +153,20 @@ def test_wrong_password_is_failed_with_a_reason(start_mcu,
         assert "not-it" not in json.dumps(mcu.inspect(lambda m: m.statistics(ROOM, leg_id)))
         end_idle(mcu, leg_id, [])
     assert "not-it" not in caplog.text
+
+
+@pytest.mark.parametrize(("path", "codec"), [("/mjpeg", "JPEG"), ("/h265", "H265")])
+def test_mjpeg_and_h265_cameras_are_seen(start_mcu, viewer: BaresipPeer, tmp_path: Path,
+                                         path: str, codec: str) -> None:
+    """Motion JPEG (static payload type 26, RFC 2435) and H.265 (RFC 7798) cameras: the
+    baresip sees green in the camera's tile."""
+    mcu = start_mcu(video=VIDEO)
+    peer = viewer
+    join(mcu, ROOM, [peer])
+    with rtsp_camera() as url:
+        leg_id = mcu.inspect(lambda m: m.dial_out(ROOM, url.removesuffix("/cam") + path))
+        snapshot_until(peer, tmp_path, 1, ["green"])
+        wait_state(mcu, leg_id, "live")
+        stats = mcu.inspect(lambda m: m.statistics(ROOM, leg_id))
+        assert stats["video"]["codec"] == codec  # type: ignore[index]
+        end_idle(mcu, leg_id, [peer])

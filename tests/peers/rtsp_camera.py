@@ -1,4 +1,5 @@
-"""A GStreamer RTSP test camera: solid-colour H.264 (and PCMU) at rtsp://127.0.0.1:PORT/cam.
+"""A GStreamer RTSP test camera: solid-colour H.264 (and PCMU) at rtsp://127.0.0.1:PORT/cam,
+the same green as Motion JPEG (RFC 2435) at /mjpeg and as H.265 (RFC 7798) at /h265.
 
 Run it with Debian's /usr/bin/python3 (``gi`` imports only there, see
 /work/shared/peers.md): ``/usr/bin/python3 tests/peers/rtsp_camera.py PORT [USER PASSWORD]``.
@@ -25,6 +26,14 @@ LAUNCH = (
     "audiotestsrc is-live=true ! audioconvert ! audioresample ! mulawenc ! "
     "rtppcmupay name=pay1 pt=0 )"
 )
+GREEN_RAW = ("videotestsrc is-live=true pattern=solid-color foreground-color=0xff00ff00 ! "
+             "video/x-raw,width=320,height=240,framerate=15/1 ! ")
+OTHER_MOUNTS = {
+    "/mjpeg": (f"( {GREEN_RAW}videoconvert ! video/x-raw,format=I420 ! jpegenc quality=85 ! "
+               "rtpjpegpay name=pay0 pt=26 )"),
+    "/h265": (f"( {GREEN_RAW}x265enc tune=zerolatency speed-preset=ultrafast key-int-max=15 ! "
+              "rtph265pay name=pay0 pt=96 config-interval=1 )"),
+}
 
 
 def main(argv: list[str]) -> int:
@@ -47,6 +56,11 @@ def main(argv: list[str]) -> int:
             )
         )
     server.get_mount_points().add_factory("/cam", factory)
+    for path, launch in OTHER_MOUNTS.items():
+        other = GstRtspServer.RTSPMediaFactory()
+        other.set_launch(launch)
+        other.set_shared(True)
+        server.get_mount_points().add_factory(path, other)
     if server.attach(None) == 0:
         print("cannot listen", flush=True)
         return 1

@@ -153,5 +153,5 @@ async def test_picture_size_from_the_sdp() -> None:
                      + "a=framesize:96 640-480\r\n").encode())
     chosen = gw._choose_format(sdp)
     assert not isinstance(chosen, str)
-    assert (chosen.codec, chosen.payload_type, chosen.width, chosen.height) == ("H264", 96,
-                                                                                640, 480)
+    fmt, _ = chosen
+    assert (fmt.codec, fmt.payload_type, fmt.width, fmt.height) == ("H264", 96, 640, 480)
