@@ -12,7 +12,7 @@ through ``dial``. Every method runs on the event loop; none blocks.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
@@ -66,11 +66,14 @@ class Gateway(Protocol):
     async def stop(self) -> None:
         """End every call (the protocol's hang-up), wait briefly, close every socket."""
 
-    def dial(self, uri: str, seat: Seat, *, conference: str, display_name: str) -> str:
+    def dial(self, uri: str, seat: Seat, *, conference: str, display_name: str,
+             options: Mapping[str, str] | None = None) -> str:
         """Call ``uri`` out; its Leg joins ``seat`` once up. Returns the future Leg's id.
 
         ``conference`` is the numeric ID the call is for (some protocols show it as
-        the caller), ``display_name`` how we present ourselves. Raises
+        the caller), ``display_name`` how we present ourselves; ``options`` are the
+        protocol's own (an RTSP camera's ``name`` and ``transport``); a gateway ignores
+        those it does not know. Raises
         ``UnsupportedUri`` (a ``ValueError``) for a URI it cannot dial and
         ``gateway.rtp.ports.PortsExhausted`` when no media ports are left; nothing is
         held after either.

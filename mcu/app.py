@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -133,7 +133,8 @@ class Mcu:
             await self.store.close()
         log_event(log, "mcu.stopped")
 
-    def dial_out(self, numeric_id: str, uri: str, display_name: str | None = None) -> str:
+    def dial_out(self, numeric_id: str, uri: str, display_name: str | None = None,
+                 options: Mapping[str, str] | None = None) -> str:
         """Bring ``uri`` into conference ``numeric_id`` by calling it through the
         gateway that serves its scheme (for the web control and schedules).
 
@@ -152,7 +153,8 @@ class Mcu:
         seat = _ConferenceSeat(self, routed)
         try:
             return gateway.dial(uri, seat, conference=numeric_id,
-                                display_name=display_name or routed.conference.name)
+                                display_name=display_name or routed.conference.name,
+                                options=options)
         except Exception:
             seat.abandon()
             raise

@@ -7,6 +7,7 @@ the event loop; none blocks.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
@@ -120,7 +121,8 @@ class LiveControl(Protocol):
     def send_message(self, numeric_id: str, participant_id: str | None, text: str) -> bool:
         """Show ``text`` over one participant's picture, or everyone's (None)."""
 
-    def dial_out(self, numeric_id: str, uri: str, display_name: str | None = None) -> str:
+    def dial_out(self, numeric_id: str, uri: str, display_name: str | None = None,
+                 options: Mapping[str, str] | None = None) -> str:
         """Call ``uri`` into the conference through the gateway serving its scheme;
         returns the new participant's id. Raises ``DialOutRefused`` (conference
         full/inactive), ValueError (no gateway for the scheme, or an undiallable URI:

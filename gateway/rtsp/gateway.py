@@ -29,6 +29,7 @@ import contextlib
 import itertools
 import logging
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import urlsplit
@@ -156,15 +157,24 @@ class RtspGateway:
 
     # ---- dialling ---------------------------------------------------------------------
 
-    def dial(self, uri: str, seat: Seat, *, conference: str, display_name: str) -> str:
+    def dial(self, uri: str, seat: Seat, *, conference: str, display_name: str,
+             options: Mapping[str, str] | None = None) -> str:
+        """``options``: ``name`` (the camera's label; default its host) and
+        ``transport`` ("auto", "udp", "tcp"; default the ``rtsp_client`` setting)."""
+        options = options or {}
+        settings = self.settings
+        transport = options.get("transport", settings.transport)
+        if transport not in ("auto", "udp", "tcp"):
+            raise UnsupportedUri(f"transport {transport!r} is not auto, udp or tcp")
+        settings = settings.model_copy(update={"transport": transport})
         try:
             RtspClient(uri, transport="tcp", media=("video",))  # checks the URL's form
         except ValueError as error:
             raise UnsupportedUri(str(error)) from None
         shown = redact_url(uri)
         leg_id = f"rtsp-{next(_numbers)}"
-        camera = _Camera(leg_id, uri, shown, CameraCore(self.settings))
-        if self.settings.transport != "tcp":
+        camera = _Camera(leg_id, uri, shown, CameraCore(settings))
+        if settings.transport != "tcp":
             first = self._media(camera)
             first.reserve_video(required=True)  # PortsExhausted: nothing held
             camera.first_media = first
@@ -173,7 +183,8 @@ class RtspGateway:
         remote = f"{host}:{parts.port or 554}"
         # ``display_name`` is how the MCU presents itself (Gateway.dial): the conference's
         # name, not the camera's; the camera is shown by its host.
-        leg = CameraLeg(leg_id, self.name, host, remote, self._idle_media(),
+        leg = CameraLeg(leg_id, self.name, options.get("name") or host, remote,
+                        self._idle_media(),
                         hang_up=lambda reason: self._end(camera, reason))
         leg.camera = camera
         camera.leg = leg

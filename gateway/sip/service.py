@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from gateway.dtmf.info import InfoDtmfError, parse_info_dtmf
@@ -220,7 +220,7 @@ class SipService:
         return call
 
     def dial(self, uri: str, seat: Seat, *, conference: str = "mcu",
-             display_name: str = "") -> str:
+             display_name: str = "", options: Mapping[str, str] | None = None) -> str:
         """Call out (UAC); the Leg joins ``seat`` once the callee answers. Returns
         the Leg's id. We call from ``conference`` (the From user part).
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+from collections.abc import Mapping
 from typing import Any
 
 from gateway.gateway import GatewayContext, UnsupportedUri
@@ -51,7 +52,8 @@ class LoopbackGateway:
         return {"calls": len(self.legs),
                 "rtp_ports_in_use": sum(leg.media.ports_held for leg in self.legs.values())}
 
-    def dial(self, uri: str, seat: Seat, *, conference: str, display_name: str) -> str:
+    def dial(self, uri: str, seat: Seat, *, conference: str, display_name: str,
+             options: Mapping[str, str] | None = None) -> str:
         scheme, _, rest = uri.partition(":")
         name, _, hostport = rest.partition("@")
         host, _, port = hostport.rpartition(":")
