@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 import os
 import secrets
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
@@ -57,6 +58,10 @@ from mcu.store.records import (
 )
 
 ADMIN_PASSWORD_ENV = "MCU_ADMIN__PASSWORD"
+# aiosqlite logs every statement with its parameters at DEBUG: camera passwords, token
+# and password hashes. Never below INFO, whatever the MCU's log level; SQLAlchemy's own
+# logging hides parameters too (`hide_parameters`).
+logging.getLogger("aiosqlite").setLevel(logging.INFO)
 CAMERA_TRANSPORTS = ("auto", "udp", "tcp")
 
 # Conference columns a caller may set; enum-typed ones are coerced from their API strings.
@@ -111,12 +116,12 @@ async def open_store(url: str, admin_password: str | None = None) -> Store:
 def _create_engine(url: str) -> AsyncEngine:
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        return create_async_engine(url, pool_pre_ping=True)
+        return create_async_engine(url, pool_pre_ping=True, hide_parameters=True)
     database = parsed.database or ""
     if database and database != ":memory:" and not database.startswith("file:"):
         # The default URL is relative (var/mcu.db): a fresh checkout has no var/ yet.
         Path(database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_async_engine(url)
+    engine = create_async_engine(url, hide_parameters=True)
     event.listen(engine.sync_engine, "connect", _sqlite_on_connect)
     return engine
 
