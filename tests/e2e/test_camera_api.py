@@ -99,3 +99,27 @@ def test_camera_added_over_http_is_seen_listed_removed_and_keeps_its_secret(
              json.dumps([repr(c) for c in calls])]
     for text in texts:
         assert SECRET not in text
+
+
+def test_stored_camera_starts_with_the_window_and_stops_when_it_closes(start_mcu) -> None:
+    """A scheduled conference's camera is dialled when its window opens (beside the
+    preconfigured participants) and hung up when it closes."""
+    from datetime import UTC, datetime, timedelta
+
+    mcu = start_mcu(video=VIDEO)
+    store = mcu.mcu.store
+    with rtsp_camera() as url:
+        start = datetime.now(UTC) + timedelta(seconds=2)
+        record = mcu.run(store.create_conference("Later", "3200", start_time=start,
+                                                 duration_seconds=4))
+        camera = mcu.run(store.create_camera(record.id, "Yard", url))
+        mcu.run(mcu.mcu.refresh_conferences())
+        assert mcu.inspect(lambda m: m.camera_states()) == {}
+        mcu.wait_until(lambda m: any(v.protocol == "rtsp" for v in m.participants("3200")),
+                       timeout=10)
+        state, _, pid = mcu.inspect(lambda m: m.camera_states())[camera.id]
+        assert pid is not None and state in ("connecting", "live")
+        mcu.wait_until(lambda m: not m.participants("3200"), timeout=15)
+        assert mcu.inspect(lambda m: m.camera_states()) == {}
+    mcu.wait_idle()
+    assert mcu.inspect(lambda m: m.ports.in_use) == 0
