@@ -144,3 +144,25 @@ async def test_credentials_never_leak(
     for text in texts:
         assert SECRET not in text
         assert USER not in text
+
+
+async def test_deleting_the_conference_stops_its_cameras(
+    client: httpx.AsyncClient, conference: ConferenceRecord, live: FakeLive, store: Store
+) -> None:
+    h = await token_for(client, CREATOR)
+    made = (await client.post(path(conference), json=CAMERA, headers=h)).json()
+    r = await client.delete(f"/api/v1/conferences/{conference.id}", headers=h)
+    assert r.status_code == 204, r.text
+    assert ("stop_camera", ROOM, str(made["id"])) in live.calls
+    assert await store.list_cameras() == []
+
+
+async def test_live_only_conference_has_no_cameras(
+    client: httpx.AsyncClient, live: FakeLive
+) -> None:
+    live.add("777", "x1", "Caller")
+    h = await token_for(client, "admin")
+    r = await client.get("/api/v1/conferences/live-777/cameras", headers=h)
+    assert r.status_code == 200 and r.json() == []
+    r = await client.post("/api/v1/conferences/live-777/cameras", json=CAMERA, headers=h)
+    assert r.status_code == 409, r.text
