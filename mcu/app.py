@@ -14,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import quote, urlsplit, urlunsplit
 
 import uvloop
 
@@ -35,7 +36,7 @@ from mcu.pinguard import GuardSettings, PinGuard
 from mcu.schedule import active_at
 from mcu.settings import Settings
 from mcu.store import EncryptionPolicy, Store, open_store
-from mcu.store.records import ConferenceRecord
+from mcu.store.records import CameraRecord, ConferenceRecord
 
 log = logging.getLogger("mcu.app")
 MEDIA_WORKERS = 2  # the bounded pool for decode/mix/encode: one per core here
@@ -92,6 +93,8 @@ class Mcu:
         self.web: WebServer | None = None
         self._catalogue: dict[str, ConferenceRecord] = {}
         self._closing: set[asyncio.Task[Any]] = set()
+        # Stored IP cameras running now: camera id -> (conference numeric id, participant).
+        self._cameras: dict[int, tuple[str, str]] = {}
 
     async def start(self) -> None:
         self.store = await open_store(self.settings.database.url)
@@ -102,6 +105,9 @@ class Mcu:
         await self.refresh_conferences()
         for gateway in self.gateways:
             await gateway.start()
+        for record in list(self._catalogue.values()):  # scheduled ones: _run_schedules
+            if record.start_time is None:
+                await self._start_cameras(record)
         self._scheduler = asyncio.get_running_loop().create_task(self._run_schedules())
         self.web = WebServer()
         await self.web.start(create_app(self.store, self,
@@ -207,7 +213,11 @@ class Mcu:
             await asyncio.sleep(SCHEDULE_POLL_S)
 
     def _window_closed(self, numeric_id: str) -> None:
-        """A scheduled conference's end time: everyone in it is hung up."""
+        """A scheduled conference's end time: everyone in it is hung up (its cameras
+        too: they start again when the next window opens)."""
+        for camera_id, (running_in, _) in list(self._cameras.items()):
+            if running_in == numeric_id:
+                self.stop_camera(camera_id)
         if self.directory.get(numeric_id) is not None:
             log_event(log, "schedule.ended", conference=numeric_id)
             self.end_conference(numeric_id, "schedule-ended")
@@ -221,7 +231,57 @@ class Mcu:
                 log_event(log, "schedule.dial_failed", level=logging.WARNING,
                           conference=record.numeric_id, address=participant.address,
                           error=str(error))
+        await self._start_cameras(record)
         log_event(log, "schedule.started", conference=record.numeric_id)
+
+    async def _start_cameras(self, record: ConferenceRecord) -> None:
+        """Start the conference's stored cameras (it is active now)."""
+        assert self.store is not None
+        for camera in await self.store.list_cameras(record.id):
+            try:
+                self.start_camera(record.numeric_id, camera)
+            except Exception as error:  # one camera must not stop the others
+                log_event(log, "camera.start_failed", level=logging.WARNING,
+                          conference=record.numeric_id, camera=camera.id, url=camera.url,
+                          error=type(error).__name__)
+
+    # ---- IP cameras (issue 12)
+
+    def start_camera(self, numeric_id: str, camera: CameraRecord) -> str | None:
+        """Dial the stored camera into the conference with its credentials (only the
+        RTSP gateway sees them: it redacts every URL it shows); None when the
+        conference is not active now. Raises as ``dial_out``."""
+        running = self._cameras.get(camera.id)
+        if running is not None and self.statistics(*running) is not None:
+            return running[1]
+        if self._closed_to_calls(numeric_id) is not None:
+            return None
+        pid = self.dial_out(numeric_id, _with_credentials(camera), None,
+                            options={"name": camera.name, "transport": camera.transport})
+        self._cameras[camera.id] = (numeric_id, pid)
+        log_event(log, "camera.started", conference=numeric_id, camera=camera.id,
+                  url=camera.url, participant=pid)
+        return pid
+
+    def stop_camera(self, camera_id: int) -> bool:
+        """Drop the camera's participant: the gateway sends TEARDOWN."""
+        running = self._cameras.pop(camera_id, None)
+        if running is None:
+            return False
+        log_event(log, "camera.stopped", conference=running[0], camera=camera_id)
+        return self.drop(*running)
+
+    def camera_states(self) -> dict[int, tuple[str, str, str | None]]:
+        states: dict[int, tuple[str, str, str | None]] = {}
+        for camera_id, (numeric_id, pid) in self._cameras.items():
+            stats = self.statistics(numeric_id, pid)
+            camera = stats.get("camera") if stats is not None else None
+            if not isinstance(camera, dict):
+                states[camera_id] = ("offline", "not running", None)
+            else:
+                states[camera_id] = (str(camera.get("state", "connecting")),
+                                     str(camera.get("reason") or ""), pid)
+        return states
 
     def _room_spec(self, numeric_id: str) -> RoomSpec | None:
         if numeric_id == self.settings.entry.attendant_number:
@@ -427,6 +487,18 @@ class Mcu:
 
     def count_http_refused(self, reason: str) -> None:
         self.metrics.http_refused.labels(reason=reason).inc()
+
+
+def _with_credentials(camera: CameraRecord) -> str:
+    """The stored URL (never with credentials) with the camera's username and password
+    put back, for the RTSP gateway's dial only."""
+    if camera.username is None:
+        return camera.url
+    parts = urlsplit(camera.url)
+    userinfo = quote(camera.username, safe="")
+    if camera.password is not None:
+        userinfo += ":" + quote(camera.password, safe="")
+    return urlunsplit((parts.scheme, f"{userinfo}@{parts.netloc}", parts.path, parts.query, ""))
 
 
 def _access(record: ConferenceRecord) -> Access:

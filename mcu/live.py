@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Literal, Protocol
 
 from gateway.leg import Refuse
+from mcu.store.records import CameraRecord
 
 ParticipantState = Literal["lobby", "waiting", "connected"]
 """``lobby``: keying a PIN; ``waiting``: a guest waiting for the chairperson."""
@@ -53,7 +54,13 @@ class ParticipantView:
             "message": self.message,
             "video_format": self.video_format,
             "protocol": self.protocol,
+            "kind": self.kind,
         }
+
+    @property
+    def kind(self) -> str:
+        """``camera`` for an IP camera pulled over RTSP, ``call`` for everyone else."""
+        return "camera" if self.protocol == "rtsp" else "call"
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,6 +134,18 @@ class LiveControl(Protocol):
         returns the new participant's id. Raises ``DialOutRefused`` (conference
         full/inactive), ValueError (no gateway for the scheme, or an undiallable URI:
         ``gateway.gateway.UnsupportedUri``), ``gateway.rtp.ports.PortsExhausted``."""
+
+    def start_camera(self, numeric_id: str, camera: CameraRecord) -> str | None:
+        """Pull the stored camera into the conference (dialled with its credentials,
+        which go nowhere else); its participant id, or None when the conference is not
+        active now (it starts when its window opens). Raises as ``dial_out``."""
+
+    def stop_camera(self, camera_id: int) -> bool:
+        """Drop the camera's participant (TEARDOWN); False when it was not running."""
+
+    def camera_states(self) -> dict[int, tuple[str, str, str | None]]:
+        """Camera id -> (state, reason, participant id) of every camera started; one
+        whose participant is gone is ``("offline", "not running", None)``."""
 
     def end_conference(self, numeric_id: str) -> bool:
         """Hang up everyone in a running conference; False when it is not running."""

@@ -259,7 +259,10 @@ async def delete_conference(ctl: Control, actor: Actor, room: Room) -> None:
     await require(ctl, actor, Op.DELETE_CONFERENCE, room.target, audit_target=room.ref,
                   audited=True)
     record = configured(room)
-    await ctl.store.delete_conference(record.id)
+    cameras = await ctl.store.list_cameras(record.id)
+    await ctl.store.delete_conference(record.id)  # its cameras with it
+    for camera in cameras:  # and no longer pulled into the room
+        ctl.live.stop_camera(camera.id)
     await audit(ctl, actor.username, Op.DELETE_CONFERENCE, room.ref, "deleted")
     await ctl.live.refresh_conferences()
 

@@ -25,6 +25,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse, StreamingResponse
 from fastapi.templating import Jinja2Templates
 
+from mcu.control import cameras as camera_ops
 from mcu.control import conferences as conference_ops
 from mcu.control.access import (
     CSRF_FIELD,
@@ -350,6 +351,7 @@ def build_router() -> APIRouter:
         await require(ctl, actor, Op.VIEW_CONFERENCE, room.target)
         can = _controls(actor, room)
         participants = ctl.live.participants(room.numeric_id) if can["view"] else []
+        cameras = await camera_ops.list_cameras(ctl, actor, room) if can["cameras"] else []
         return render(
             request,
             "conference.html",
@@ -357,6 +359,7 @@ def build_router() -> APIRouter:
             conference=room_json(room),
             details=_details(room.record),
             participants=participants,
+            cameras=cameras,
             can=can,
             layouts=ctl.live.layouts() if can["layout"] else [],
             dial_schemes=ctl.live.dial_schemes() if can["dial_out"] else [],
@@ -500,6 +503,9 @@ def _controls(actor: Actor, room: Room) -> dict[str, bool]:
         "important": allowed(actor, Op.SET_IMPORTANT_PARTICIPANT, target),
         "message_all": allowed(actor, Op.MESSAGE_ALL, target),
         "dial_out": allowed(actor, Op.DIAL_OUT, target),
+        "cameras": configured and allowed(actor, Op.VIEW_CAMERAS, target),
+        "add_camera": configured and allowed(actor, Op.ADD_CAMERA, target),
+        "remove_camera": configured and allowed(actor, Op.REMOVE_CAMERA, target),
         "end": allowed(actor, Op.END_CONFERENCE, target),
         "configure": configured and allowed(actor, Op.CONFIGURE_CONFERENCE, target),
         "layout": configured and allowed(actor, Op.CONFERENCE_CUSTOM_LAYOUT, target),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Annotated, Any, Literal
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 from pydantic import (
     AwareDatetime,
@@ -19,6 +20,8 @@ from pydantic import (
     Strict,
     StrictBool,
     StringConstraints,
+    field_validator,
+    model_validator,
 )
 
 from mcu.permissions import Listing
@@ -210,6 +213,60 @@ class ParticipantOut(BaseModel):
     message: str | None = None
     video_format: str = "widescreen"
     protocol: str = ""  # the gateway carrying the call: "sip", ...
+    kind: str = "call"  # "camera" for an IP camera (protocol "rtsp"), else "call"
+
+
+class CameraCreate(_Body):
+    """An IP camera (issue 12). Credentials may be in `url` or given apart; either way
+    they are stored apart and the URL is kept and shown without them."""
+
+    name: Name
+    url: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1000)]
+    username: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = Field(
+        None, repr=False)
+    password: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = Field(
+        None, repr=False)
+    transport: Literal["auto", "udp", "tcp"] = "auto"
+    audio: StrictBool = False
+
+    @field_validator("url")
+    @classmethod
+    def _rtsp_url(cls, value: str) -> str:
+        # Messages never repeat the value: it may hold a password.
+        try:
+            parts = urlsplit(value)
+            parts.port  # noqa: B018 -- raises ValueError on a bad port
+        except ValueError:
+            raise ValueError("must be rtsp://host[:port]/path") from None
+        if parts.scheme.lower() != "rtsp" or not parts.hostname or len(parts.path) < 2 \
+                or any(c.isspace() for c in value):
+            raise ValueError("must be rtsp://host[:port]/path")
+        return value
+
+    @model_validator(mode="after")
+    def _credentials_apart(self) -> CameraCreate:
+        parts = urlsplit(self.url)
+        if parts.username is not None:
+            if self.username is None:
+                self.username = unquote(parts.username) or None
+            if self.password is None and parts.password is not None:
+                self.password = unquote(parts.password) or None
+            host = parts.netloc.rsplit("@", 1)[1]
+            self.url = urlunsplit((parts.scheme.lower(), host, parts.path, parts.query, ""))
+        return self
+
+
+class CameraOut(BaseModel):
+    """A camera as the API shows it: never its username or password."""
+
+    id: int
+    name: str
+    url: str  # without credentials
+    state: str  # connecting, live, offline (retrying), failed (retried slowly)
+    reason: str
+    transport: str
+    audio: bool  # stored; cameras are not heard yet (the RTSP gateway is video-only)
+    participant_id: str | None = None
 
 
 class ErrorOut(BaseModel):

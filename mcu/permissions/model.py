@@ -78,6 +78,11 @@ class Operation(StrEnum):
     ADMIT_PARTICIPANT = "admit_participant"
     DIAL_OUT = "dial_out"
     MESSAGE_ALL = "message_all"
+    # IP cameras (issue 12): adding or removing one is connecting or disconnecting a
+    # participant (full control); listing them is the participant list (limited).
+    ADD_CAMERA = "add_camera"
+    REMOVE_CAMERA = "remove_camera"
+    VIEW_CAMERAS = "view_cameras"
     CONFERENCE_CUSTOM_LAYOUT = "conference_custom_layout"
     # Seed 003: limited control.
     VIEW_PARTICIPANTS = "view_participants"

@@ -63,6 +63,8 @@ LIMITED_OPERATIONS: Final = frozenset(
     {
         Op.VIEW_CONFERENCE,
         Op.VIEW_PARTICIPANTS,
+        # Issue 12: a conference's IP cameras are participants, listed as they are.
+        Op.VIEW_CAMERAS,
         Op.VIEW_THUMBNAILS,
         Op.MUTE_PARTICIPANT,
         Op.SET_IMPORTANT_PARTICIPANT,
@@ -110,6 +112,10 @@ FULL_OPERATIONS: Final = (
         Op.DISCONNECT_PARTICIPANT,
         Op.ADMIT_PARTICIPANT,
         Op.DIAL_OUT,
+        # Seed 003, full control: "disconnect participants, connect new participants to
+        # the conference" -- an IP camera (issue 12) is one.
+        Op.ADD_CAMERA,
+        Op.REMOVE_CAMERA,
         Op.END_CONFERENCE,
         Op.MESSAGE_ALL,
         Op.CONFERENCE_CUSTOM_LAYOUT,

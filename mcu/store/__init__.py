@@ -12,6 +12,7 @@ from mcu.store.models import EncryptionPolicy, Repetition, RoleName
 from mcu.store.records import (
     AuditRecord,
     CallRecordEntry,
+    CameraRecord,
     ConferenceRecord,
     IssuedToken,
     ParticipantRecord,
@@ -25,6 +26,7 @@ __all__ = [
     "ADMIN_PASSWORD_ENV",
     "AuditRecord",
     "CallRecordEntry",
+    "CameraRecord",
     "ConferenceRecord",
     "Conflict",
     "EncryptionPolicy",

@@ -146,6 +146,28 @@ class PreconfiguredParticipant(Base):
     display_name: Mapped[str | None] = mapped_column(String(200))
 
 
+class Camera(Base):
+    """An IP camera pulled into a conference over RTSP (issue 12, migration 0003).
+
+    `url` never holds credentials; `username` and `password` are kept apart, in clear
+    (the camera needs them back to answer Digest), and are never returned or logged.
+    """
+
+    __tablename__ = "cameras"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    conference_id: Mapped[int] = mapped_column(
+        ForeignKey("conferences.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(200))
+    url: Mapped[str] = mapped_column(String(1000))
+    username: Mapped[str | None] = mapped_column(String(200))
+    password: Mapped[str | None] = mapped_column(String(200))
+    transport: Mapped[str] = mapped_column(String(8), default="auto")
+    audio: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class ConferenceRoleRow(Base):
     __tablename__ = "conference_roles"
 

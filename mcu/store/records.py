@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any, Self
 
@@ -54,6 +54,22 @@ class ConferenceRecord(_FromRow):
 class ParticipantRecord(_FromRow):
     address: str
     display_name: str | None = None
+
+
+@dataclass(frozen=True)
+class CameraRecord(_FromRow):
+    """A stored IP camera. `url` has no credentials; `username`/`password` are for
+    dialling only: left out of repr, never returned by the API nor logged."""
+
+    id: int
+    conference_id: int
+    name: str
+    url: str
+    username: str | None = field(default=None, repr=False)
+    password: str | None = field(default=None, repr=False)
+    transport: str = "auto"
+    audio: bool = False
+    created_at: datetime | None = None
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 import os
 import secrets
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
@@ -34,6 +35,7 @@ from mcu.store.models import (
     ApiToken,
     AuditEntry,
     CallRecord,
+    Camera,
     Conference,
     ConferenceRoleRow,
     EncryptionPolicy,
@@ -46,6 +48,7 @@ from mcu.store.models import (
 from mcu.store.records import (
     AuditRecord,
     CallRecordEntry,
+    CameraRecord,
     ConferenceRecord,
     IssuedToken,
     ParticipantRecord,
@@ -55,6 +58,11 @@ from mcu.store.records import (
 )
 
 ADMIN_PASSWORD_ENV = "MCU_ADMIN__PASSWORD"
+# aiosqlite logs every statement with its parameters at DEBUG: camera passwords, token
+# and password hashes. Never below INFO, whatever the MCU's log level; SQLAlchemy's own
+# logging hides parameters too (`hide_parameters`).
+logging.getLogger("aiosqlite").setLevel(logging.INFO)
+CAMERA_TRANSPORTS = ("auto", "udp", "tcp")
 
 # Conference columns a caller may set; enum-typed ones are coerced from their API strings.
 CONFERENCE_FIELDS = frozenset(
@@ -108,12 +116,12 @@ async def open_store(url: str, admin_password: str | None = None) -> Store:
 def _create_engine(url: str) -> AsyncEngine:
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        return create_async_engine(url, pool_pre_ping=True)
+        return create_async_engine(url, pool_pre_ping=True, hide_parameters=True)
     database = parsed.database or ""
     if database and database != ":memory:" and not database.startswith("file:"):
         # The default URL is relative (var/mcu.db): a fresh checkout has no var/ yet.
         Path(database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_async_engine(url)
+    engine = create_async_engine(url, hide_parameters=True)
     event.listen(engine.sync_engine, "connect", _sqlite_on_connect)
     return engine
 
@@ -435,6 +443,51 @@ class Store:
         async with self._transaction() as session:
             return [ParticipantRecord.from_row(r) for r in await session.scalars(query)]
 
+    # IP cameras ------------------------------------------------------------
+
+    async def create_camera(
+        self,
+        conference_id: int,
+        name: str,
+        url: str,
+        *,
+        username: str | None = None,
+        password: str | None = None,
+        transport: str = "auto",
+        audio: bool = False,
+    ) -> CameraRecord:
+        """`url` must come without credentials (they go in `username`/`password`)."""
+        if "@" in url.partition("://")[2].partition("/")[0]:
+            raise Invalid("url", "credentials belong in username and password")
+        if transport not in CAMERA_TRANSPORTS:
+            raise Invalid("transport", f"must be one of {list(CAMERA_TRANSPORTS)}")
+        async with self._transaction() as session:
+            await _conference_row(session, conference_id)
+            row = Camera(
+                conference_id=conference_id, name=name, url=url, username=username,
+                password=password, transport=transport, audio=audio,
+            )
+            session.add(row)
+            await session.flush()
+            return CameraRecord.from_row(row)
+
+    async def get_camera(self, camera_id: int) -> CameraRecord | None:
+        async with self._transaction() as session:
+            row = await session.get(Camera, camera_id)
+            return None if row is None else CameraRecord.from_row(row)
+
+    async def list_cameras(self, conference_id: int | None = None) -> list[CameraRecord]:
+        query = select(Camera).order_by(Camera.id)
+        if conference_id is not None:
+            query = query.where(Camera.conference_id == conference_id)
+        async with self._transaction() as session:
+            return [CameraRecord.from_row(r) for r in await session.scalars(query)]
+
+    async def delete_camera(self, camera_id: int) -> bool:
+        async with self._transaction() as session:
+            result = await session.execute(delete(Camera).where(Camera.id == camera_id))
+            return bool(result.rowcount)  # type: ignore[attr-defined]
+
     # Conference roles ----------------------------------------------------
 
     async def add_role(self, conference_id: int, username: str, role: RoleName | str) -> RoleRecord:
@@ -635,3 +688,4 @@ async def _delete_conference_children(session: AsyncSession, conference_id: int)
     await session.execute(
         delete(ConferenceRoleRow).where(ConferenceRoleRow.conference_id == conference_id)
     )
+    await session.execute(delete(Camera).where(Camera.conference_id == conference_id))

@@ -12,6 +12,7 @@ from dataclasses import replace
 
 from layouts.registry import available_layouts
 from mcu.live import LiveConference, ParticipantView
+from mcu.store import CameraRecord
 
 
 class FakeLive:
@@ -24,6 +25,8 @@ class FakeLive:
         self._dialled = 0
         self.ad_hoc: set[str] = set()
         self.schemes: list[str] = ["sip"]
+        self.cameras: dict[int, tuple[str, str]] = {}  # camera id -> (numeric id, pid)
+        self.camera_dials: list[CameraRecord] = []  # what start_camera was given
 
     def conferences(self) -> list[LiveConference]:
         return [
@@ -152,6 +155,36 @@ class FakeLive:
         view = ParticipantView(pid, display_name or uri, uri, "connected", "participant", False)
         self.rooms.setdefault(numeric_id, []).append(view)
         return pid
+
+    def start_camera(self, numeric_id: str, camera: CameraRecord) -> str | None:
+        # No credentials in `calls`: tests compare it, pages never see it.
+        self.calls.append(("start_camera", numeric_id, str(camera.id)))
+        if self.dial_error is not None:
+            raise self.dial_error
+        if numeric_id not in self.rooms:
+            return None  # not active now
+        self.camera_dials.append(camera)
+        pid = f"cam{camera.id}"
+        view = ParticipantView(pid, camera.name, camera.url, "connected", "participant", False,
+                               protocol="rtsp")
+        self.rooms[numeric_id].append(view)
+        self.cameras[camera.id] = (numeric_id, pid)
+        return pid
+
+    def stop_camera(self, camera_id: int) -> bool:
+        running = self.cameras.pop(camera_id, None)
+        if running is None:
+            return False
+        self.calls.append(("stop_camera", running[0], str(camera_id)))
+        i = self._find(*running)
+        if i is not None:
+            del self.rooms[running[0]][i]
+        return True
+
+    def camera_states(self) -> dict[int, tuple[str, str, str | None]]:
+        return {cid: ("live", "", pid) if self._find(n, pid) is not None
+                else ("offline", "not running", None)
+                for cid, (n, pid) in self.cameras.items()}
 
     async def thumbnail(self, numeric_id: str, participant_id: str, view: bool = False
                         ) -> bytes | None:

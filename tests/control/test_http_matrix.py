@@ -179,6 +179,7 @@ class Ctx:
     victim: str
     serial: int
     layouts: list[str] = field(default_factory=list)
+    camera_id: int = 0  # a stored camera of the conference (issue 12)
 
 
 @dataclass(frozen=True)
@@ -202,6 +203,19 @@ def conf_req(method: str, tail: str, body: Any = None, has_body: bool = False,
         return Req(method, template, path, value, params, has_body or body is not None)
 
     return build
+
+
+def camera_req(method: str) -> Callable[[Ctx], Req]:
+    """DELETE the case's stored camera."""
+    def build(c: Ctx) -> Req:
+        path = f"/api/v1/conferences/{c.conference_id}/cameras/{c.camera_id}"
+        return Req(method, "/api/v1/conferences/{conference_id}/cameras/{camera_id}", path)
+
+    return build
+
+
+CAMERA_BODY = {"name": "Door", "url": "rtsp://192.0.2.9/cam", "username": "u",
+               "password": "p", "transport": "auto"}
 
 
 def _iso(moment: datetime) -> str:
@@ -259,6 +273,13 @@ CONFERENCE_OPS: list[ConfOp] = [
     ConfOp("dial_out", FULL,
            conf_req("POST", "/participants", {"address": "sip:carol@192.0.2.7"}), 201,
            "full: 'connect new participants to the conference'"),
+    # Issue 12: an IP camera is a participant.
+    ConfOp("view_cameras", LIMITED, conf_req("GET", "/cameras"), 200,
+           "limited: 'Viewing the participant list' (cameras are participants)"),
+    ConfOp("add_camera", FULL, conf_req("POST", "/cameras", CAMERA_BODY), 201,
+           "full: 'connect new participants to the conference' (an IP camera)"),
+    ConfOp("remove_camera", FULL, camera_req("DELETE"), 204,
+           "full: 'disconnect participants' (an IP camera)"),
     ConfOp("end", FULL, conf_req("POST", "/end"), 204,
            "full: 'end the conference whenever they want to'"),
     # Seed 003, full control: changing live conference parameters.
@@ -536,10 +557,11 @@ async def fresh_case(w: World, actor: str, owner: str | None, victim: bool = Fal
     await w.store.add_role(record.id, SPARE, "speaker")
     w.live.add(str(n), "p1", "Alice", "connected", "chair")
     w.live.add(str(n), "p2", "Bob", "lobby")
+    camera = await w.store.create_camera(record.id, "Stored cam", "rtsp://192.0.2.10/s")
     name = f"victim{n}"
     if victim:
         await w.store.create_user(name, PASSWORD, Privilege(LIST_ONLY))
-    return Ctx(record.id, str(n), actor, owner, name, n, list(available_layouts()))
+    return Ctx(record.id, str(n), actor, owner, name, n, list(available_layouts()), camera.id)
 
 
 async def snapshot(w: World, c: Ctx, server: bool = False) -> tuple[Any, ...]:
@@ -552,6 +574,7 @@ async def snapshot(w: World, c: Ctx, server: bool = False) -> tuple[Any, ...]:
         (r.username, str(r.role)) for r in await w.store.list_roles(conference_id=c.conference_id)
     )
     participants = await w.store.list_participants(c.conference_id)
+    participants += await w.store.list_cameras(c.conference_id)  # type: ignore[arg-type]
     live = [call for call in w.live.calls if call[1:2] == (c.numeric_id,)]
     if not server:
         return record, roles, participants, live

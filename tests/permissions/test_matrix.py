@@ -62,6 +62,8 @@ NEEDS: dict[Operation, str] = {
     Op.VIEW_CONFERENCE: "limited",
     Op.VIEW_PARTICIPANTS: "limited",
     Op.VIEW_THUMBNAILS: "limited",
+    # Issue 12: cameras are participants; their list follows "Viewing the participant list".
+    Op.VIEW_CAMERAS: "limited",
     # "mute (or stop muting) individual endpoints' audio, change the conference's
     # 'important' participant, and enable or disable the participants' ability to affect
     # their own layouts via Far-End Camera Control or DTMF tones."
@@ -88,6 +90,9 @@ NEEDS: dict[Operation, str] = {
     # Letting a PIN-lobby caller in is connecting a new participant: full control.
     Op.ADMIT_PARTICIPANT: "full",
     Op.DIAL_OUT: "full",
+    # Adding / removing an IP camera is connecting / disconnecting a participant.
+    Op.ADD_CAMERA: "full",
+    Op.REMOVE_CAMERA: "full",
     Op.END_CONFERENCE: "full",
     # "view and modify any aspect of the conference's configuration. This includes the
     # start time, end time, or repetition characteristics, whether streaming is enabled,

@@ -24,6 +24,7 @@ TABLES = {
     "api_tokens",
     "call_records",
     "audit_log",
+    "cameras",
     "alembic_version",
 }
 
@@ -43,7 +44,7 @@ async def test_migrations_create_schema_and_rerun_is_harmless(store_url: str) ->
     finally:
         await first.close()
     assert TABLES <= tables
-    assert version == "0002"
+    assert version == "0003"
 
     second = await open_store(store_url, admin_password="ignored-now")
     try:

@@ -210,6 +210,32 @@
     });
   }
 
+  // ---- IP cameras: add (the form) and remove (a row's button), then reload the page
+  // (the list and its states are rendered by the server; credentials are never shown)
+
+  const cameraForm = document.querySelector("form[data-form=add-camera]");
+  if (cameraForm) {
+    cameraForm.addEventListener("submit", async function (event) {
+      event.preventDefault();
+      const f = cameraForm.elements;
+      const body = { name: f.name.value, url: f.url.value, transport: f.transport.value };
+      if (f.username.value) body.username = f.username.value;
+      if (f.password.value) body.password = f.password.value;
+      if (await call("POST", api + "/cameras", body)) window.location.reload();
+    });
+  }
+  const cameras = document.getElementById("cameras");
+  if (cameras) {
+    cameras.addEventListener("click", async function (event) {
+      const b = event.target.closest("button[data-action=remove-camera]");
+      if (!b) return;
+      b.disabled = true;
+      const id = encodeURIComponent(b.dataset.cameraId);
+      if (await call("DELETE", api + "/cameras/" + id)) window.location.reload();
+      else b.disabled = false;
+    });
+  }
+
   // ---- the composed picture: reloaded every 2 s while the page is shown
 
   const preview = document.getElementById("preview");
