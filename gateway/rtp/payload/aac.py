@@ -22,7 +22,8 @@ import binascii
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-MAX_MISORDER = 100
+from gateway.rtp.payload.base import SequenceCheck
+
 MAX_AU_BYTES = 1 << 16  # 13-bit sizes stop at 8191; anything near this is garbage
 SAMPLE_RATES = (96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000,
                 11025, 8000, 7350)
@@ -125,7 +126,7 @@ class AacDepacketizer:
         return cls(config=config, sizelength=size, indexlength=index, indexdeltalength=delta)
 
     def reset(self) -> None:
-        self._next_seq: int | None = None
+        self._sequence = SequenceCheck()
         self._fragment = bytearray()
         self._fragment_size = 0
         self._fragment_ts: int | None = None
@@ -134,7 +135,7 @@ class AacDepacketizer:
     def push(self, payload: bytes, seq: int, timestamp: int, marker: bool) -> list[AccessUnit]:
         """Take one RTP packet's payload; return the access units it completed."""
         self.stats["packets"] += 1
-        gap = self._sequence(seq)
+        gap = self._sequence.check(seq, self.stats)
         if gap is None:
             return []
         if self._fragment_ts is not None and (gap or timestamp != self._fragment_ts):
@@ -225,18 +226,3 @@ class AacDepacketizer:
         self._fragment = bytearray()
         self._fragment_size = 0
         self._fragment_ts = None
-
-    def _sequence(self, seq: int) -> bool | None:
-        """True after a gap, False in order, None for a duplicate or late packet."""
-        if self._next_seq is None:
-            self._next_seq = (seq + 1) & 0xFFFF
-            return False
-        delta = ((seq - self._next_seq + 0x8000) & 0xFFFF) - 0x8000
-        if -MAX_MISORDER <= delta < 0:
-            self.stats["late"] += 1
-            return None
-        self._next_seq = (seq + 1) & 0xFFFF
-        if delta == 0:
-            return False
-        self.stats["lost"] += delta if delta > 0 else 1
-        return True

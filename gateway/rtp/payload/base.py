@@ -47,6 +47,30 @@ class Piece:
     fragment: tuple[bool, bool] | None = None  # (start, end) of a fragmented unit
 
 
+class SequenceCheck:
+    """One sender's RTP sequence numbers: in order, after a gap, or late (RFC 3550
+    A.1), counting ``lost`` and ``late`` in the owner's stats. Shared by the video
+    depacketizers (``Depacketizer``) and the audio ones (``aac.AacDepacketizer``)."""
+
+    def __init__(self) -> None:
+        self.next_seq: int | None = None
+
+    def check(self, seq: int, stats: dict[str, int]) -> bool | None:
+        """True after a gap, False in order, None for a duplicate or late packet."""
+        if self.next_seq is None:
+            self.next_seq = (seq + 1) & 0xFFFF
+            return False
+        delta = ((seq - self.next_seq + 0x8000) & 0xFFFF) - 0x8000
+        if -MAX_MISORDER <= delta < 0:
+            stats["late"] += 1
+            return None
+        self.next_seq = (seq + 1) & 0xFFFF
+        if delta == 0:
+            return False
+        stats["lost"] += delta if delta > 0 else 1  # < -MAX_MISORDER: sender restarted
+        return True
+
+
 class Depacketizer:
     """Reassembles one RTP stream's frames (``reset`` on SSRC change).
 
@@ -69,13 +93,13 @@ class Depacketizer:
     def reset(self) -> None:
         """Forget the stream (new SSRC): the next frame must be a key frame again."""
         self.needs_keyframe = True
-        self._next_seq: int | None = None
+        self._sequence = SequenceCheck()
         self._close_unit()
 
     def push(self, payload: bytes, seq: int, timestamp: int, marker: bool) -> list[Frame]:
         """Take one RTP packet's payload; return the frames it completed (0, 1 or 2)."""
         self.stats["packets"] += 1
-        gap = self._sequence(seq)
+        gap = self._sequence.check(seq, self.stats)
         if gap is None:
             return []
         out: list[Frame] = []
@@ -123,20 +147,6 @@ class Depacketizer:
 
     # internals ---------------------------------------------------------------
 
-    def _sequence(self, seq: int) -> bool | None:
-        """True after a gap, False in order, None for a duplicate or late packet."""
-        if self._next_seq is None:
-            self._next_seq = (seq + 1) & 0xFFFF
-            return False
-        delta = ((seq - self._next_seq + 0x8000) & 0xFFFF) - 0x8000
-        if -MAX_MISORDER <= delta < 0:
-            self.stats["late"] += 1
-            return None
-        self._next_seq = (seq + 1) & 0xFFFF
-        if delta == 0:
-            return False
-        self.stats["lost"] += delta if delta > 0 else 1  # < -MAX_MISORDER: sender restarted
-        return True
 
     def _open_unit(self, timestamp: int) -> None:
         self._timestamp: int | None = timestamp
