@@ -54,6 +54,7 @@ class ReplayLeg:
     def __init__(self, leg_id: str, payloads: list[EncodedAudio]) -> None:
         self.id = leg_id
         self.audio_format = PCMU
+        self.audio_sending = True
         self.payloads = payloads
         self.n = 0
 

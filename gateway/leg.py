@@ -87,6 +87,10 @@ class Leg(Protocol):
     audio_format: AudioFormat | None  # None: the leg carries no audio (a camera)
 
     @property
+    def audio_sending(self) -> bool:
+        """Whether audio we send reaches the peer (False: a camera, or on hold)."""
+
+    @property
     def dtmf_events(self) -> bool:
         """Whether keys arrive as ``Dtmf`` events (else the mixer detects tones)."""
 

@@ -19,15 +19,27 @@ INTERNAL_RATE = 48000
 class AudioFormat:
     """One negotiated audio codec, as SDP names it."""
 
-    name: str  # "PCMU", "PCMA", "G722", "opus"
+    name: str  # "PCMU", "PCMA", "G722", "opus", "MPEG4-GENERIC" (AAC, from cameras)
     payload_type: int
     clock_rate: int  # RTP timestamp rate (G722 says 8000 by RFC 3551 although it samples 16k)
     channels: int = 1
+    config: bytes | None = None  # codec configuration from the SDP: AAC's AudioSpecificConfig
 
     @property
     def sample_rate(self) -> int:
-        """The PCM rate the codec really carries."""
-        return 16000 if self.name.upper() == "G722" else self.clock_rate
+        """The PCM rate the mixer gets from this codec's decoder: what the codec really
+        carries, except AAC, whose decoder resamples every rate a camera uses (44.1k,
+        32k, ...) to 48 kHz."""
+        name = self.name.upper()
+        if name == "G722":
+            return 16000
+        return INTERNAL_RATE if name == "MPEG4-GENERIC" else self.clock_rate
+
+    @property
+    def one_byte_per_tick(self) -> bool:
+        """Whether one payload byte is one RTP clock tick (G.711, G.722): such payloads
+        can be cut into 20 ms frames anywhere."""
+        return self.name.upper() in ("PCMU", "PCMA", "G722")
 
     @property
     def rtp_ticks_per_frame(self) -> int:

@@ -257,7 +257,8 @@ class Mcu:
         if self._closed_to_calls(numeric_id) is not None:
             return None
         pid = self.dial_out(numeric_id, _with_credentials(camera), None,
-                            options={"name": camera.name, "transport": camera.transport})
+                            options={"name": camera.name, "transport": camera.transport,
+                                     "audio": "true" if camera.audio else "false"})
         self._cameras[camera.id] = (numeric_id, pid)
         log_event(log, "camera.started", conference=numeric_id, camera=camera.id,
                   url=camera.url, participant=pid)

@@ -26,6 +26,7 @@ class CallerLeg(FakeVideoLeg):
         self.events_queue: asyncio.Queue[LegEvent] = asyncio.Queue()
         self.dtmf_events = True
         self.audio_format = PCMU
+        self.audio_sending = True
 
     def read_audio(self) -> EncodedAudio | None:
         return None
@@ -119,6 +120,7 @@ class CameraLeg(CallerLeg):
     def __init__(self, leg_id: str, colour: tuple[int, int, int]) -> None:
         super().__init__(leg_id, colour)
         self.audio_format = None
+        self.audio_sending = False
         self.video_sending = False  # a camera takes no video back
         self.keyframe_methods = ()
 

@@ -26,7 +26,7 @@ from gateway.leg import Hangup, KeyFrameRequest, LegEvent
 from gateway.log import log_event
 from gateway.media import AudioFormat, EncodedAudio, EncodedVideo, VideoSendFormat
 from gateway.rtp.ports import PortAllocator, PortPair, PortsExhausted
-from gateway.rtp.session import RtpSession
+from gateway.rtp.session import AacRtpSession, RtpSession
 from gateway.rtp.settings import RtpSettings
 from gateway.rtp.transport import CarriedEndpoint, RtpEndpoint, StreamShell
 from gateway.rtp.video import VideoRtpSession
@@ -54,6 +54,7 @@ class AudioPlan:
     stream: StreamPlan
     telephone_event_pt: int | None = None  # RFC 4733 events, when the peer sends them
     telephone_event_rate: int | None = None
+    fmtp: Mapping[str, str] | None = None  # what the peer sends: AAC's mode and sizes
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,12 +139,8 @@ class RtpMediaSession:
         self.plan = plan
         self.carried = carried
         if plan.audio is not None and (carried or self.audio_ports is not None):
-            audio = plan.audio
-            session = RtpSession.from_settings(
-                audio.format, audio.telephone_event_pt, audio.stream.remote_rtp,
-                audio.stream.remote_rtcp, audio.stream.rtcp_mux, self._settings,
-                telephone_event_rate=audio.telephone_event_rate)
-            self.audio = self._endpoint(session, self.audio_ports, watched=True)
+            self.audio = self._endpoint(_audio_session(plan.audio, self._settings),
+                                        self.audio_ports, watched=True)
         if plan.video is not None and (carried or self.video_ports is not None):
             video = plan.video
             session = VideoRtpSession(video.format, video.stream.remote_rtp,
@@ -229,6 +226,18 @@ class RtpMediaSession:
         self.audio_ports = self.video_ports = None
 
 
+def _audio_session(audio: AudioPlan, settings: RtpSettings) -> RtpSession:
+    """The receive side the codec needs: AAC access units as they come, else a jitter
+    buffer of 20 ms frames."""
+    extra: dict[str, object] = {"telephone_event_rate": audio.telephone_event_rate}
+    kind: type[RtpSession] = RtpSession
+    if audio.format.name.upper() == "MPEG4-GENERIC":
+        kind, extra["fmtp"] = AacRtpSession, dict(audio.fmtp or {})
+    return kind.from_settings(audio.format, audio.telephone_event_pt, audio.stream.remote_rtp,
+                              audio.stream.remote_rtcp, audio.stream.rtcp_mux, settings,
+                              **extra)
+
+
 def _direct(endpoint: StreamShell, stream: StreamPlan | None) -> None:
     if stream is None:  # dropped by a renegotiation: keep the port, send nothing
         session = endpoint.session
@@ -270,6 +279,13 @@ class RtpLeg:
     def audio_format(self) -> AudioFormat | None:
         audio = self.media.plan.audio
         return audio.format if audio is not None and self.media.audio is not None else None
+
+    @property
+    def audio_sending(self) -> bool:
+        """Whether what we send reaches the peer: the mixer encodes nothing for a peer
+        that takes no audio (a camera)."""
+        rtp = self.media.audio
+        return rtp is not None and rtp.sending
 
     @property
     def dtmf_events(self) -> bool:

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
 from aiortc.rtp import (
@@ -24,6 +25,8 @@ from gateway.leg import Dtmf
 from gateway.media import FRAME_MS, AudioFormat, EncodedAudio
 from gateway.rtp.dtmf import DtmfDecoder
 from gateway.rtp.jitter import JitterBuffer
+from gateway.rtp.payload.aac import AacDepacketizer
+from gateway.rtp.reframe import SampleReframer
 from gateway.rtp.stats import ReceptionStats, ntp_middle, ntp_time
 
 if TYPE_CHECKING:
@@ -259,6 +262,8 @@ class RtpSession(RtpStream):
         self.audio = audio
         self.telephone_event_pt = telephone_event_pt
         self._jitter = JitterBuffer(audio.clock_rate, min_ms=jitter_min_ms, max_ms=jitter_max_ms)
+        self._reframer = (SampleReframer(audio.rtp_ticks_per_frame)
+                          if audio.one_byte_per_tick else None)
         self._dtmf = DtmfDecoder(telephone_event_rate or audio.clock_rate)
         self._events: list[Dtmf] = []
         super().__init__(
@@ -307,15 +312,26 @@ class RtpSession(RtpStream):
         self.counters["received"] += 1
         self.last_received = now
         if packet.payload_type == self.audio.payload_type:
-            self._jitter.push(
-                packet.sequence_number, packet.timestamp, packet.payload, now, bool(packet.marker)
-            )
+            self._take_audio(packet, now)
         else:
             self._events += self._dtmf.feed(packet.payload, packet.timestamp, now)
+
+    def _take_audio(self, packet: RtpPacket, now: float) -> None:
+        """One packet of the audio codec, into the jitter buffer (cut into 20 ms frames
+        first where it is longer or shorter and the codec allows it)."""
+        seq, ts, payload, marker = (packet.sequence_number, packet.timestamp,
+                                    packet.payload, bool(packet.marker))
+        if self._reframer is None:
+            self._jitter.push(seq, ts, payload, now, marker)
+            return
+        for cut in self._reframer.push(seq, ts, payload, marker):
+            self._jitter.push(cut.seq, cut.timestamp, cut.payload, now, cut.marker)
 
     def _new_source(self) -> None:
         self._jitter.reset()
         self._dtmf.reset()
+        if self._reframer is not None:
+            self._reframer.reset()
 
     def read_audio(self, now: float) -> EncodedAudio | None:
         """The next 20 ms frame, called once per mixer tick."""
@@ -367,4 +383,43 @@ class RtpSession(RtpStream):
             "target_ms": jb.target_s * 1000,
             "delay_ms": jb.delay_s * 1000,
             "lost": remote.lost if remote else 0,
+            **(self._reframer.stats if self._reframer is not None else {}),
         }
+
+
+AAC_QUEUE_UNITS = 8  # access units waiting for a tick: a TCP burst, not a growing delay
+
+
+class AacRtpSession(RtpSession):
+    """The audio stream of an IP camera sending AAC (RFC 3640 ``mpeg4-generic``): the
+    access units go to the mixer one per tick, as they come. They are longer than a
+    tick (1024 samples: 21 ms at 48 kHz, 64 ms at 16 kHz), so the mixer's AAC decoder
+    buffers the PCM and plays it on its own 20 ms grid: no jitter buffer here."""
+
+    def __init__(self, audio: AudioFormat, telephone_event_pt: int | None,
+                 remote_rtp: Address, remote_rtcp: Address, rtcp_mux: bool, *,
+                 fmtp: Mapping[str, str], **kwargs: object) -> None:
+        self._depacketizer = AacDepacketizer.from_fmtp(fmtp)  # ValueError: unusable fmtp
+        self._units: deque[bytes] = deque(maxlen=AAC_QUEUE_UNITS)
+        super().__init__(audio, telephone_event_pt, remote_rtp, remote_rtcp, rtcp_mux,
+                         **kwargs)  # type: ignore[arg-type]
+
+    def _take_audio(self, packet: RtpPacket, now: float) -> None:
+        units = self._depacketizer.push(packet.payload, packet.sequence_number,
+                                        packet.timestamp, bool(packet.marker))
+        self._units.extend(unit.data for unit in units)
+
+    def _new_source(self) -> None:
+        super()._new_source()
+        self._depacketizer.reset()
+        self._units.clear()
+
+    def read_audio(self, now: float) -> EncodedAudio | None:
+        self.poll(now)
+        return EncodedAudio(self._units.popleft()) if self._units else None
+
+    @property
+    def stats(self) -> dict[str, float]:
+        return {**self.counters, **{f"aac_{k}": v for k, v in self._depacketizer.stats.items()},
+                "lost": self._remote.lost if self._remote else 0,
+                "queued_units": len(self._units)}

@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 import re
 import secrets
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
 
@@ -161,6 +161,9 @@ class Closed:
 
 Event = Connect | Redirected | Described | Ready | Playing | Interleaved | Failed | Closed
 
+Chooser = Callable[[SessionDescription], Sequence[int] | str]
+"""Which media sections of the DESCRIBE answer to set up (indices), or why none will do."""
+
 
 @dataclass(slots=True)
 class _Pending:
@@ -190,6 +193,7 @@ class RtspClient:
         transport: str = "udp",
         client_ports: Mapping[str, tuple[int, int]] | None = None,
         media: Iterable[str] = ("video", "audio"),
+        choose: Chooser | None = None,
         send_options: bool = True,
         response_timeout: float = 10.0,
         teardown_timeout: float = 2.0,
@@ -203,6 +207,7 @@ class RtspClient:
         self._password = password if password is not None else url_password
         self.transport = transport
         self.media = tuple(media)
+        self._choose = choose or self._first_of_each_kind
         self.client_ports = dict(client_ports or {})
         if transport == "udp":
             missing = [kind for kind in self.media if kind not in self.client_ports]
@@ -439,20 +444,33 @@ class RtspClient:
         self._sdp, self._base = sdp, base
         session_control = next((value for key, value in sdp.attributes if key == "control"), None)
         self._aggregate = resolve_control(base, session_control)
+        self._events.append(Described(sdp, redact_url(base)))
+        chosen = self._choose(sdp)
+        if isinstance(chosen, str):
+            self._fail(chosen, False)
+            return
         self._tracks = []
-        for index, media in enumerate(sdp.media):
-            if media.media not in self.media or any(t.kind == media.media for t in self._tracks):
-                continue
+        for index in chosen:
+            if not 0 <= index < len(sdp.media) or sdp.media[index].media not in self.media:
+                self._fail(f"cannot set up media section {index}", False)
+                return
+            media = sdp.media[index]
             control = resolve_control(base, media.attribute("control"))
             self._tracks.append(_Track(media.media, index, control, 2 * len(self._tracks)))
-        self._events.append(Described(sdp, redact_url(base)))
         if not self._tracks:
-            wanted = ", ".join(self.media)
-            self._fail(f"the camera offers no {wanted} stream", False)
+            self._fail(f"the camera offers no {', '.join(self.media)} stream", False)
             return
         self._setup_index = 0
         self._streams = []
         self._setup_next()
+
+    def _first_of_each_kind(self, sdp: SessionDescription) -> list[int]:
+        """The default choice: the first media section of each kind asked for."""
+        first: dict[str, int] = {}
+        for index, media in enumerate(sdp.media):
+            if media.media in self.media:
+                first.setdefault(media.media, index)
+        return sorted(first.values())
 
     def _setup_next(self) -> None:
         self.state = "setup"

@@ -1,15 +1,20 @@
 """The RTSP camera gateway: an IP camera as a video-only conference participant.
 
 ``dial("rtsp://[user:pass@]host[:port]/path", seat, ...)`` makes a ``CameraLeg`` (an
-``RtpLeg``: protocol "rtsp", never sent video, no audio, no key-frame methods: a
+``RtpLeg``: protocol "rtsp", never sent video or audio, no key-frame methods: a
 camera is never asked) and joins the seat at once: the camera is a participant while
 it connects, its cell the camera-off slate until pictures come. One task per camera
 then runs attempts, one at a time, as ``camera.CameraCore`` (sans-IO) decides:
 
-  DESCRIBE -> pick the video stream's first codec ``depacketizer_for`` knows ->
-  SETUP (UDP client ports from the shared allocator, or TCP interleaved) -> PLAY ->
-  media through a fresh ``RtpMediaSession`` (UDP sockets, or ``carried``: the
+  DESCRIBE -> choose the first video stream with a codec ``depacketizer_for`` knows
+  (and, with the ``audio`` option, the first audio stream in PCMU, PCMA, G722 or AAC)
+  -> SETUP (UDP client ports from the shared allocator, or TCP interleaved) -> PLAY
+  -> media through a fresh ``RtpMediaSession`` (UDP sockets, or ``carried``: the
   RTSP connection's ``Interleaved`` frames are handed to ``RtpMediaSession.receive``).
+
+Camera audio is heard only with the ``audio`` option (cameras' microphones are noisy):
+the leg then has an audio format from the start (silent PCMU until the camera's own
+audio comes), so the mixer takes it in; a camera without usable audio stays silent.
 
 An attempt ends on a failure (the client's ``Failed``: refused, dropped, TEARDOWN or
 close by the server, wrong credentials), an unsupported codec, the UDP fallback, or
@@ -37,8 +42,16 @@ from urllib.parse import urlsplit
 from gateway.gateway import GatewayContext, UnsupportedUri
 from gateway.leg import Hangup, Seat
 from gateway.log import log_event
-from gateway.media import VIDEO_CLOCK_RATE, VideoSendFormat
-from gateway.rtp.media import MediaPlan, RtpLeg, RtpMediaSession, StreamPlan, VideoPlan
+from gateway.media import VIDEO_CLOCK_RATE, AudioFormat, VideoSendFormat
+from gateway.rtp.media import (
+    AudioPlan,
+    MediaPlan,
+    RtpLeg,
+    RtpMediaSession,
+    StreamPlan,
+    VideoPlan,
+)
+from gateway.rtp.payload.aac import AacDepacketizer
 from gateway.rtp.ports import PortsExhausted
 from gateway.rtp.settings import RtpSettings
 from gateway.rtp.video import depacketizer_for
@@ -70,6 +83,8 @@ _FRAMESIZE = re.compile(r"^\s*(\d+)\s+(\d+)-(\d+)\s*$")  # a=framesize:<pt> W-H
 _DIMENSIONS = re.compile(r"^\s*(\d+)\s*,\s*(\d+)\s*$")  # a=x-dimensions:W,H
 _numbers = itertools.count(1)
 _EVENTS = ("reconnects", "udp_fallbacks", "stalls", "failures")  # in statistics()
+_AUDIO_CODECS = ("PCMU", "PCMA", "G722", "MPEG4-GENERIC")  # what the mixer decodes
+SILENT_AUDIO = AudioFormat("PCMU", 0, 8000)  # a camera's audio until its own comes
 
 
 class CameraLeg(RtpLeg):
@@ -77,8 +92,24 @@ class CameraLeg(RtpLeg):
 
     camera: _Camera
 
+    @property
+    def audio_format(self) -> AudioFormat | None:  # type: ignore[override]
+        """The camera's audio format; with the ``audio`` option, a silent one until
+        (and whenever) the camera sends none, so the mixer has the leg from the start."""
+        own = super().audio_format
+        return own or (SILENT_AUDIO if self.camera.audio else None)
+
     def statistics(self) -> dict[str, object]:
         return {**super().statistics(), "camera": self.camera.describe()}
+
+
+@dataclass(frozen=True, slots=True)
+class _Chosen:
+    """One stream chosen at DESCRIBE: its codec and fmtp (the parameter sets, AAC's
+    config and sizes the camera gives in SDP)."""
+
+    format: VideoSendFormat | AudioFormat
+    fmtp: dict[str, str]
 
 
 @dataclass(slots=True)
@@ -86,9 +117,8 @@ class _Attempt:
     media: RtpMediaSession
     transport: str
     conn: RtspConnection | None = None
-    channels: tuple[int, int] | None = None  # tcp: interleaved (rtp, rtcp)
-    format: VideoSendFormat | None = None  # chosen at DESCRIBE
-    fmtp: dict[str, str] | None = None  # its fmtp (parameter sets the camera gives in SDP)
+    channels: dict[int, tuple[str, bool]] = field(default_factory=dict)  # tcp: channel ->
+    chosen: dict[str, _Chosen] = field(default_factory=dict)  # (kind, rtp); kind -> codec
     end: tuple[str, bool] | None = None  # (reason, retryable) once over
 
 
@@ -98,6 +128,7 @@ class _Camera:
     url: str  # with credentials: only ever given to RtspClient
     shown_url: str  # redacted
     core: CameraCore
+    audio: bool = False  # the camera's audio is heard
     leg: CameraLeg | None = None
     attempt: _Attempt | None = None
     first_media: RtpMediaSession | None = None  # ports reserved by dial
@@ -159,13 +190,17 @@ class RtspGateway:
 
     def dial(self, uri: str, seat: Seat, *, conference: str, display_name: str,
              options: Mapping[str, str] | None = None) -> str:
-        """``options``: ``name`` (the camera's label; default its host) and
-        ``transport`` ("auto", "udp", "tcp"; default the ``rtsp_client`` setting)."""
+        """``options``: ``name`` (the camera's label; default its host), ``transport``
+        ("auto", "udp", "tcp"; default the ``rtsp_client`` setting) and ``audio``
+        ("true" to hear the camera; default "false")."""
         options = options or {}
         settings = self.settings
         transport = options.get("transport", settings.transport)
         if transport not in ("auto", "udp", "tcp"):
             raise UnsupportedUri(f"transport {transport!r} is not auto, udp or tcp")
+        audio = options.get("audio", "false").lower()
+        if audio not in ("true", "false"):
+            raise UnsupportedUri(f"audio {audio!r} is not true or false")
         settings = settings.model_copy(update={"transport": transport})
         try:
             RtspClient(uri, transport="tcp", media=("video",))  # checks the URL's form
@@ -173,7 +208,7 @@ class RtspGateway:
             raise UnsupportedUri(str(error)) from None
         shown = redact_url(uri)
         leg_id = f"rtsp-{next(_numbers)}"
-        camera = _Camera(leg_id, uri, shown, CameraCore(settings))
+        camera = _Camera(leg_id, uri, shown, CameraCore(settings), audio=audio == "true")
         if settings.transport != "tcp":
             first = self._media(camera)
             first.reserve_video(required=True)  # PortsExhausted: nothing held
@@ -267,17 +302,15 @@ class RtspGateway:
         media = media or self._media(camera)
         attempt = camera.attempt = _Attempt(media, transport)
         try:
-            ports: dict[str, tuple[int, int]] = {}
-            if transport == "udp":
-                try:
-                    rtp = media.reserve_video(required=True)
-                except PortsExhausted:
-                    attempt.end = ("no free RTP ports", True)
-                    return
-                assert rtp is not None
-                ports["video"] = (rtp, rtp + 1)
+            ports = self._client_ports(camera, media) if transport == "udp" else {}
+            if ports is None:
+                attempt.end = ("no free RTP ports", True)
+                return
+            kinds = ("video", "audio") if camera.audio and (
+                transport == "tcp" or "audio" in ports) else ("video",)
             client = RtspClient(camera.url, transport=transport, client_ports=ports,
-                                media=("video",))
+                                media=kinds,
+                                choose=lambda sdp: self._choose(camera, attempt, sdp))
             attempt.conn = RtspConnection(
                 client, lambda event: self._on_event(camera, attempt, event))
             await attempt.conn.start()
@@ -295,6 +328,22 @@ class RtspGateway:
                     attempt.end = (reason, True)
         finally:
             await self._close_attempt(camera, attempt)
+
+    def _client_ports(self, camera: _Camera, media: RtpMediaSession
+                      ) -> dict[str, tuple[int, int]] | None:
+        """UDP ports to offer the camera: video's (None when there are none), and
+        audio's when its audio is wanted and a pair is free."""
+        try:
+            rtp = media.reserve_video(required=True)
+        except PortsExhausted:
+            return None
+        assert rtp is not None
+        ports = {"video": (rtp, rtp + 1)}
+        if camera.audio:
+            with contextlib.suppress(PortsExhausted):
+                audio = media.reserve_audio()
+                ports["audio"] = (audio, audio + 1)
+        return ports
 
     async def _close_attempt(self, camera: _Camera, attempt: _Attempt) -> None:
         media = attempt.media
@@ -317,15 +366,12 @@ class RtspGateway:
         if attempt.end is not None or camera.stopping:
             return
         if isinstance(event, Interleaved):
-            if attempt.channels is not None and event.channel in attempt.channels:
-                rtp = event.channel == attempt.channels[0]
-                attempt.media.receive("video", rtp, event.data, self._now(attempt))
+            stream = attempt.channels.get(event.channel)
+            if stream is not None:
+                kind, rtp = stream
+                attempt.media.receive(kind, rtp, event.data, self._now(attempt))
         elif isinstance(event, Described):
-            chosen = self._choose_format(event.sdp)
-            if isinstance(chosen, str):
-                self._finish(camera, attempt, chosen, retryable=False)
-            else:
-                attempt.format, attempt.fmtp = chosen
+            pass  # the streams were chosen by ``_choose``, which the client calls
         elif isinstance(event, Ready):
             self._start_media(camera, attempt, event)
         elif isinstance(event, Playing):
@@ -347,47 +393,81 @@ class RtspGateway:
             attempt.end = (reason, retryable)
         camera.wake.set()
 
-    def _choose_format(self, sdp: SessionDescription
-                       ) -> tuple[VideoSendFormat, dict[str, str]] | str:
-        """The first video stream's first codec we can depacketize (RtspClient sets up
-        the first video stream), or why there is none."""
-        media = next((m for m in sdp.media if m.media == "video"), None)
-        if media is None:
+    def _choose(self, camera: _Camera, attempt: _Attempt, sdp: SessionDescription
+                ) -> list[int] | str:
+        """The media sections to set up (RtspClient asks at DESCRIBE): the first video
+        stream with a codec we can depacketize, whichever stream of the SDP it is, and
+        with ``audio`` the first audio stream we can decode; or why there is none."""
+        video = self._choose_video(sdp)
+        if isinstance(video, str):
+            return video
+        index, attempt.chosen["video"] = video
+        chosen = [index]
+        if camera.audio:
+            audio = _choose_audio(sdp)
+            if audio is not None:
+                chosen.append(audio[0])
+                attempt.chosen["audio"] = audio[1]
+            else:
+                log_event(log, "rtsp.camera.no_audio", leg=camera.leg_id,
+                          url=camera.shown_url, offered=_codecs(sdp, "audio"))
+        return chosen
+
+    def _choose_video(self, sdp: SessionDescription) -> tuple[int, _Chosen] | str:
+        for index, media in enumerate(sdp.media):
+            if media.media != "video":
+                continue
+            for pt, rtpmap in media.rtpmaps().items():
+                if rtpmap.clock_rate != VIDEO_CLOCK_RATE:
+                    continue
+                codec = rtpmap.encoding.upper()
+                fmtp = parse_fmtp(media.fmtp(pt))
+                try:
+                    depacketizer_for(codec, fmtp)
+                except ValueError:
+                    continue
+                width, height = _picture_size(media, pt) or (self.settings.video_width,
+                                                             self.settings.video_height)
+                fmt = replace(self._default_format(pt, codec), width=width, height=height)
+                return index, _Chosen(fmt, fmtp)
+        offered = _codecs(sdp, "video")
+        if not offered:
             return "the camera offers no video"
-        names = []
-        for pt, rtpmap in media.rtpmaps().items():
-            codec = rtpmap.encoding.upper()
-            if rtpmap.clock_rate != VIDEO_CLOCK_RATE:
-                continue
-            fmtp = parse_fmtp(media.fmtp(pt))
-            try:
-                depacketizer_for(codec, fmtp)
-            except ValueError:
-                names.append(codec)
-                continue
-            width, height = _picture_size(media, pt) or (self.settings.video_width,
-                                                         self.settings.video_height)
-            return replace(self._default_format(pt, codec), width=width, height=height), fmtp
-        return f"unsupported video codec: {', '.join(names) or 'none named'}"
+        return f"unsupported video codec: {offered}"
 
     def _start_media(self, camera: _Camera, attempt: _Attempt, ready: Ready) -> None:
-        info: StreamInfo | None = next((s for s in ready.streams if s.kind == "video"), None)
-        if info is None or attempt.format is None:
+        streams = {info.kind: info for info in ready.streams}
+        if "video" not in streams or "video" not in attempt.chosen:
             self._finish(camera, attempt, "the camera set up no video", retryable=False)
             return
-        if info.transport == "tcp":
-            attempt.channels = info.interleaved
-            stream = StreamPlan(_NOWHERE, _NOWHERE, False, sending=False, receiving=True)
-        else:
-            host = info.server_address or _NOWHERE[0]
-            rtp_port, rtcp_port = info.server_ports or (0, 0)
-            stream = StreamPlan((host, rtp_port), (host, rtcp_port), False, sending=False,
-                                receiving=True)
-        attempt.media.start(MediaPlan(video=VideoPlan(attempt.format, stream,
-                                                      fmtp=attempt.fmtp)),
-                            carried=info.transport == "tcp")
+        tcp = ready.streams[0].transport == "tcp"
+        plans: dict[str, StreamPlan] = {}
+        for kind, info in streams.items():
+            plans[kind] = self._stream_plan(attempt, info)
+        video = attempt.chosen["video"]
+        assert isinstance(video.format, VideoSendFormat)
+        audio_plan = None
+        audio = attempt.chosen.get("audio")
+        if audio is not None and "audio" in plans:
+            assert isinstance(audio.format, AudioFormat)
+            audio_plan = AudioPlan(audio.format, plans["audio"], fmtp=audio.fmtp)
+        attempt.media.start(MediaPlan(audio=audio_plan, video=VideoPlan(
+            video.format, plans["video"], fmtp=video.fmtp)), carried=tcp)
         assert camera.leg is not None
         camera.leg.media = attempt.media  # the leg now shows this attempt's pictures
+
+    @staticmethod
+    def _stream_plan(attempt: _Attempt, info: StreamInfo) -> StreamPlan:
+        """Receive only: from the interleaved channels, or from the server's ports."""
+        if info.transport == "tcp":
+            rtp, rtcp = info.interleaved or (0, 1)
+            attempt.channels[rtp] = (info.kind, True)
+            attempt.channels[rtcp] = (info.kind, False)
+            return StreamPlan(_NOWHERE, _NOWHERE, False, sending=False, receiving=True)
+        host = info.server_address or _NOWHERE[0]
+        rtp_port, rtcp_port = info.server_ports or (0, 0)
+        return StreamPlan((host, rtp_port), (host, rtcp_port), False, sending=False,
+                          receiving=True)
 
     # ---- the operator's view -------------------------------------------------------------
 
@@ -414,3 +494,34 @@ def _picture_size(media: Media, payload_type: int) -> tuple[int, int] | None:
         if match:
             return int(match.group(1)), int(match.group(2))
     return None
+
+
+def _choose_audio(sdp: SessionDescription) -> tuple[int, _Chosen] | None:
+    """The first audio stream in a codec the mixer decodes (AAC with a usable fmtp)."""
+    for index, media in enumerate(sdp.media):
+        if media.media != "audio":
+            continue
+        for pt, rtpmap in media.rtpmaps().items():
+            name = rtpmap.encoding.upper()
+            if name not in _AUDIO_CODECS:
+                continue
+            fmtp = parse_fmtp(media.fmtp(pt))
+            config = None
+            if name == "MPEG4-GENERIC":
+                try:
+                    config = AacDepacketizer.from_fmtp(fmtp).config
+                except ValueError:
+                    continue
+            elif rtpmap.clock_rate != 8000:
+                continue
+            fmt = AudioFormat(name, pt, rtpmap.clock_rate, rtpmap.channels or 1, config)
+            return index, _Chosen(fmt, fmtp)
+    return None
+
+
+def _codecs(sdp: SessionDescription, kind: str) -> str:
+    """The codecs the SDP offers for ``kind``, for reasons and logs."""
+    names = [rtpmap.encoding.upper() for media in sdp.media if media.media == kind
+             for rtpmap in media.rtpmaps().values()]
+    return ", ".join(dict.fromkeys(names)) or ("none named" if any(
+        m.media == kind for m in sdp.media) else "")

@@ -117,6 +117,9 @@ class AudioLeg(Protocol):
     id: str
     audio_format: AudioFormat | None
 
+    @property
+    def audio_sending(self) -> bool: ...
+
     def read_audio(self) -> EncodedAudio | None: ...
 
     def write_audio(self, frame: EncodedAudio) -> None: ...
@@ -170,6 +173,7 @@ class Entry:
     isolated: bool = False
     prompt_pcm: np.ndarray | None = None  # what an isolated leg hears this tick (48 kHz)
     detect_tones: bool = False
+    listens: bool = True  # False: nothing we send reaches it (a camera): nothing encoded
 
 
 @dataclass(frozen=True, slots=True)
@@ -313,7 +317,8 @@ class AudioMixer:
             # The prompt cursor is advanced here, on the loop, where it is also replaced.
             pcm = prompt.next_frame() if prompt is not None else None
             entries.append(Entry(st, fmt, payload, st.mute_in, st.mute_out,
-                                 prompt is not None, pcm, st.detect_tones))
+                                 prompt is not None, pcm, st.detect_tones,
+                                 st.leg.audio_sending))
         return Collected(self._tick, tuple(entries))
 
     def deliver(self, outputs: MixOutputs) -> None:
@@ -416,6 +421,8 @@ class AudioMixer:
         writes = []
         for i, e in enumerate(entries):
             key = e.state.key
+            if not e.listens:
+                continue
             if e.isolated:
                 pcm = e.prompt_pcm if e.prompt_pcm is not None else _SILENCE_48K
                 frame = self._personal_frame(e, pcm, from_shared=False)

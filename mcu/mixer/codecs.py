@@ -210,46 +210,42 @@ AAC_MAX_BUFFER_MS = 120
 
 
 class AacDecoder:
-    """AAC (RFC 3640 ``MPEG4-GENERIC``, from IP cameras) re-framed to 20 ms frames.
+    """AAC (RFC 3640 ``MPEG4-GENERIC``, from IP cameras) as 20 ms frames at 48 kHz mono.
 
-    An AAC access unit holds 1024 samples (21.3 ms at 48 kHz), not the mixer's 20 ms,
-    so ``decode`` takes one access unit per call (``None`` when the tick has none),
-    appends its PCM to a FIFO and hands out exactly one 20 ms frame per call: the
-    FIFO first fills with ``AAC_PREBUFFER_FRAMES`` access units, so the ticks that
-    bring no access unit (one in about 15 at 48 kHz) still find PCM; only when it
-    runs dry (a loss) is the last frame faded out, and it fills up again before
-    playing on. ``config`` is the fmtp AudioSpecificConfig (the decoder's extradata);
-    without it FFmpeg assumes AAC-LC at the format's rate and channel count.
+    An AAC access unit holds 1024 samples (21.3 ms at 48 kHz, 64 ms at 16 kHz), not
+    the mixer's 20 ms, so ``decode`` takes one access unit per call (``None`` when the
+    tick has none), resamples its PCM to 48 kHz mono (cameras use 44.1 or 32 kHz, which
+    the mixer's polyphase filters cannot take, and stereo), appends it to a FIFO and
+    hands out exactly one 20 ms frame per call: the FIFO first fills with
+    ``AAC_PREBUFFER_FRAMES`` access units, so the ticks that bring no access unit still
+    find PCM; only when it runs dry (a loss) is the last frame faded out, and it fills
+    up again before playing on. The AudioSpecificConfig (``config``, else the format's)
+    is the decoder's extradata; without it FFmpeg assumes AAC-LC at the format's clock
+    rate and channel count.
     """
 
     def __init__(self, fmt: AudioFormat, config: bytes | None = None) -> None:
         self.format = fmt
-        self.sample_rate = fmt.sample_rate
-        self.samples = samples_per_frame(fmt.sample_rate)
+        self.sample_rate = fmt.sample_rate  # 48 kHz: what comes out
+        self.samples = samples_per_frame(self.sample_rate)
         self.context = av.CodecContext.create("aac", "r")
-        self.context.sample_rate = fmt.sample_rate
+        self.context.sample_rate = fmt.clock_rate  # RFC 3640: the RTP clock is the rate
         self.context.layout = "stereo" if fmt.channels == 2 else "mono"
+        config = config or fmt.config
         if config:
             self.context.extradata = config
+        self.resampler = av.AudioResampler(format="s16", layout="mono",
+                                           rate=self.sample_rate)
         self.concealer = _Concealer(self.samples)
         self._fifo = np.zeros(0, np.int16)
         self._playing = False
-        self._prebuffer = AAC_PREBUFFER_FRAMES * 1024
-        self._max = fmt.sample_rate * AAC_MAX_BUFFER_MS // 1000
+        self._prebuffer = AAC_PREBUFFER_FRAMES * 1024 * self.sample_rate // fmt.clock_rate
+        self._max = max(self.sample_rate * AAC_MAX_BUFFER_MS // 1000, 2 * self._prebuffer)
         self.errors = 0
 
     def decode(self, payload: bytes | None) -> np.ndarray:
         if payload:
-            try:
-                frames = self.context.decode(av.Packet(payload))
-            except (av.FFmpegError, ValueError):
-                frames = []
-                self.errors += 1
-            if frames:
-                pcm = np.concatenate([_to_mono_int16(f) for f in frames])
-                self._fifo = np.concatenate([self._fifo, pcm])
-                if self._fifo.shape[0] > self._max:
-                    self._fifo = self._fifo[-self._max :]
+            self._take(payload)
         if not self._playing:
             self._playing = self._fifo.shape[0] >= self._prebuffer
         if not self._playing or self._fifo.shape[0] < self.samples:
@@ -257,6 +253,19 @@ class AacDecoder:
             return self.concealer.conceal()
         frame, self._fifo = self._fifo[: self.samples], self._fifo[self.samples :]
         return self.concealer.good(frame)
+
+    def _take(self, payload: bytes) -> None:
+        try:
+            frames = [out for decoded in self.context.decode(av.Packet(payload))
+                      for out in self.resampler.resample(decoded)]
+        except (av.FFmpegError, ValueError):
+            self.errors += 1
+            return
+        if frames:
+            pcm = np.concatenate([_to_mono_int16(f) for f in frames])
+            self._fifo = np.concatenate([self._fifo, pcm])
+            if self._fifo.shape[0] > self._max:
+                self._fifo = self._fifo[-self._max :]
 
 
 Decoder = G711Decoder | PyAVDecoder | AacDecoder

@@ -5,7 +5,9 @@ with ``rtsp://`` into conference 3000, where a baresip must SEE green in its til
 UDP (auto), over TCP interleaved only (``rtsp_client.transport = "tcp"``) with Digest
 credentials in the URL (which never reach statistics or the log), and back after the
 camera dies (offline: the slate, never a frozen green) and returns on the same port.
-Wrong credentials end in state ``failed``. Every test ends with the MCU idle.
+Wrong credentials end in state ``failed``. Camera audio (PCMU in 128 ms packets, AAC at
+44.1 kHz stereo) is heard by the baresip only for cameras dialled with ``audio``.
+Every test ends with the MCU idle.
 """
 
 from __future__ import annotations
@@ -30,8 +32,9 @@ from tests.e2e.test_video_conference import (
     snapshot_where,
 )
 from tests.peers import pictures
+from tests.peers.audio_analysis import hears
 from tests.peers.baresip import BaresipPeer, baresip_available
-from tests.rtsp.camera import free_tcp_port, rtsp_camera
+from tests.rtsp.camera import CAMERA_TONES, free_tcp_port, rtsp_camera
 
 pytestmark = pytest.mark.peer
 
@@ -170,3 +173,41 @@ def test_mjpeg_and_h265_cameras_are_seen(start_mcu, viewer: BaresipPeer, tmp_pat
         stats = mcu.inspect(lambda m: m.statistics(ROOM, leg_id))
         assert stats["video"]["codec"] == codec  # type: ignore[index]
         end_idle(mcu, leg_id, [peer])
+
+
+def hear_cameras(mcu: RunningMcu, peer: BaresipPeer, url: str, heard: str, silent: str,
+                 tmp_path: Path) -> None:
+    """Dial the camera at path ``heard`` with audio and the one at ``silent`` without;
+    the baresip must hear the first's tone only."""
+    base = url.removesuffix("/cam")
+    legs = [mcu.inspect(lambda m, p=path, a=audio: m.dial_out(
+                ROOM, base + p, None, options={"audio": a}))
+            for path, audio in ((heard, "true"), (silent, "false"))]
+    for leg_id in legs:
+        wait_state(mcu, leg_id, "live")
+    stats = mcu.inspect(lambda m: m.statistics(ROOM, legs[0]))
+    assert stats["audio"]["codec"] == ("MPEG4-GENERIC" if heard == "/aac" else "PCMU")  # type: ignore[index]
+    assert "audio" not in mcu.inspect(lambda m: m.statistics(ROOM, legs[1]))
+    time.sleep(4.0)
+    for leg_id in legs:
+        assert mcu.inspect(lambda m, leg=leg_id: m.drop(ROOM, leg))
+    peer.hangup()
+    time.sleep(0.3)  # sndfile closes the recording
+    wav = peer.received_wav_path()
+    assert wav is not None, peer.log_tail()
+    assert hears(wav, CAMERA_TONES[heard], skip_seconds=2.0), f"{heard} not heard"
+    assert not hears(wav, CAMERA_TONES[silent], skip_seconds=2.0), f"{silent} heard"
+    mcu.wait_idle()
+    assert mcu.inspect(lambda m: rtsp(m).statistics()["rtp_ports_in_use"]) == 0
+
+
+@pytest.mark.parametrize(("transport", "heard", "silent"),
+                         [("udp", "/cam", "/aac"), ("tcp", "/aac", "/cam")])
+def test_camera_audio_is_heard_only_when_asked(start_mcu, viewer: BaresipPeer, tmp_path: Path,
+                                               transport: str, heard: str, silent: str) -> None:
+    """PCMU over UDP (GStreamer's 1024-sample packets, cut into 20 ms frames) and AAC
+    over TCP (44.1 kHz stereo, resampled): heard with ``audio``, never without."""
+    mcu = start_mcu(video=VIDEO, rtsp_client={"transport": transport})
+    join(mcu, ROOM, [viewer])
+    with rtsp_camera() as url:
+        hear_cameras(mcu, viewer, url, heard, silent, tmp_path)

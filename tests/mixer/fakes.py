@@ -34,6 +34,7 @@ class FakeLeg:
         self.protocol = "test"
         self.dtmf_events = True  # keys as events: no tone detection
         self.audio_format: AudioFormat | None = fmt
+        self.audio_sending = True
         self.freq = freq
         self.amplitude = amplitude
         self.encoder = make_encoder(fmt)

@@ -1,5 +1,7 @@
-"""A GStreamer RTSP test camera: solid-colour H.264 (and PCMU) at rtsp://127.0.0.1:PORT/cam,
-the same green as Motion JPEG (RFC 2435) at /mjpeg and as H.265 (RFC 7798) at /h265.
+"""A GStreamer RTSP test camera: solid-colour H.264 with a 1000 Hz tone in PCMU (1024-sample
+packets, as GStreamer sends them) at rtsp://127.0.0.1:PORT/cam, the same green as Motion
+JPEG (RFC 2435) at /mjpeg and as H.265 (RFC 7798) at /h265, and at /aac H.264 with a
+1500 Hz tone in AAC (RFC 3640 ``mpeg4-generic``, 44.1 kHz stereo, as cameras send).
 
 Run it with Debian's /usr/bin/python3 (``gi`` imports only there, see
 /work/shared/peers.md): ``/usr/bin/python3 tests/peers/rtsp_camera.py PORT [USER PASSWORD]``.
@@ -23,9 +25,10 @@ LAUNCH = (
     "video/x-raw,width=320,height=240,framerate=25/1 ! "
     "x264enc tune=zerolatency speed-preset=ultrafast key-int-max=25 ! "
     "video/x-h264,profile=baseline ! rtph264pay name=pay0 pt=96 config-interval=1 "
-    "audiotestsrc is-live=true ! audioconvert ! audioresample ! mulawenc ! "
-    "rtppcmupay name=pay1 pt=0 )"
+    "audiotestsrc is-live=true freq=1000 volume=0.3 ! audioconvert ! audioresample ! "
+    "mulawenc ! rtppcmupay name=pay1 pt=0 )"
 )
+# The tones (1000 Hz at /cam, 1500 Hz at /aac) are tests/rtsp/camera.py's CAMERA_TONES.
 GREEN_RAW = ("videotestsrc is-live=true pattern=solid-color foreground-color=0xff00ff00 ! "
              "video/x-raw,width=320,height=240,framerate=15/1 ! ")
 OTHER_MOUNTS = {
@@ -33,6 +36,10 @@ OTHER_MOUNTS = {
                "rtpjpegpay name=pay0 pt=26 )"),
     "/h265": (f"( {GREEN_RAW}x265enc tune=zerolatency speed-preset=ultrafast key-int-max=15 ! "
               "rtph265pay name=pay0 pt=96 config-interval=1 )"),
+    "/aac": (f"( {GREEN_RAW}x264enc tune=zerolatency speed-preset=ultrafast key-int-max=15 ! "
+             "video/x-h264,profile=baseline ! rtph264pay name=pay0 pt=96 config-interval=1 "
+             "audiotestsrc is-live=true freq=1500 volume=0.3 ! audioconvert ! audioresample ! "
+             "audio/x-raw,rate=44100,channels=2 ! voaacenc ! rtpmp4gpay name=pay1 pt=97 )"),
 }
 
 

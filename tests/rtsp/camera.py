@@ -20,6 +20,7 @@ from tests.system_deps import missing, require_program
 
 SCRIPT = Path(__file__).resolve().parents[1] / "peers" / "rtsp_camera.py"
 SYSTEM_PYTHON = "/usr/bin/python3"
+CAMERA_TONES = {"/cam": 1000.0, "/aac": 1500.0}  # Hz: what each mount's audio plays
 
 
 def free_tcp_port() -> int:

@@ -151,7 +151,71 @@ async def test_picture_size_from_the_sdp() -> None:
 
     sdp = parse_sdp((SDP_MP4V.replace("97 MP4V-ES", "96 H264").replace("AVP 97", "AVP 96")
                      + "a=framesize:96 640-480\r\n").encode())
-    chosen = gw._choose_format(sdp)
+    chosen = gw._choose_video(sdp)
     assert not isinstance(chosen, str)
-    fmt, _ = chosen
+    fmt = chosen[1].format
     assert (fmt.codec, fmt.payload_type, fmt.width, fmt.height) == ("H264", 96, 640, 480)
+
+
+SDP_TWO_VIDEOS = (
+    "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=cam\r\nt=0 0\r\n"
+    "m=video 0 RTP/AVP 97\r\na=rtpmap:97 MP4V-ES/90000\r\na=control:track1\r\n"
+    "m=audio 0 RTP/AVP 98 0\r\na=rtpmap:98 G726-32/8000\r\na=control:track2\r\n"
+    "m=video 0 RTP/AVP 96\r\na=rtpmap:96 H264/90000\r\na=control:track3\r\n"
+    "m=audio 0 RTP/AVP 97\r\na=rtpmap:97 MPEG4-GENERIC/16000/2\r\n"
+    "a=fmtp:97 streamtype=5; mode=AAC-hbr; config=1410; sizelength=13; indexlength=3;"
+    " indexdeltalength=3\r\na=control:track4\r\n")
+
+
+def _camera(gw: RtspGateway, audio: bool) -> tuple[object, object]:
+    from gateway.rtsp.camera import CameraCore
+    from gateway.rtsp.gateway import _Attempt, _Camera
+
+    camera = _Camera("rtsp-x", "rtsp://h/x", "rtsp://h/x", CameraCore(gw.settings), audio=audio)
+    return camera, _Attempt(None, "tcp")  # type: ignore[arg-type]
+
+
+def test_the_first_usable_video_stream_is_chosen_whichever_it_is() -> None:
+    from gateway.sdp.model import parse_sdp
+
+    gw = gateway(PortAllocator(40000, 40009))
+    sdp = parse_sdp(SDP_TWO_VIDEOS.encode())
+    camera, attempt = _camera(gw, audio=False)
+    assert gw._choose(camera, attempt, sdp) == [2]  # type: ignore[arg-type]
+    assert attempt.chosen["video"].format.codec == "H264"  # type: ignore[attr-defined]
+    assert "audio" not in attempt.chosen  # type: ignore[attr-defined]
+
+
+def test_camera_audio_is_set_up_only_when_asked_and_decodable() -> None:
+    from gateway.sdp.model import parse_sdp
+
+    gw = gateway(PortAllocator(40000, 40009))
+    camera, attempt = _camera(gw, audio=True)
+    # G726 is not decoded: the static PCMU (0) of the same stream is.
+    assert gw._choose(camera, attempt, parse_sdp(SDP_TWO_VIDEOS.encode())) == [2, 1]  # type: ignore[arg-type]
+    pcmu = attempt.chosen["audio"].format  # type: ignore[attr-defined]
+    assert (pcmu.name, pcmu.payload_type, pcmu.clock_rate) == ("PCMU", 0, 8000)
+    aac_only = SDP_TWO_VIDEOS.replace("RTP/AVP 98 0", "RTP/AVP 98")
+    camera, attempt = _camera(gw, audio=True)
+    assert gw._choose(camera, attempt, parse_sdp(aac_only.encode())) == [2, 3]  # type: ignore[arg-type]
+    aac = attempt.chosen["audio"].format  # type: ignore[attr-defined]
+    assert (aac.name, aac.clock_rate, aac.channels, aac.config) == (
+        "MPEG4-GENERIC", 16000, 2, bytes.fromhex("1410"))
+    assert aac.sample_rate == 48000  # the mixer gets it resampled to 48 kHz
+    none = aac_only.replace("config=1410; ", "").replace("mode=AAC-hbr", "mode=CELP-cbr")
+    camera, attempt = _camera(gw, audio=True)
+    assert gw._choose(camera, attempt, parse_sdp(none.encode())) == [2]  # type: ignore[arg-type]
+
+
+async def test_audio_option_is_true_or_false() -> None:
+    gw = gateway(PortAllocator(40000, 40009))
+    with pytest.raises(UnsupportedUri, match="audio"):
+        gw.dial("rtsp://127.0.0.1:9/cam", FakeSeat(), conference="1", display_name="",
+                options={"audio": "loud"})
+    seat = FakeSeat()
+    gw.dial("rtsp://127.0.0.1:9/cam", seat, conference="1", display_name="",
+            options={"audio": "true"})
+    [leg] = seat.legs
+    assert leg.audio_format is not None and leg.audio_format.name == "PCMU"  # silent till then
+    assert not leg.audio_sending and leg.read_audio() is None
+    await gw.stop()
