@@ -103,7 +103,8 @@ def test_camera_added_over_http_is_seen_listed_removed_and_keeps_its_secret(
 
 def test_stored_camera_starts_with_the_window_and_stops_when_it_closes(start_mcu) -> None:
     """A scheduled conference's camera is dialled when its window opens (beside the
-    preconfigured participants) and hung up when it closes."""
+    preconfigured participants), with its stored ``audio`` choice, and hung up when it
+    closes."""
     from datetime import UTC, datetime, timedelta
 
     mcu = start_mcu(video=VIDEO)
@@ -112,13 +113,16 @@ def test_stored_camera_starts_with_the_window_and_stops_when_it_closes(start_mcu
         start = datetime.now(UTC) + timedelta(seconds=2)
         record = mcu.run(store.create_conference("Later", "3200", start_time=start,
                                                  duration_seconds=4))
-        camera = mcu.run(store.create_camera(record.id, "Yard", url))
+        camera = mcu.run(store.create_camera(record.id, "Yard", url, audio=True))
         mcu.run(mcu.mcu.refresh_conferences())
         assert mcu.inspect(lambda m: m.camera_states()) == {}
         mcu.wait_until(lambda m: any(v.protocol == "rtsp" for v in m.participants("3200")),
                        timeout=10)
         state, _, pid = mcu.inspect(lambda m: m.camera_states())[camera.id]
         assert pid is not None and state in ("connecting", "live")
+        # Stored with ``audio``: its PCMU is set up and mixed.
+        mcu.wait_until(lambda m: (m.statistics("3200", pid) or {}).get("audio") is not None,
+                       timeout=10)
         mcu.wait_until(lambda m: not m.participants("3200"), timeout=15)
         assert mcu.inspect(lambda m: m.camera_states()) == {}
     mcu.wait_idle()
