@@ -272,10 +272,13 @@ class Mcu:
         log_event(log, "camera.stopped", conference=running[0], camera=camera_id)
         return self.drop(*running)
 
-    def camera_states(self) -> dict[int, tuple[str, str, str | None]]:
+    def camera_states(self, numeric_id: str | None = None
+                      ) -> dict[int, tuple[str, str, str | None]]:
         states: dict[int, tuple[str, str, str | None]] = {}
-        for camera_id, (numeric_id, pid) in self._cameras.items():
-            stats = self.statistics(numeric_id, pid)
+        for camera_id, (running_in, pid) in self._cameras.items():
+            if numeric_id is not None and running_in != numeric_id:
+                continue
+            stats = self.statistics(running_in, pid)
             camera = stats.get("camera") if stats is not None else None
             if not isinstance(camera, dict):
                 states[camera_id] = ("offline", "not running", None)

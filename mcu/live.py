@@ -143,9 +143,11 @@ class LiveControl(Protocol):
     def stop_camera(self, camera_id: int) -> bool:
         """Drop the camera's participant (TEARDOWN); False when it was not running."""
 
-    def camera_states(self) -> dict[int, tuple[str, str, str | None]]:
-        """Camera id -> (state, reason, participant id) of every camera started; one
-        whose participant is gone is ``("offline", "not running", None)``."""
+    def camera_states(self, numeric_id: str | None = None
+                      ) -> dict[int, tuple[str, str, str | None]]:
+        """Camera id -> (state, reason, participant id) of every camera started (in
+        conference ``numeric_id`` only, when given); one whose participant is gone is
+        ``("offline", "not running", None)``."""
 
     def end_conference(self, numeric_id: str) -> bool:
         """Hang up everyone in a running conference; False when it is not running."""

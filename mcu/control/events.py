@@ -1,8 +1,10 @@
-"""Server-Sent Events for the conference page: the participant list as it changes.
+"""Server-Sent Events for the conference page: the participant list and the cameras'
+states as they change.
 
 `participant_events` is the body of ``GET /conferences/{id}/events``: it compares a
-snapshot of the list every `poll_s` and sends ``event: participants`` only when the
-JSON differs, a comment line every `heartbeat_s` so proxies keep the stream open, and
+snapshot of each watched thing (``participants``; ``cameras`` for those who may see
+them) every `poll_s` and sends ``event: <name>`` only when its JSON differs, a comment
+line every `heartbeat_s` so proxies keep the stream open, and
 ends when the client goes away or, checked at each heartbeat, `ended` names why the
 page must stop watching: ``expired`` (the session ended or lost the right) or
 ``changed`` (the conference was renumbered or deleted: the page reloads).
@@ -13,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 
 from starlette.requests import Request
 
@@ -38,9 +40,17 @@ def sse(event: str, data: str) -> str:
     return f"event: {event}\ndata: {data}\n\n"
 
 
+def cameras_json(states: Mapping[int, tuple[str, str, str | None]]) -> str:
+    """The running cameras' live states (stored ones not running are not in it)."""
+    return json.dumps([{"id": camera_id, "state": state, "reason": reason,
+                        "participant_id": pid}
+                       for camera_id, (state, reason, pid) in sorted(states.items())],
+                      separators=(",", ":"))
+
+
 async def participant_events(
     request: Request,
-    snapshot: Callable[[], str],
+    snapshots: Mapping[str, Callable[[], str]],
     ended: Callable[[], Awaitable[str | None]],
     *,
     poll_s: float | None = None,
@@ -48,7 +58,7 @@ async def participant_events(
 ) -> AsyncIterator[str]:
     poll_s = POLL_S if poll_s is None else poll_s
     heartbeat_s = HEARTBEAT_S if heartbeat_s is None else heartbeat_s
-    last: str | None = None
+    last: dict[str, str] = {}
     yield f"retry: {RETRY_MS}\n\n"
     sent_at = checked_at = time.monotonic()
     closing: asyncio.Event | None = getattr(request.app.state, "closing", None)
@@ -60,11 +70,15 @@ async def participant_events(
             if why is not None:
                 yield sse(why, "{}")
                 return
-        current = snapshot()
-        if current != last:
-            last = current
+        changed = False
+        for event, snapshot in snapshots.items():
+            current = snapshot()
+            if current != last.get(event):
+                last[event] = current
+                changed = True
+                yield sse(event, current)
+        if changed:
             sent_at = now
-            yield sse("participants", current)
         elif now - sent_at >= heartbeat_s:
             sent_at = now
             yield ": heartbeat\n\n"

@@ -49,7 +49,12 @@ from mcu.control.access import (
 )
 from mcu.control.conferences import conference_json, room_json
 from mcu.control.configuration import NEW_CONFERENCE, check_configuration
-from mcu.control.events import SSE_HEADERS, participant_events, participants_json
+from mcu.control.events import (
+    SSE_HEADERS,
+    cameras_json,
+    participant_events,
+    participants_json,
+)
 from mcu.control.forms import (
     FORM_FIELD,
     REPETITIONS,
@@ -385,7 +390,8 @@ def build_router() -> APIRouter:
 
     @router.get("/conferences/{conference_id}/events")
     async def conference_events(conference_id: str, request: Request) -> Response:
-        """The participant list as Server-Sent Events (`events.participant_events`)."""
+        """The participant list, and the cameras' states for those who may see them,
+        as Server-Sent Events (`events.participant_events`)."""
         ctl = control_of(request)
         principal = await session_principal(request)
         if principal is None:
@@ -394,14 +400,18 @@ def build_router() -> APIRouter:
         room = await load_room(ctl, conference_id)
         await require(ctl, principal.actor, Op.VIEW_PARTICIPANTS, room.target)
 
-        def snapshot() -> str:
-            return participants_json(ctl.live.participants(room.numeric_id))
+        snapshots = {"participants": lambda: participants_json(
+            ctl.live.participants(room.numeric_id))}
+        if _controls(principal.actor, room)["cameras"] and room.record is not None and (
+                await ctl.store.list_cameras(room.record.id)):  # the page shows camera rows
+            snapshots["cameras"] = lambda: cameras_json(
+                ctl.live.camera_states(room.numeric_id))
 
         async def ended() -> str | None:
             return await _stream_ended(ctl, principal, room)
 
         return StreamingResponse(
-            participant_events(request, snapshot, ended),
+            participant_events(request, snapshots, ended),
             media_type="text/event-stream",
             headers=SSE_HEADERS,
         )

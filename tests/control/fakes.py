@@ -181,10 +181,12 @@ class FakeLive:
             del self.rooms[running[0]][i]
         return True
 
-    def camera_states(self) -> dict[int, tuple[str, str, str | None]]:
+    def camera_states(self, numeric_id: str | None = None
+                      ) -> dict[int, tuple[str, str, str | None]]:
         return {cid: ("live", "", pid) if self._find(n, pid) is not None
                 else ("offline", "not running", None)
-                for cid, (n, pid) in self.cameras.items()}
+                for cid, (n, pid) in self.cameras.items()
+                if numeric_id is None or n == numeric_id}
 
     async def thumbnail(self, numeric_id: str, participant_id: str, view: bool = False
                         ) -> bytes | None:

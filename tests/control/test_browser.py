@@ -320,3 +320,27 @@ async def test_schedule_form_in_the_browser_time_zone(
     await expect(page.locator("input[name=start_time]")).to_have_value("2031-03-04T09:00")
     await shot(page, tmp_path, "schedule-form-error")
     await context.close()
+
+
+async def test_camera_state_shows_live_without_reload(
+    browser: object, base_url: str, store: Store, conference: ConferenceRecord,
+    live: FakeLive, tmp_path: Path,
+) -> None:
+    """The Cameras table follows the camera's state over the event stream: live with
+    its thumbnail while its participant runs, offline and not running once it is gone."""
+    expect = async_api.expect
+    camera = await store.create_camera(conference.id, "Door", "rtsp://10.0.0.9/cam")
+    page = await log_in(browser, base_url, "admin", ADMIN_PASSWORD)
+    await page.goto(f"{base_url}/conferences/{conference.id}")
+    row = page.locator(f"#cameras tr[data-camera-id='{camera.id}']")
+    await expect(row).to_have_attribute("data-state", "offline")
+    await page.evaluate("window.__notReloaded = true")
+    pid = live.start_camera(conference.numeric_id, camera)
+    await expect(row).to_have_attribute("data-state", "live")
+    await expect(row.locator("td.thumb img")).to_have_attribute("data-participant-id", str(pid))
+    await shot(page, tmp_path, "camera-live")
+    live.drop(conference.numeric_id, str(pid))
+    await expect(row).to_have_attribute("data-state", "offline")
+    await expect(row.locator("td.reason")).to_have_text("not running")
+    await expect(row.locator("td.thumb img")).to_have_count(0)
+    assert await page.evaluate("window.__notReloaded") is True

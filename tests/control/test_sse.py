@@ -197,3 +197,38 @@ async def test_stream_needs_a_session_and_view_participants(
             assert (await stream.next_event())[0] == "participants"
         finally:
             await response.aclose()
+
+
+async def test_cameras_states_arrive_as_they_change(
+    base_url: str, store: Store, live: FakeLive, conference: ConferenceRecord
+) -> None:
+    """``event: cameras`` (for a conference with stored cameras): the running cameras of
+    this conference and their states; a camera whose participant went away is offline,
+    not running."""
+    camera = await store.create_camera(conference.id, "Door", "rtsp://10.0.0.9/cam")
+    other = await store.create_conference("Elsewhere", "7777")
+    live.rooms.setdefault("7777", [])
+    elsewhere = await store.create_camera(other.id, "Yard", "rtsp://10.0.0.8/cam")
+    live.start_camera("7777", elsewhere)
+    cookies = await session(store, "admin")
+    async with httpx.AsyncClient(base_url=base_url, cookies=cookies) as client:
+        response, stream = await open_stream(client, f"/conferences/{conference.id}/events")
+        try:
+            await stream.next_block()  # retry
+            assert (await stream.next_event())[0] == "participants"
+            assert await stream.next_event() == ("cameras", [])  # none running here yet
+            pid = live.start_camera(conference.numeric_id, camera)
+            seen: dict[str, object] = {}
+            while "cameras" not in seen:
+                event, data = await stream.next_event()
+                seen[event] = data
+            assert seen["cameras"] == [{"id": camera.id, "state": "live", "reason": "",
+                                        "participant_id": pid}]
+            live.drop(conference.numeric_id, str(pid))
+            event, data = await stream.next_event()
+            while event != "cameras":
+                event, data = await stream.next_event()
+            assert data == [{"id": camera.id, "state": "offline", "reason": "not running",
+                             "participant_id": None}]
+        finally:
+            await response.aclose()

@@ -1,6 +1,7 @@
 // Keeps the conference page current without reloads. The participant list arrives over
 // Server-Sent Events (GET /conferences/{id}/events, `event: participants` with the JSON
-// list whenever it changes); thumbnails reload every few seconds; buttons and forms call
+// list whenever it changes, and `event: cameras` with the running cameras' states for
+// those who may see cameras); thumbnails reload every few seconds; buttons and forms call
 // the JSON API with the session cookie and the page's CSRF token. Which controls exist
 // is decided by the server (data-can-* and the forms it rendered), never here.
 (function () {
@@ -131,6 +132,36 @@
       tbody.replaceChildren.apply(tbody, rows);
     };
 
+    // ---- the cameras' live states (a stored camera that is not running is absent)
+
+    const cameraTable = document.getElementById("cameras");
+    const cameraThumbnail = function (td, pid) {
+      const img = td.querySelector("img");
+      if (!pid) { if (img) td.replaceChildren(); return; }
+      if (img && img.dataset.participantId === pid) return;
+      const fresh = document.createElement("img");
+      fresh.dataset.thumbnail = "";
+      fresh.dataset.participantId = pid;
+      fresh.alt = "";
+      fresh.width = 160;
+      fresh.height = 90;
+      fresh.src = thumbnailUrl(pid);
+      td.replaceChildren(fresh);
+    };
+    const showCameras = function (states) {
+      if (!cameraTable) return;
+      const byId = new Map(states.map(function (c) { return [String(c.id), c]; }));
+      cameraTable.querySelectorAll("tr[data-camera-id]").forEach(function (tr) {
+        const c = byId.get(tr.dataset.cameraId) ||
+          { state: "offline", reason: "not running", participant_id: null };
+        tr.dataset.state = c.state;
+        tr.querySelector("td.state").textContent = c.state;
+        tr.querySelector("td.reason").textContent = c.reason;
+        const td = tr.querySelector("td.thumb");
+        if (td) cameraThumbnail(td, c.participant_id);
+      });
+    };
+
     let events = null;
     let retry = null;
     const listen = function () {
@@ -139,6 +170,7 @@
         say("");
         render(JSON.parse(e.data));
       });
+      events.addEventListener("cameras", function (e) { showCameras(JSON.parse(e.data)); });
       events.addEventListener("expired", function () { events.close(); toLogin(); });
       events.addEventListener("changed", function () { events.close(); location.reload(); });
       events.onerror = function () {
@@ -161,6 +193,11 @@
         if (document.hidden) return;
         const now = Date.now();
         thumbs.forEach(function (img, id) { img.src = thumbnailUrl(id) + "?t=" + now; });
+        if (cameraTable) {
+          cameraTable.querySelectorAll("img[data-participant-id]").forEach(function (img) {
+            img.src = thumbnailUrl(img.dataset.participantId) + "?t=" + now;
+          });
+        }
       }, THUMBNAIL_MS);
     }
 
