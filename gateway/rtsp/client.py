@@ -298,7 +298,12 @@ class RtspClient:
         if self.state == "closing":
             self._finish_close()
         elif not self.done and self.state != "connecting":
-            self._fail("connection closed by the server", True)
+            cut = self._parser.partial
+            if cut is not None:
+                self._fail(f"connection closed by the server in the middle of a {cut} "
+                           "(truncated)", True)
+            else:
+                self._fail("connection closed by the server", True)
 
     def feed(self, data: bytes, now: float) -> None:
         self._now = now
@@ -640,6 +645,12 @@ class RtspClient:
         number = int(cseq) if cseq is not None and cseq.strip().isdigit() else None
         if req.method in ("OPTIONS", "GET_PARAMETER"):
             self._out += serialize_response(200, "OK", number)
+        elif req.method == "TEARDOWN" and self._session is not None:
+            # The camera ends our session (RTSP 2.0 servers may; some 1.0 cameras do on
+            # shutdown): acknowledge it, and nothing more will come on this session.
+            self._out += serialize_response(200, "OK", number)
+            self._session = None
+            self._fail("the camera ended the session (TEARDOWN from the server)", True)
         else:
             self._out += serialize_response(501, "Not Implemented", number)
 

@@ -130,6 +130,19 @@ class ResponseParser:
         self._body_len = 0
         self.failed: str | None = None
 
+    @property
+    def partial(self) -> str | None:
+        """What a connection closed now would cut short: "response body", "response
+        header", "interleaved frame", or None between messages."""
+        if self.failed is not None:
+            return None
+        if self._head is not None:
+            return "response body"
+        rest = bytes(self._buf).lstrip(b"\r\n")
+        if not rest:
+            return None
+        return "interleaved frame" if rest[:1] == b"$" else "response header"
+
     def feed(self, data: bytes) -> list[ParsedItem]:
         if self.failed is not None:
             return []

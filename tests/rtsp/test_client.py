@@ -518,3 +518,30 @@ def test_redirect_on_setup_starts_over() -> None:
     events = srv.answer(srv.request("SETUP"), 302, "Found", [("Location", "/elsewhere")])
     assert events == [Redirected("rtsp://127.0.0.1:8554/elsewhere")]
     assert srv.request("DESCRIBE").url == "rtsp://127.0.0.1:8554/elsewhere"
+
+
+def test_connection_lost_mid_response_says_truncated() -> None:
+    client = udp_client()
+    srv = Server(client)
+    srv.connect()
+    srv.answer(srv.request("OPTIONS"))
+    describe = srv.request("DESCRIBE")
+    client.feed(f"RTSP/1.0 200 OK\r\nCSeq: {describe.header('CSeq')}\r\n"
+                f"Content-Length: {len(SDP)}\r\n\r\n".encode() + SDP[:20], srv.now)
+    client.connection_lost(srv.now)
+    assert srv.collect() == [Failed(
+        "connection closed by the server in the middle of a response body (truncated)", True)]
+
+
+def test_teardown_from_the_server_ends_the_session() -> None:
+    client = udp_client()
+    srv = Server(client)
+    srv.to_playing()
+    srv.collect()
+    client.feed(b"TEARDOWN rtsp://127.0.0.1:8554/cam RTSP/1.0\r\nCSeq: 3\r\n"
+                b"Session: 12345678\r\n\r\n", srv.now)
+    assert client.data_to_send() == b"RTSP/1.0 200 OK\r\nCSeq: 3\r\n\r\n"
+    assert srv.collect() == [Failed(
+        "the camera ended the session (TEARDOWN from the server)", True)]
+    client.stop(srv.now)  # no TEARDOWN of ours for a session the camera ended
+    assert client.data_to_send() == b"" and client.next_timer() is None

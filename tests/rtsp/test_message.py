@@ -139,3 +139,20 @@ def test_serialize_request() -> None:
 def test_serialize_refuses_injection(method: str, url: str, headers: list[tuple[str, str]]) -> None:
     with pytest.raises(ValueError):
         serialize_request(method, url, 1, headers)
+
+
+def test_partial_says_what_a_close_would_cut_short() -> None:
+    parser = ResponseParser()
+    assert parser.partial is None
+    parser.feed(DESCRIBE_OK[:10])
+    assert parser.partial == "response header"
+    parser = ResponseParser()
+    parser.feed(DESCRIBE_OK[:-5])
+    assert parser.partial == "response body"
+    parser.feed(DESCRIBE_OK[-5:] + b"\r\n")
+    assert parser.partial is None  # a keep-alive CRLF is no message
+    parser.feed(b"$\x00\x00\x10abc")
+    assert parser.partial == "interleaved frame"
+    parser = ResponseParser()
+    parser.feed(b"\x00garbage")
+    assert parser.partial is None  # failed already: it says so itself
