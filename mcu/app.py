@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import sys
 from collections.abc import Coroutine, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from gateway.gateway import Gateway, GatewayContext, Notice, UnsupportedUri
 from gateway.leg import CallInfo, Leg, Refuse, RefuseCause
 from gateway.log import log_event
 from gateway.rtp.ports import PortAllocator
+from gateway.tls import TlsSettingsError
 from mcu.cdr import CallRecorder
 from mcu.conference import Conference, EntryServices, RoomPolicy
 from mcu.control import WebServer, create_app
@@ -539,4 +541,7 @@ def serve(settings: Settings) -> int:
     except OSError as error:  # e.g. the SIP port is taken: say so, no traceback
         log_event(log, "mcu.failed", level=logging.ERROR, error=str(error))
         return 1
+    except TlsSettingsError as error:  # a certificate or key the settings name
+        print(f"mcu: invalid settings: {error}", file=sys.stderr)
+        return 2
     return 0

@@ -25,6 +25,7 @@ from gateway.rtp.settings import MediaSettings, RtpSettings
 from gateway.rtsp.settings import RtspSettings
 from gateway.sdp.video import VideoPolicy
 from gateway.sip.settings import SipSettings
+from gateway.tls import TlsSettings
 
 if TYPE_CHECKING:
     from layouts.registry import LayoutRegistry
@@ -178,6 +179,7 @@ class Settings(BaseSettings):
     conferences: ConferenceSettings = ConferenceSettings()
     entry: EntrySettings = EntrySettings()
     http: HttpSettings = HttpSettings()
+    tls: TlsSettings = TlsSettings()  # SIP over TLS and HTTPS share the certificate
     database: DatabaseSettings = DatabaseSettings()
     log: LogSettings = LogSettings()
 
