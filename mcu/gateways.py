@@ -13,16 +13,20 @@ from collections.abc import Callable
 from gateway.gateway import Gateway, GatewayContext
 from gateway.rtsp.gateway import RtspGateway
 from gateway.sip.service import SipService
+from gateway.tls import load_identity
 from mcu.settings import Settings
 
 GatewayFactory = Callable[[Settings, GatewayContext], Gateway]
 
 
 def _sip(settings: Settings, context: GatewayContext) -> Gateway:
+    # TlsSettingsError (naming the setting) stops start-up here when TLS is on.
+    identity = load_identity(settings.tls) if settings.sip.tls else None
     return SipService(settings.sip, settings.rtp, settings.media, context.admit,
                       video_policy=settings.video.policy(), mtu=settings.video.mtu,
                       ports=context.ports, notice=context.notice,
-                      total_seats=settings.conferences.max_total_participants)
+                      total_seats=settings.conferences.max_total_participants,
+                      tls=identity, verify_peers=settings.tls.verify_peers)
 
 
 GATEWAYS: tuple[GatewayFactory, ...] = (

@@ -224,7 +224,9 @@ class SipCore:
                       now, False)
 
     def receive_stream(self, conn_id: int, data: bytes, remote: tuple[str, int],
-                       local: tuple[str, int], now: float) -> None:
+                       local: tuple[str, int], now: float, transport: str = "tcp") -> None:
+        """Bytes of a stream connection: ``transport`` "tcp", or "tls" (the shell
+        terminated TLS: answers and requests on it say TLS in Via and Contact)."""
         self._advance(now)
         framer = self._framers.get(conn_id)
         if framer is None:
@@ -236,7 +238,7 @@ class SipCore:
                         remote[0], remote[1], exc.reason)
             self._framers.pop(conn_id, None)
             return
-        src = Dest("tcp", (remote[0], remote[1]), conn_id)
+        src = Dest(transport, (remote[0], remote[1]), conn_id)
         for message in messages:
             self._receive(message, src, (local[0], local[1]), now, True)
 

@@ -33,7 +33,7 @@ def hostport(addr: tuple[str, int]) -> str:
 
 def contact_uri(user: str, local: tuple[str, int], transport: str) -> str:
     user_part = f"{user}@" if user else ""
-    suffix = ";transport=tcp" if transport == "tcp" else ""
+    suffix = f";transport={transport}" if transport in ("tcp", "tls") else ""
     return f"sip:{user_part}{hostport(local)}{suffix}"
 
 

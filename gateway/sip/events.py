@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True, slots=True)
 class Transmit:
-    transport: str  # "udp" | "tcp"
+    transport: str  # "udp" | "tcp" | "tls"
     remote: tuple[str, int]
     data: bytes
     conn_id: int | None = None  # tcp: None = find or open a connection to remote

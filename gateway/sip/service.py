@@ -59,6 +59,7 @@ from gateway.sip.media_control import (
 from gateway.sip.message import SipParseError, parse_uri
 from gateway.sip.settings import SipSettings
 from gateway.sip.transport import SipTransport
+from gateway.tls import TlsIdentity, client_context
 
 log = logging.getLogger("gateway.sip")
 
@@ -133,7 +134,7 @@ class SipService:
     """The SIP gateway (``gateway.gateway.Gateway``)."""
 
     name = "sip"
-    schemes = ("sip",)
+    schemes: tuple[str, ...] = ("sip",)
 
     def __init__(
         self,
@@ -147,6 +148,8 @@ class SipService:
         ports: PortAllocator | None = None,
         notice: Callable[[Notice], None] | None = None,
         total_seats: int = 200,
+        tls: TlsIdentity | None = None,
+        verify_peers: bool = False,
     ):
         self._rtp_settings = rtp_settings
         self._media = media_settings
@@ -167,7 +170,13 @@ class SipService:
             tcp=sip_settings.tcp,
             on_events=self._on_events,
             limits=sip_settings.limits, on_notice=self._notice,
+            tls_port=sip_settings.tls_port,
+            tls_server=tls.server_context() if tls is not None else None,
+            tls_client=client_context(verify_peers) if tls is not None else None,
         )
+        self.tls = tls
+        self.schemes = ("sip", "sips") if tls is not None else ("sip",)
+        self._sdes_without_tls = sip_settings.sdes_without_tls
         # Shared with the other gateways when the MCU passes its allocator.
         self.ports = ports or PortAllocator(rtp_settings.port_min, rtp_settings.port_max)
         self._rtp_host = sip_settings.host
@@ -176,6 +185,10 @@ class SipService:
 
     async def start(self) -> None:
         await self.transport.start()
+        if self.tls is not None:
+            log_event(log, "sip.tls", port=self.transport.tls_port,
+                      certificate=str(self.tls.certificate), generated=self.tls.generated,
+                      fingerprint=self.tls.fingerprint)
 
     async def stop(self, grace: float = 2.0) -> None:
         """End every call with BYE (or a final answer), wait for them, close sockets."""
@@ -224,25 +237,28 @@ class SipService:
         """Call out (UAC); the Leg joins ``seat`` once the callee answers. Returns
         the Leg's id. We call from ``conference`` (the From user part).
 
-        The URI's host must be an IP address (no DNS yet); ``;transport=tcp`` is
-        honoured. Raises UnsupportedUri for a URI we cannot dial and PortsExhausted
-        when no RTP ports are left; nothing is held after either.
+        The URI's host must be an IP address (no DNS yet); ``;transport=tcp`` and
+        ``;transport=tls`` are honoured, and a ``sips:`` URI is called over TLS (port
+        5061 unless it says otherwise). Raises UnsupportedUri for a URI we cannot dial
+        and PortsExhausted when no RTP ports are left; nothing is held after either.
         """
         try:
             target = parse_uri(uri)
         except SipParseError as error:
             raise UnsupportedUri(f"not a SIP URI: {error}") from None
-        if target.scheme != "sip" or not target.host:
-            raise UnsupportedUri(f"not a sip: URI: {uri!r}")
+        if target.scheme not in self.schemes or not target.host:
+            raise UnsupportedUri(f"not a {' or '.join(self.schemes)} URI: {uri!r}")
         transport = (target.params.get("transport") or "udp").lower()
-        if transport not in ("udp", "tcp"):
+        if target.scheme == "sips":
+            transport = "tls"
+        if transport not in ("udp", "tcp", "tls") or (transport == "tls" and self.tls is None):
             raise UnsupportedUri(f"unsupported transport {transport!r} in {uri!r}")
-        remote = (target.host.strip("[]"), target.port or 5060)
+        remote = (target.host.strip("[]"), target.port or (5061 if transport == "tls" else 5060))
         try:  # a name would need a (blocking) DNS lookup on the event loop
             ipaddress.ip_address(remote[0])
         except ValueError:
             raise UnsupportedUri(f"the host of {uri!r} must be an IP address") from None
-        local = self.transport.local_address(remote[0])
+        local = self.transport.local_address(remote[0], transport)
         info = CallInfo(target.user or "", display_name, uri, f"{remote[0]}:{remote[1]}")
         call = self._new_call("", info, seat)
         call.local_ip = self._media.advertised_address or local[0]

@@ -54,6 +54,12 @@ class SipSettings(BaseModel):
     port: int = Field(5060, ge=1, le=65535)
     udp: bool = True
     tcp: bool = True
+    tls: bool = Field(True, description="SIP over TLS (RFC 3261 section 26) on tls_port, "
+                      "with the certificate of the tls section")
+    tls_port: int = Field(5061, ge=0, le=65535, description="0: any free port (tests)")
+    sdes_without_tls: bool = Field(False, description="accept SDES SRTP keys (a=crypto) "
+                                   "over unencrypted signalling, where anyone on the path "
+                                   "reads them")
     max_message_bytes: int = Field(65535, ge=1024)
     user_agent: str = "mcu/0.1"
     t1: float = Field(0.5, gt=0, le=5, description="RFC 3261 T1 (RTT estimate), seconds")

@@ -21,7 +21,7 @@ MAGIC_COOKIE = "z9hG4bK"
 class Dest:
     """Where a transaction's messages go: transport, address, and (TCP) connection."""
 
-    transport: str  # "udp" | "tcp"
+    transport: str  # "udp" | "tcp" | "tls"
     addr: tuple[str, int]
     conn_id: int | None = None
 

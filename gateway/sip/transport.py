@@ -16,6 +16,12 @@ TCP: incoming connections are policed by a ``TcpGuard`` (per-address cap, partia
 message and idle timeouts from ``SipLimits``), asked on the heartbeat; its notices go
 to ``on_notice`` and its counts to ``statistics()``.
 
+TLS (RFC 3261 section 26): with a server context, a second stream listener on
+``tls_port``; asyncio's ssl terminates TLS (handshakes never block the loop, and a
+handshake that fails or times out just closes that connection), and the core sees the
+connection's bytes as transport "tls". Requests the core sends over "tls" open a TLS
+connection with the client context when none is up to that peer.
+
 Time: the core reads no clock. The shell gives it ``loop.time()`` with every datagram,
 stream chunk and timer, and on a ``HEARTBEAT_S`` tick while open, so an action called
 without ``now`` (which uses the last time given) is never stamped more than a tick
@@ -29,6 +35,7 @@ import contextlib
 import itertools
 import logging
 import socket
+import ssl
 from collections.abc import Callable
 
 from gateway.gateway import Notice
@@ -40,6 +47,7 @@ from .tcp_guard import TcpGuard
 log = logging.getLogger("gateway.sip.transport")
 
 HEARTBEAT_S = 0.1  # how stale the core's last time may get while idle (well under T1)
+TLS_HANDSHAKE_TIMEOUT_S = 10.0
 
 
 def local_ip_toward(peer_ip: str) -> str:
@@ -65,8 +73,10 @@ class _Udp(asyncio.DatagramProtocol):
 
 
 class _Tcp(asyncio.Protocol):
-    def __init__(self, shell: SipTransport, inbound: bool = False) -> None:
+    def __init__(self, shell: SipTransport, inbound: bool = False, secure: bool = False
+                 ) -> None:
         self.shell = shell
+        self.name = "tls" if secure else "tcp"  # the transport the core is told
         self.inbound = inbound  # accepted by our server (policed), not dialled by us
         self.refused = False  # closed unread by the guard: never seen by the endpoint
         self.conn_id = next(shell._conn_ids)
@@ -101,7 +111,9 @@ class SipTransport:
                  udp: bool = True, tcp: bool = True,
                  on_events: Callable[[list[Event]], None] | None = None,
                  limits: SipLimits | None = None,
-                 on_notice: Callable[[Notice], None] | None = None) -> None:
+                 on_notice: Callable[[Notice], None] | None = None,
+                 tls_port: int = 5061, tls_server: ssl.SSLContext | None = None,
+                 tls_client: ssl.SSLContext | None = None) -> None:
         self.endpoint = endpoint
         self.guard = TcpGuard(limits or SipLimits())
         self.on_notice = on_notice
@@ -109,6 +121,10 @@ class SipTransport:
         self.port = port
         self.udp = udp
         self.tcp = tcp
+        self.tls_port = tls_port
+        self._tls_server_context = tls_server  # None: no TLS listener
+        self._tls_client_context = tls_client
+        self._tls_server: asyncio.Server | None = None
         self.on_events = on_events
         self._loop: asyncio.AbstractEventLoop | None = None
         self._udp: asyncio.DatagramTransport | None = None
@@ -140,6 +156,12 @@ class SipTransport:
                                                     self.host, self.port, reuse_address=True)
             if not self.udp or self.port == 0:
                 self.port = self._server.sockets[0].getsockname()[1]
+        if self._tls_server_context is not None:
+            self._tls_server = await loop.create_server(
+                lambda: _Tcp(self, inbound=True, secure=True), self.host, self.tls_port,
+                ssl=self._tls_server_context, reuse_address=True,
+                ssl_handshake_timeout=TLS_HANDSHAKE_TIMEOUT_S)
+            self.tls_port = self._tls_server.sockets[0].getsockname()[1]
         self.flush()
 
     async def close(self) -> None:
@@ -156,21 +178,24 @@ class SipTransport:
             if conn.transport is not None:
                 conn.transport.close()
             self.guard.closed(conn.conn_id)
-        if self._server is not None:
-            self._server.close()
-            with contextlib.suppress(Exception):
-                await self._server.wait_closed()
+        for server in (self._server, self._tls_server):
+            if server is not None:
+                server.close()
+                with contextlib.suppress(Exception):
+                    await server.wait_closed()
         await asyncio.sleep(0)
 
     # ------------------------------------------------------------------ addresses
-    def local_address(self, peer_ip: str | None = None) -> tuple[str, int]:
-        """Our address as a peer should see it (for Via, Contact and SDP)."""
+    def local_address(self, peer_ip: str | None = None, transport: str = "udp"
+                      ) -> tuple[str, int]:
+        """Our address as a peer should see it (for Via, Contact and SDP); the TLS
+        port for ``transport`` "tls"."""
         host = self.host
         if host in ("0.0.0.0", "::", ""):
             ip = peer_ip or "192.0.2.1"
             host = self._local_ips.get(ip) or local_ip_toward(ip)
             self._local_ips[ip] = host
-        return (host, self.port)
+        return (host, self.tls_port if transport == "tls" else self.port)
 
     def now(self) -> float:
         """The loop's time: the ``now`` to pass to an endpoint action."""
@@ -201,9 +226,10 @@ class SipTransport:
     def _on_stream(self, conn: _Tcp, data: bytes) -> None:
         local = conn.local
         if self.host in ("0.0.0.0", "::", ""):
-            local = (local[0], self.port)
+            local = (local[0], self.tls_port if conn.name == "tls" else self.port)
         try:
-            self.endpoint.receive_stream(conn.conn_id, data, conn.peer, local, self.now())
+            self.endpoint.receive_stream(conn.conn_id, data, conn.peer, local, self.now(),
+                                         conn.name)
         except Exception:
             log.exception("sip: error handling stream from %s:%s", *conn.peer)
         if conn.inbound:
@@ -267,7 +293,7 @@ class SipTransport:
                         if self._udp is not None:
                             self._udp.sendto(t.data, t.remote)
                     else:
-                        self._send_tcp(t.remote, t.data, t.conn_id)
+                        self._send_tcp(t.remote, t.data, t.conn_id, t.transport)
                 events = self.endpoint.events()
                 if events and self.on_events is not None:
                     try:
@@ -299,11 +325,14 @@ class SipTransport:
         self.endpoint.handle_timer(self.now())
         self.flush()
 
-    def _send_tcp(self, remote: tuple[str, int], data: bytes, conn_id: int | None) -> None:
+    def _send_tcp(self, remote: tuple[str, int], data: bytes, conn_id: int | None,
+                  transport: str = "tcp") -> None:
         conn = self._conns.get(conn_id) if conn_id is not None else None
         if conn is None:
             cid = self._by_remote.get(tuple(remote))
             conn = self._conns.get(cid) if cid is not None else None
+            if conn is not None and conn.name != transport:
+                conn = None  # never TLS traffic on a plain connection, nor the reverse
         if conn is not None and conn.transport is not None and not conn.transport.is_closing():
             conn.transport.write(data)
             return
@@ -314,16 +343,22 @@ class SipTransport:
             return
         self._connecting[key] = [data]
         assert self._loop is not None
-        task = self._loop.create_task(self._connect(key))
+        task = self._loop.create_task(self._connect(key, transport == "tls"))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _connect(self, remote: tuple[str, int]) -> None:
+    async def _connect(self, remote: tuple[str, int], secure: bool = False) -> None:
         assert self._loop is not None
+        context = self._tls_client_context if secure else None
+        if secure and context is None:
+            log.warning("sip: no TLS client context to reach %s:%s", *remote)
+            self._connecting.pop(remote, None)
+            return
         try:
-            _, proto = await self._loop.create_connection(lambda: _Tcp(self), remote[0],
-                                                          remote[1])
-        except OSError as exc:
+            _, proto = await self._loop.create_connection(
+                lambda: _Tcp(self, secure=secure), remote[0], remote[1], ssl=context,
+                ssl_handshake_timeout=TLS_HANDSHAKE_TIMEOUT_S if secure else None)
+        except (OSError, ssl.SSLError) as exc:
             log.warning("sip: cannot connect to %s:%s: %s", remote[0], remote[1], exc)
             self._connecting.pop(remote, None)
             return

@@ -38,6 +38,12 @@ class RunningMcu:
     def uri_host(self) -> str:
         return f"127.0.0.1:{self.settings.sip.port}"
 
+    @property
+    def tls_host(self) -> str:
+        """host:port of SIP over TLS (the port chosen at start)."""
+        port = self.inspect(lambda m: m.gateway("sip").transport.tls_port)
+        return f"127.0.0.1:{port}"
+
     def start(self) -> RunningMcu:
         self._thread.start()
 
@@ -100,14 +106,17 @@ class RunningMcu:
 
 
 def mcu_settings(**sections: Any) -> Settings:
-    sip = {"host": "127.0.0.1", "port": free_sip_port(), "t1": 0.05} | sections.pop("sip", {})
+    sip = {"host": "127.0.0.1", "port": free_sip_port(), "t1": 0.05,
+           "tls_port": 0} | sections.pop("sip", {})  # TLS on any free port
     rtp = {"port_min": MCU_RTP_PORTS[0], "port_max": MCU_RTP_PORTS[1],
            "inactivity_timeout": 30.0} | sections.pop("rtp", {})
     # Each MCU gets its own store, so conferences one test creates never reach another.
     database = {"url": f"sqlite+aiosqlite:///{tempfile.mkdtemp(prefix='mcu-e2e-')}/mcu.db"}
     http = {"port": 0} | sections.pop("http", {})  # any free port: tests run side by side
+    # The self-signed TLS identity is generated into a folder of its own.
+    tls = {"directory": tempfile.mkdtemp(prefix="mcu-e2e-tls-")} | sections.pop("tls", {})
     return Settings(sip=sip, rtp=rtp, database=sections.pop("database", database), http=http,
-                    **sections)
+                    tls=tls, **sections)
 
 
 @pytest.fixture
@@ -130,8 +139,9 @@ def peers(tmp_path: Path) -> Iterator[Callable[..., BaresipPeer]]:
         pytest.fail("baresip is missing: `make test` installs it (scripts/install-system-deps.sh)")
     started: list[BaresipPeer] = []
 
-    def make(name: str, tone: float, codecs: list[str], transport: str = "udp") -> BaresipPeer:
-        peer = BaresipPeer(tmp_path, name, 0, tone, codecs, transport=transport)
+    def make(name: str, tone: float, codecs: list[str], transport: str = "udp",
+             **options: Any) -> BaresipPeer:
+        peer = BaresipPeer(tmp_path, name, 0, tone, codecs, transport=transport, **options)
         started.append(peer)
         return peer.start()
 

@@ -160,8 +160,8 @@ class BaresipPeer(PeerProcess):
         video_fps: int = 15,
         video_bitrate: int = 300_000,
     ) -> None:
-        if transport not in ("udp", "tcp"):
-            raise ValueError(f"transport must be udp or tcp, not {transport!r}")
+        if transport not in ("udp", "tcp", "tls"):
+            raise ValueError(f"transport must be udp, tcp or tls, not {transport!r}")
         if video_codec is not None and video_codec.lower() not in VIDEO_CODECS:
             raise ValueError(f"video_codec must be from {sorted(VIDEO_CODECS)}, got {video_codec}")
         unknown = [c for c in audio_codecs if c.lower() not in CODECS]
@@ -199,7 +199,7 @@ class BaresipPeer(PeerProcess):
     def aor(self) -> str:
         """This peer's own SIP URI (what another peer dials to reach it)."""
         uri = f"sip:{self.name}@{self.host}:{self.sip_port}"
-        return uri + (";transport=tcp" if self.transport == "tcp" else "")
+        return uri + (f";transport={self.transport}" if self.transport != "udp" else "")
 
     # ---- config ----------------------------------------------------------
     def config_text(self) -> str:
@@ -263,13 +263,16 @@ class BaresipPeer(PeerProcess):
     def _modules(self) -> list[str]:
         codec_modules = dict.fromkeys(CODECS[c][0] for c in self.audio_codecs)
         source = "aufile.so" if self.audio_file is not None else "ausine.so"
-        return ["cons.so", *codec_modules, "sndfile.so", source, "aubridge.so"]
+        # mediaenc=srtp* in the account (SDES keys, a=crypto) needs the srtp module.
+        srtp = ["srtp.so"] if "mediaenc=srtp" in self.account_params else []
+        return ["cons.so", *codec_modules, "sndfile.so", source, "aubridge.so", *srtp]
 
     def accounts_text(self) -> str:
         codecs = ",".join(CODECS[c][1] for c in self.audio_codecs)
         uri = f"sip:{self.name}@{self.host}:{self.sip_port}"
-        if self.transport == "tcp":
-            uri += ";transport=tcp"
+        if self.transport != "udp":
+            # tls: dial "sip:ID@MCU:TLSPORT" without ;transport=tls (the account adds it).
+            uri += f";transport={self.transport}"
         params = f"regint=0;answermode={self.answermode};audio_codecs={codecs}"
         if self.video_codec is not None:
             params += f";video_codecs={VIDEO_CODECS[self.video_codec][1]}"
