@@ -1,5 +1,7 @@
 """A GStreamer RTSP test camera: solid-colour H.264 (and PCMU) at rtsp://127.0.0.1:PORT/cam,
-the same green as Motion JPEG (RFC 2435) at /mjpeg and as H.265 (RFC 7798) at /h265.
+the same green as Motion JPEG (RFC 2435) at /mjpeg and as H.265 (RFC 7798) at /h265;
+for benchmarks/rtsp_ingest.py, moving SMPTE bars (every picture changes, so a decoder
+does real work) as H.264 1920x1080@30 at 4 Mbit/s at /1080p and 640x360@30 at /360p.
 
 Run it with Debian's /usr/bin/python3 (``gi`` imports only there, see
 /work/shared/peers.md): ``/usr/bin/python3 tests/peers/rtsp_camera.py PORT [USER PASSWORD]``.
@@ -28,11 +30,19 @@ LAUNCH = (
 )
 GREEN_RAW = ("videotestsrc is-live=true pattern=solid-color foreground-color=0xff00ff00 ! "
              "video/x-raw,width=320,height=240,framerate=15/1 ! ")
+SCROLLING_BARS = ("videotestsrc is-live=true pattern=smpte horizontal-speed=4 ! "
+                  "video/x-raw,width={width},height={height},framerate=30/1 ! ")
+BENCH_X264 = ("x264enc tune=zerolatency speed-preset=ultrafast key-int-max=30 bitrate={kbps} ! "
+              "video/x-h264,profile=baseline ! rtph264pay name=pay0 pt=96 config-interval=1")
 OTHER_MOUNTS = {
     "/mjpeg": (f"( {GREEN_RAW}videoconvert ! video/x-raw,format=I420 ! jpegenc quality=85 ! "
                "rtpjpegpay name=pay0 pt=26 )"),
     "/h265": (f"( {GREEN_RAW}x265enc tune=zerolatency speed-preset=ultrafast key-int-max=15 ! "
               "rtph265pay name=pay0 pt=96 config-interval=1 )"),
+    "/1080p": (f"( {SCROLLING_BARS.format(width=1920, height=1080)}"
+               f"{BENCH_X264.format(kbps=4000)} )"),
+    "/360p": (f"( {SCROLLING_BARS.format(width=640, height=360)}"
+              f"{BENCH_X264.format(kbps=800)} )"),
 }
 
 
