@@ -53,3 +53,4 @@ def test_hidden_scenario_receives_the_hidden_camera(server: str) -> None:
     assert isinstance(result["hidden_camera_cpu_pct_each"], float)
     assert result["decoded_fps"]["3_cameras"] > 0
     assert result["hidden_received_fps_each"] > 0  # received, then dropped unseen
+    assert isinstance(result["steady"], bool)
