@@ -352,24 +352,25 @@ def _ratio(ours: float, theirs: float) -> float | None:
     return round(ours / theirs, 3) if theirs > 0 else None
 
 
-def measure_ingest(server: str, seconds: float, warm_up: float,
+def measure_ingest(seconds: float, warm_up: float,
                    mount: str = INGEST_MOUNT) -> dict[str, object]:
     """One camera: ours and ffmpeg reading the same shared stream over the same window,
     and beside them our ingest process with no camera (its mixer clock ticking for the
     viewer, its progress lines): what ours spends beyond that is the camera's cost."""
-    url = server + mount
-    ours, idle, ffmpeg = start_ours([url], LAYOUT, "ours"), start_ours([], LAYOUT, "idle"), \
-        start_ffmpeg(url)
-    every = (ours, idle, ffmpeg)
-    try:
-        wait_until(lambda: ours.latest.get("decoded", 0) > 0
-                   and ffmpeg.latest.get("decoded", 0) > 0
-                   and idle.latest.get("ticks", 0) > 0, every, "decoded pictures")
-        time.sleep(warm_up)
-        window = measure(every, seconds)
-    finally:
-        for one in every:
-            one.stop()
+    with camera_server() as server:
+        url = server + mount
+        ours, idle = start_ours([url], LAYOUT, "ours"), start_ours([], LAYOUT, "idle")
+        ffmpeg = start_ffmpeg(url)
+        every = (ours, idle, ffmpeg)
+        try:
+            wait_until(lambda: ours.latest.get("decoded", 0) > 0
+                       and ffmpeg.latest.get("decoded", 0) > 0
+                       and idle.latest.get("ticks", 0) > 0, every, "decoded pictures")
+            time.sleep(warm_up)
+            window = measure(every, seconds)
+        finally:
+            for one in every:
+                one.stop()
     process_cpu, idle_cpu = window.cpu_s["ours"], window.cpu_s["idle"]
     ours_cpu, ffmpeg_cpu = process_cpu - idle_cpu, window.cpu_s["ffmpeg"]
     frames_ours = round(window.counts["ours"]["decoded"])
@@ -394,25 +395,28 @@ def measure_ingest(server: str, seconds: float, warm_up: float,
     }
 
 
-def _run_cameras(urls: Sequence[str], layout: str, seconds: float,
+def _run_cameras(count: int, mount: str, layout: str, seconds: float,
                  warm_up: float) -> Window:
-    ours = start_ours(urls, layout)
-    try:
-        wait_until(lambda: ours.latest.get("live", 0) == len(urls)
-                   and ours.latest.get("decoded", 0) > 0, [ours], "every camera live")
-        time.sleep(warm_up)
-        return measure([ours], seconds)
-    finally:
-        ours.stop()
+    """``count`` cameras on a server of their own: the GStreamer server can leave a
+    shared media that lost all its clients unable to serve the next ones."""
+    with camera_server() as server:
+        ours = start_ours([server + mount] * count, layout)
+        try:
+            wait_until(lambda: ours.latest.get("live", 0) == count
+                       and ours.latest.get("decoded", 0) > 0, [ours], "every camera live")
+            time.sleep(warm_up)
+            return measure([ours], seconds)
+        finally:
+            ours.stop()
 
 
-def measure_hidden(server: str, seconds: float, warm_up: float, cameras: int = CAMERAS,
+def measure_hidden(seconds: float, warm_up: float, cameras: int = CAMERAS,
                    shown: int = SHOWN, layout: str = LAYOUT, mount: str = HIDDEN_MOUNT
                    ) -> dict[str, object]:
     """``shown`` cameras (all in the layout), then ``cameras`` (the rest hidden): the
     CPU difference per hidden camera, as % of a core."""
-    url, mbps = server + mount, MOUNT_MBPS[mount]
-    runs = {count: _run_cameras([url] * count, layout, seconds, warm_up)
+    mbps = MOUNT_MBPS[mount]
+    runs = {count: _run_cameras(count, mount, layout, seconds, warm_up)
             for count in (shown, cameras)}
     hidden = cameras - shown
     pct = {count: _pct(run.cpu_s["ours"], run.seconds) for count, run in runs.items()}
@@ -445,24 +449,23 @@ def run(scenario: str, seconds: float, warm_up: float,
     result: dict[str, object] = {"scenario": scenario, "seconds": seconds,
                                  "warm_up_s": warm_up}
     goals: dict[str, bool] = {}
-    with camera_server() as server:
-        if scenario in ("ingest", "all"):
-            ingest_result = measure_ingest(server, seconds, warm_up)
-            ratio = ingest_result["cpu_ratio_vs_ffmpeg"]
-            result["cpu_ratio_vs_ffmpeg"] = ratio
-            result["cpu_ratio_vs_ffmpeg_whole_process"] = (
-                ingest_result["cpu_ratio_vs_ffmpeg_whole_process"])
-            goals[f"cpu_ratio_vs_ffmpeg <= {RATIO_GOAL}"] = (
-                isinstance(ratio, float) and ratio <= RATIO_GOAL)
-            result["ingest"] = ingest_result
-        if scenario in ("hidden", "all"):
-            hidden_result = measure_hidden(server, seconds, warm_up, mount=hidden_mount)
-            each = hidden_result["hidden_camera_cpu_pct_each"]
-            result["hidden_camera_cpu_pct_each"] = each
-            result["hidden_steady"] = hidden_result["steady"]
-            goals[f"hidden_camera_cpu_pct_each <= {HIDDEN_GOAL_PCT}"] = (
-                isinstance(each, float) and each <= HIDDEN_GOAL_PCT)
-            result["hidden"] = hidden_result
+    if scenario in ("ingest", "all"):
+        ingest_result = measure_ingest(seconds, warm_up)
+        ratio = ingest_result["cpu_ratio_vs_ffmpeg"]
+        result["cpu_ratio_vs_ffmpeg"] = ratio
+        result["cpu_ratio_vs_ffmpeg_whole_process"] = (
+            ingest_result["cpu_ratio_vs_ffmpeg_whole_process"])
+        goals[f"cpu_ratio_vs_ffmpeg <= {RATIO_GOAL}"] = (
+            isinstance(ratio, float) and ratio <= RATIO_GOAL)
+        result["ingest"] = ingest_result
+    if scenario in ("hidden", "all"):
+        hidden_result = measure_hidden(seconds, warm_up, mount=hidden_mount)
+        each = hidden_result["hidden_camera_cpu_pct_each"]
+        result["hidden_camera_cpu_pct_each"] = each
+        result["hidden_steady"] = hidden_result["steady"]
+        goals[f"hidden_camera_cpu_pct_each <= {HIDDEN_GOAL_PCT}"] = (
+            isinstance(each, float) and each <= HIDDEN_GOAL_PCT)
+        result["hidden"] = hidden_result
     result["goals"] = goals
     result["ok"] = all(goals.values())
     return result

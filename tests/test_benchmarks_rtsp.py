@@ -8,7 +8,6 @@ machine running the suite is busy and small).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,14 +16,12 @@ from benchmarks import rtsp_ingest
 from tests.system_deps import missing, require_program
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[str]:
+@pytest.fixture(autouse=True)
+def programs_installed() -> None:
     require_program(rtsp_ingest.FFMPEG)
     require_program("gst-launch-1.0")
     if not Path(rtsp_ingest.SYSTEM_PYTHON).exists():
         missing(rtsp_ingest.SYSTEM_PYTHON)
-    with rtsp_ingest.camera_server() as base:
-        yield base
 
 
 INGEST_KEYS = {
@@ -34,8 +31,8 @@ INGEST_KEYS = {
 }
 
 
-def test_ingest_scenario_decodes_on_both_sides(server: str) -> None:
-    result = rtsp_ingest.measure_ingest(server, 1.0, 0.2, mount="/360p")
+def test_ingest_scenario_decodes_on_both_sides() -> None:
+    result = rtsp_ingest.measure_ingest(1.0, 0.2, mount="/360p")
     json.dumps(result)  # what main() prints
     assert INGEST_KEYS <= set(result)
     assert result["scenario"] == "ingest"
@@ -43,8 +40,8 @@ def test_ingest_scenario_decodes_on_both_sides(server: str) -> None:
     assert result["ours_process_cpu_s"] > 0 and result["ffmpeg_cpu_s"] > 0
 
 
-def test_hidden_scenario_receives_the_hidden_camera(server: str) -> None:
-    result = rtsp_ingest.measure_hidden(server, 1.0, 0.2, cameras=3, shown=1,
+def test_hidden_scenario_receives_the_hidden_camera() -> None:
+    result = rtsp_ingest.measure_hidden(1.0, 0.2, cameras=3, shown=1,
                                         layout="equal-1x1", mount="/360p")
     json.dumps(result)
     assert result["scenario"] == "hidden"
