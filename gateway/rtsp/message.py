@@ -160,6 +160,19 @@ class ResponseParser:
                 return out
             out.append(item)
 
+    @staticmethod
+    def _interleaved(buf: bytearray) -> InterleavedFrame | None:
+        """"$", channel, 16-bit length, the packet: copied out once."""
+        if len(buf) < 4:
+            return None
+        end = 4 + ((buf[2] << 8) | buf[3])
+        if len(buf) < end:
+            return None
+        with memoryview(buf) as view:
+            frame = InterleavedFrame(buf[1], view[4:end].tobytes())
+        del buf[:end]
+        return frame
+
     def _next(self) -> ParsedItem | None:
         buf = self._buf
         if self._head is not None:
@@ -170,20 +183,15 @@ class ResponseParser:
             del buf[: self._body_len]
             self._head = None
             return msg
+        if buf[:1] == b"$":  # interleaved binary frame (most of a playing stream)
+            return self._interleaved(buf)
         # blank lines between messages are tolerated (keep-alive CRLFs)
         while buf[:2] == b"\r\n" or buf[:1] == b"\n":
             del buf[: 2 if buf[:1] == b"\r" else 1]
         if not buf:
             return None
-        if buf[0] == 0x24:  # "$": interleaved binary frame
-            if len(buf) < 4:
-                return None
-            length = int.from_bytes(buf[2:4], "big")
-            if len(buf) < 4 + length:
-                return None
-            frame = InterleavedFrame(buf[1], bytes(buf[4 : 4 + length]))
-            del buf[: 4 + length]
-            return frame
+        if buf[0] == 0x24:  # "$" after blank lines
+            return self._interleaved(buf)
         if not buf[:1].isalpha():
             raise _Fault(f"garbage on the stream: {bytes(buf[:16])!r}")
         end, sep = _find_header_end(buf)

@@ -1,7 +1,9 @@
 """A GStreamer RTSP test camera: solid-colour H.264 with a 1000 Hz tone in PCMU (1024-sample
 packets, as GStreamer sends them) at rtsp://127.0.0.1:PORT/cam, the same green as Motion
 JPEG (RFC 2435) at /mjpeg and as H.265 (RFC 7798) at /h265, and at /aac H.264 with a
-1500 Hz tone in AAC (RFC 3640 ``mpeg4-generic``, 44.1 kHz stereo, as cameras send).
+1500 Hz tone in AAC (RFC 3640 ``mpeg4-generic``, 44.1 kHz stereo, as cameras send);
+for benchmarks/rtsp_ingest.py, moving SMPTE bars (every picture changes, so a decoder
+does real work) as H.264 1920x1080@30 at 4 Mbit/s at /1080p and 640x360@30 at /360p.
 
 Run it with Debian's /usr/bin/python3 (``gi`` imports only there, see
 /work/shared/peers.md): ``/usr/bin/python3 tests/peers/rtsp_camera.py PORT [USER PASSWORD]``.
@@ -31,6 +33,10 @@ LAUNCH = (
 # The tones (1000 Hz at /cam, 1500 Hz at /aac) are tests/rtsp/camera.py's CAMERA_TONES.
 GREEN_RAW = ("videotestsrc is-live=true pattern=solid-color foreground-color=0xff00ff00 ! "
              "video/x-raw,width=320,height=240,framerate=15/1 ! ")
+SCROLLING_BARS = ("videotestsrc is-live=true pattern=smpte horizontal-speed=4 ! "
+                  "video/x-raw,width={width},height={height},framerate=30/1 ! ")
+BENCH_X264 = ("x264enc tune=zerolatency speed-preset=ultrafast key-int-max=30 bitrate={kbps} ! "
+              "video/x-h264,profile=baseline ! rtph264pay name=pay0 pt=96 config-interval=1")
 OTHER_MOUNTS = {
     "/mjpeg": (f"( {GREEN_RAW}videoconvert ! video/x-raw,format=I420 ! jpegenc quality=85 ! "
                "rtpjpegpay name=pay0 pt=26 )"),
@@ -40,6 +46,10 @@ OTHER_MOUNTS = {
              "video/x-h264,profile=baseline ! rtph264pay name=pay0 pt=96 config-interval=1 "
              "audiotestsrc is-live=true freq=1500 volume=0.3 ! audioconvert ! audioresample ! "
              "audio/x-raw,rate=44100,channels=2 ! voaacenc ! rtpmp4gpay name=pay1 pt=97 )"),
+    "/1080p": (f"( {SCROLLING_BARS.format(width=1920, height=1080)}"
+               f"{BENCH_X264.format(kbps=4000)} )"),
+    "/360p": (f"( {SCROLLING_BARS.format(width=640, height=360)}"
+              f"{BENCH_X264.format(kbps=800)} )"),
 }
 
 

@@ -173,23 +173,32 @@ class H264Depacketizer(Depacketizer):
         return with_parameter_sets(frames, self._parameter_sets, _has_sps)
 
     def _parse(self, payload: bytes) -> Piece:
-        _, data = H264PayloadDescriptor.parse(payload)
+        if len(payload) < 2:
+            raise ValueError("NAL unit is too short")
         kind = payload[0] & 0x1F
         if payload[0] & 0x80:
             raise ValueError("forbidden_zero_bit set")
         if kind == NAL_FU_A:
+            # Most packets of a big picture: rebuilt here in one concatenation (what
+            # aiortc's descriptor would give, without its copies and object).
             start, end = bool(payload[1] & 0x80), bool(payload[1] & 0x40)
             if start and end:
                 raise ValueError("FU-A with both start and end bits")
             inner = payload[1] & 0x1F
             if inner in _RTP_ONLY_TYPES or len(payload) < 3:
                 raise ValueError("FU-A carrying nothing or an RTP-only type")
+            if start:
+                data = b"".join((START_CODE, bytes(((payload[0] & 0xE0) | inner,)),
+                                 payload[2:]))
+            else:
+                data = payload[2:]
             return Piece(
                 data,
-                starts_frame=start and _starts_access_unit(inner, payload[2:]),
+                starts_frame=start and _starts_access_unit(inner, payload[2:3]),
                 keyframe=start and inner == NAL_IDR,
                 fragment=(start, end),
             )
+        _, data = H264PayloadDescriptor.parse(payload)
         if kind == NAL_STAP_A:
             kinds, first_after = [], b""
             pos = STAP_HEADER_SIZE
