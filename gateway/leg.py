@@ -87,6 +87,10 @@ class Leg(Protocol):
     audio_format: AudioFormat | None  # None: the leg carries no audio (a camera)
 
     @property
+    def encrypted(self) -> bool:
+        """Signalling and every media stream encrypted (SIP over TLS with SRTP)."""
+
+    @property
     def audio_sending(self) -> bool:
         """Whether audio we send reaches the peer (False: a camera, or on hold)."""
 
@@ -173,6 +177,7 @@ class CallInfo:
     from_uri: str
     remote: str  # "ip:port" of the signalling peer
     protocol: str = "sip"
+    encrypted: bool = False  # signalling and every media stream offered are encrypted
 
 
 Admit = Callable[[CallInfo], "Refuse | Seat"]

@@ -54,6 +54,13 @@ class _ConferenceSeat:
     keyed: str = ""  # PIN digits dialled with the number (direct entry)
 
     def join(self, leg: Leg) -> None:
+        if self.mcu.requires_encryption(self.admitted.numeric_id) and not leg.encrypted:
+            # A dial-out or camera that came up unencrypted: it may not stay.
+            log_event(log, "conference.unencrypted_refused", leg=leg.id, remote=leg.remote,
+                      conference=self.admitted.numeric_id)
+            self.mcu.release_seat(self.admitted.numeric_id)
+            asyncio.get_running_loop().create_task(leg.hang_up("encryption required"))
+            return
         self.mcu.joined(self.admitted.conference, leg)
         self.admitted.conference.join(leg, keyed=self.keyed)
 
@@ -295,14 +302,19 @@ class Mcu:
         record = self._catalogue.get(numeric_id)
         return RoomSpec(record.name, record.max_participants) if record else None
 
-    def _closed_to_calls(self, numeric_id: str) -> Refuse | None:
-        """A configured conference outside its schedule, or one that requires encryption
-        (no SRTP yet: every call is unencrypted), refuses calls."""
+    def requires_encryption(self, numeric_id: str) -> bool:
+        record = self._catalogue.get(numeric_id)
+        return record is not None and record.encryption == EncryptionPolicy.REQUIRED
+
+    def _closed_to_calls(self, numeric_id: str, encrypted: bool = False) -> Refuse | None:
+        """A configured conference outside its schedule refuses calls, and one that
+        requires encryption refuses every call that is not (SIP over TLS with SRTP)."""
         record = self._catalogue.get(numeric_id)
         if record is None:
             return None
-        if record.encryption == EncryptionPolicy.REQUIRED:
-            return Refuse(RefuseCause.NEEDS_ENCRYPTION, "conference requires encryption")
+        if record.encryption == EncryptionPolicy.REQUIRED and not encrypted:
+            return Refuse(RefuseCause.NEEDS_ENCRYPTION,
+                          "conference requires encryption: SIP over TLS with SRTP")
         if not active_at(record, datetime.now(UTC)):
             return Refuse(RefuseCause.CLOSED_NOW, "conference not active now")
         return None
@@ -311,7 +323,8 @@ class Mcu:
         """The auto attendant's lookup of a keyed conference ID."""
         if numeric_id == self.settings.entry.attendant_number:
             return Refuse(RefuseCause.NOT_FOUND, "that is the attendant")
-        refused = self._closed_to_calls(numeric_id)
+        # Encryption is checked on transfer, where the caller's leg is known.
+        refused = self._closed_to_calls(numeric_id, encrypted=True)
         if refused is not None:
             return refused
         record = self._catalogue.get(numeric_id)
@@ -325,7 +338,7 @@ class Mcu:
 
     def _admit(self, call: CallInfo) -> Refuse | _ConferenceSeat:
         numeric_id, keyed = self._dialled(call.user)
-        refused = self._closed_to_calls(numeric_id)
+        refused = self._closed_to_calls(numeric_id, call.encrypted)
         if refused is not None:
             return refused
         routed = self.directory.route(numeric_id)
@@ -346,6 +359,11 @@ class Mcu:
 
     def _transfer(self, attendant: Conference, leg: Leg, enter: Enter) -> None:
         """The attendant's caller chose a conference (and keyed its PIN): move the leg."""
+        if self.requires_encryption(enter.access.numeric_id) and not leg.encrypted:
+            log_event(log, "attendant.refused", leg=leg.id, remote=leg.remote,
+                      conference=enter.access.numeric_id, cause=RefuseCause.NEEDS_ENCRYPTION)
+            attendant.say_goodbye(leg.id, "refused")
+            return
         routed = self.directory.route(enter.access.numeric_id)
         if isinstance(routed, Refuse):
             log_event(log, "attendant.refused", leg=leg.id, remote=leg.remote,

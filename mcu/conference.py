@@ -125,7 +125,7 @@ class Participant:
         return ParticipantView(self.leg.id, self.name or self.leg.display_name, self.leg.remote,
                                self.state, self.role, self.muted, speaking, important,
                                self.layout, self.message or everyone, self.video_format,
-                               self.leg.protocol)
+                               self.leg.protocol, bool(getattr(self.leg, "encrypted", False)))
 
 
 class Conference:

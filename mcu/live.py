@@ -39,6 +39,7 @@ class ParticipantView:
     message: str | None = None  # text shown over this participant's picture
     video_format: VideoShape = "widescreen"  # the shape of the picture sent to them
     protocol: str = ""  # the gateway that carries the call ("sip", "rtsp", "h323", ...)
+    encrypted: bool = False  # signalling and media encrypted (SIP over TLS with SRTP)
 
     def as_json(self) -> dict[str, object]:
         return {
@@ -55,6 +56,7 @@ class ParticipantView:
             "video_format": self.video_format,
             "protocol": self.protocol,
             "kind": self.kind,
+            "encrypted": self.encrypted,
         }
 
     @property

@@ -27,6 +27,7 @@ class CallerLeg(FakeVideoLeg):
         self.dtmf_events = True
         self.audio_format = PCMU
         self.audio_sending = True
+        self.encrypted = False
 
     def read_audio(self) -> EncodedAudio | None:
         return None

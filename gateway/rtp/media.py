@@ -30,6 +30,7 @@ from gateway.rtp.session import AacRtpSession, RtpSession
 from gateway.rtp.settings import RtpSettings
 from gateway.rtp.transport import CarriedEndpoint, RtpEndpoint, StreamShell
 from gateway.rtp.video import VideoRtpSession
+from gateway.sdp.crypto import SrtpKeys
 
 log = logging.getLogger("gateway.rtp")
 
@@ -46,6 +47,7 @@ class StreamPlan:
     rtcp_mux: bool
     sending: bool  # we send and the peer takes it (not on hold, not its sendonly)
     receiving: bool  # the peer sends to us
+    srtp: SrtpKeys | None = None  # SRTP with these keys; None: plain RTP
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,17 +190,25 @@ class RtpMediaSession:
                 session.set_format(plan.video.format)
             _direct(self.video, plan.video.stream if plan.video else None)
 
+    @property
+    def encrypted(self) -> bool:
+        """Every stream that runs is SRTP (False with none running)."""
+        running = [e for e in (self.audio, self.video) if e is not None]
+        return bool(running) and all(getattr(e, "srtp", None) is not None for e in running)
+
     def statistics(self) -> dict[str, object]:
-        """Codecs, packets, loss, jitter and key frames of each stream, both ways."""
+        """Codecs, packets, loss, jitter and key frames of each stream, both ways; SRTP
+        suite and drops (replayed, failed authentication) where it runs."""
         out: dict[str, object] = {}
         if self.audio is not None and self.plan.audio is not None:
-            out["audio"] = {"codec": self.plan.audio.format.name, **self.audio.session.stats}
+            out["audio"] = {"codec": self.plan.audio.format.name, **self.audio.session.stats,
+                            **_srtp_statistics(self.audio)}
         if self.video is not None and self.plan.video is not None:
             fmt = self.plan.video.format
             out["video"] = {"codec": fmt.codec, "send_size": [fmt.width, fmt.height],
                             "send_frame_rate": fmt.frame_rate,
                             "send_bitrate_bps": fmt.bitrate_bps,
-                            **self.video.session.stats}
+                            **self.video.session.stats, **_srtp_statistics(self.video)}
         return out
 
     async def close(self) -> None:
@@ -238,7 +248,16 @@ def _audio_session(audio: AudioPlan, settings: RtpSettings) -> RtpSession:
                               **extra)
 
 
+def _srtp_statistics(endpoint: StreamShell) -> dict[str, object]:
+    srtp = getattr(endpoint, "srtp", None)
+    if srtp is None:
+        return {"srtp": None}
+    return {"srtp": srtp.keys.suite, **srtp.counters}
+
+
 def _direct(endpoint: StreamShell, stream: StreamPlan | None) -> None:
+    if isinstance(endpoint, RtpEndpoint) and stream is not None:
+        endpoint.set_srtp(stream.srtp)  # before directions: nothing leaves in clear
     if stream is None:  # dropped by a renegotiation: keep the port, send nothing
         session = endpoint.session
         endpoint.update_remote(session.remote_rtp, session.remote_rtcp, session.rtcp_mux,
@@ -263,6 +282,7 @@ class RtpLeg:
         *,
         hang_up: Callable[[str], None],
         signalled_keyframes: Mapping[str, Callable[[], bool]] | None = None,
+        secure_signalling: bool = False,
     ) -> None:
         self.id = leg_id
         self.protocol = protocol
@@ -271,7 +291,13 @@ class RtpLeg:
         self.media = media
         self._hang_up = hang_up
         self._signalled = dict(signalled_keyframes or {})
+        self._secure_signalling = secure_signalling
         self._queue: asyncio.Queue[LegEvent] = asyncio.Queue()
+
+    @property
+    def encrypted(self) -> bool:
+        """Signalling over TLS and every running media stream SRTP."""
+        return self._secure_signalling and self.media.encrypted
 
     # -- audio ----------------------------------------------------------------------
 
@@ -375,7 +401,8 @@ class RtpLeg:
     # -- the rest of the Leg ---------------------------------------------------------
 
     def statistics(self) -> dict[str, object]:
-        return {"remote": self.remote, "protocol": self.protocol, **self.media.statistics()}
+        return {"remote": self.remote, "protocol": self.protocol, "encrypted": self.encrypted,
+                **self.media.statistics()}
 
     async def events(self) -> AsyncIterator[LegEvent]:
         while True:

@@ -39,7 +39,7 @@ SDES_CNAME = 1
 _FRAME_S = FRAME_MS / 1000
 
 
-def _is_rtcp(data: bytes) -> bool:
+def is_rtcp(data: bytes) -> bool:
     """RFC 5761 section 4: with rtcp-mux, RTCP packet types 192-223 sit where RTP
     would have payload types 64-95, which no RTP session may use."""
     return len(data) >= 2 and 192 <= data[1] <= 223
@@ -103,7 +103,7 @@ class RtpStream:
     def _parse_rtp(self, data: bytes, addr: Address, now: float) -> RtpPacket | None:
         """The RTP packet in a datagram from the RTP socket; None when it was RTCP
         (rtcp-mux: handed to ``receive_rtcp``) or malformed (counted)."""
-        if _is_rtcp(data):
+        if is_rtcp(data):
             self.receive_rtcp(data, addr, now)
             return None
         try:

@@ -16,8 +16,10 @@ from collections.abc import Callable
 from gateway.leg import Dtmf
 from gateway.media import EncodedAudio
 from gateway.rtp.ports import PortAllocator, PortPair
-from gateway.rtp.session import Address, RtpSession
+from gateway.rtp.session import Address, RtpSession, is_rtcp
+from gateway.rtp.srtp import SrtpStream
 from gateway.rtp.video import VideoRtpSession
+from gateway.sdp.crypto import SrtpKeys
 
 log = logging.getLogger(__name__)
 
@@ -174,7 +176,9 @@ class RtpEndpoint(StreamShell):
     """Owns one port pair; feeds the session with ``loop.time()``.
 
     With rtcp-mux RTCP goes over the RTP socket; the RTCP port stays bound anyway so
-    a re-INVITE can turn mux off.
+    a re-INVITE can turn mux off. With SRTP keys every datagram is unprotected before
+    the session sees it (one that fails is dropped, counted in ``srtp``) and every
+    packet protected on its way out.
     """
 
     def __init__(
@@ -192,6 +196,14 @@ class RtpEndpoint(StreamShell):
         self._rtp: asyncio.DatagramTransport | None = None
         self._rtcp: asyncio.DatagramTransport | None = None
         self._protocols: list[_Socket] = []
+        self.srtp: SrtpStream | None = None
+
+    def set_srtp(self, keys: SrtpKeys | None) -> None:
+        """Run SRTP with ``keys`` (None: plain RTP); new keys start fresh contexts."""
+        if keys is None:
+            self.srtp = None
+        elif self.srtp is None or self.srtp.keys != keys:
+            self.srtp = SrtpStream(keys)
 
     @property
     def local_port(self) -> int:
@@ -217,12 +229,27 @@ class RtpEndpoint(StreamShell):
         return transport
 
     def _on_rtp(self, data: bytes, addr: Address) -> None:
+        if self.srtp is not None:  # rtcp-mux: SRTCP comes this way too
+            plain = self.srtp.unprotect(data, is_rtcp(data))
+            if plain is None:
+                return
+            data = plain
         self.session.receive_rtp(data, addr, self._now())
 
     def _on_rtcp(self, data: bytes, addr: Address) -> None:
+        if self.srtp is not None:
+            plain = self.srtp.unprotect(data, True)
+            if plain is None:
+                return
+            data = plain
         self.session.receive_rtcp(data, addr, self._now())
 
     def _emit(self, data: bytes, rtcp: bool) -> None:
+        if self.srtp is not None:
+            protected = self.srtp.protect(data, rtcp)
+            if protected is None:
+                return
+            data = protected
         if not rtcp:
             transport, addr = self._rtp, self.session.rtp_destination
         else:

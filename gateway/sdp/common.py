@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from gateway.sdp.model import Media, RtpMap, SessionDescription
 
-RTP_PROTOS = ("RTP/AVP", "RTP/AVPF")
+RTP_PROTOS = ("RTP/AVP", "RTP/AVPF", "RTP/SAVP", "RTP/SAVPF")  # SAVP: SRTP, SDES keys
 ANSWER_DIRECTION = {
     "sendrecv": "sendrecv",
     "sendonly": "recvonly",

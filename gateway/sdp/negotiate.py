@@ -1,5 +1,11 @@
 """RFC 3264 offer/answer for one audio and one video stream; every other is declined.
 
+SRTP (``RTP/SAVP``, ``RTP/SAVPF``) streams are answered with SDES keys
+(``gateway.sdp.crypto``, RFC 4568) only where the signalling may carry keys
+(``sdes``: TLS, or a setting that allows plain transports); else the offer is
+refused with 488. The keys of each stream are in ``Negotiated.audio_srtp`` and
+``video_srtp``.
+
 An answer accepts the first usable audio m-line with exactly one codec (the first of
 our preferences the offer has) plus telephone-event at that codec's clock rate. When
 the caller gives a video port and policy, the offer's camera m=video is answered by
@@ -12,10 +18,19 @@ from __future__ import annotations
 
 import dataclasses
 import random
+import secrets
 from dataclasses import dataclass, field
 
 from gateway.media import FRAME_MS, AudioFormat
 from gateway.sdp.common import ANSWER_DIRECTION, RTP_PROTOS, add_format, remote_direction
+from gateway.sdp.crypto import (
+    RandomBytes,
+    SrtpKeys,
+    accept_crypto,
+    answer_crypto,
+    is_secure,
+    offer_crypto,
+)
 from gateway.sdp.model import (
     Connection,
     Media,
@@ -99,6 +114,15 @@ class Negotiated:
     video_rtp: tuple[str, int] = ("0.0.0.0", 0)
     video_rtcp: tuple[str, int] = ("0.0.0.0", 0)
     video_rtcp_mux: bool = False
+    audio_srtp: SrtpKeys | None = None  # None: plain RTP
+    video_srtp: SrtpKeys | None = None
+
+    @property
+    def encrypted(self) -> bool:
+        """Every stream this exchange runs is SRTP."""
+        streams = [(self.audio, self.audio_srtp), (self.video, self.video_srtp)]
+        running = [keys for media, keys in streams if media is not None]
+        return bool(running) and all(keys is not None for keys in running)
 
     @property
     def on_hold(self) -> bool:
@@ -123,8 +147,13 @@ def answer_offer(
     session: LocalSession,
     video_port: int | None = None,
     video_policy: VideoPolicy | None = None,
+    sdes: bool = False,
+    random_bytes: RandomBytes = secrets.token_bytes,
 ) -> Negotiated:
     """Answer ``offer``; SdpError(400) if malformed, SdpError(488) if nothing fits.
+
+    ``sdes``: SRTP streams may be keyed in SDP here (the signalling is encrypted, or
+    a setting allows it); without it an SRTP stream we would answer is a 488.
 
     Video is answered only with both ``video_port`` and ``video_policy``. An offer
     whose only usable stream is video (a SIP camera) is answered video-only: the
@@ -136,6 +165,7 @@ def answer_offer(
         raise SdpError(488, "no common audio codec")
     index = chosen[0] if chosen is not None else None
     answer_media: list[Media] = []
+    keys: dict[str, SrtpKeys] = {}
     for i, offered in enumerate(desc.media):
         if chosen is not None and i == index:
             audio, event = chosen[1], chosen[2]
@@ -146,6 +176,9 @@ def answer_offer(
             answer_media.append(video.media)
         else:
             answer_media.append(_rejected(offered))
+            continue
+        if is_secure(offered):
+            keys[offered.media] = _key_answer(offered, answer_media[-1], sdes, random_bytes)
     answer = _render(local_ip, session, answer_media)
     if chosen is not None:
         media = desc.media[chosen[0]]
@@ -156,12 +189,35 @@ def answer_offer(
         assert video is not None
         negotiated = Negotiated(answer, None, None, None, ("0.0.0.0", 0), ("0.0.0.0", 0),
                                 False, video.remote_direction, video.local_direction)
+    negotiated = dataclasses.replace(negotiated, audio_srtp=keys.get("audio"),
+                                     video_srtp=keys.get("video"))
     if video is None or video_index is None:
         return negotiated
     offered_video = desc.media[video_index]
     rtp, rtcp = _remote_addresses(desc, offered_video, offered_video.rtcp_mux)
     return dataclasses.replace(negotiated, video=video, video_rtp=rtp, video_rtcp=rtcp,
                                video_rtcp_mux=offered_video.rtcp_mux)
+
+
+def _key_answer(offered: Media, answer: Media, sdes: bool,
+                random_bytes: RandomBytes) -> SrtpKeys:
+    """SDES for one SRTP stream: our a=crypto into ``answer``, the keys to run."""
+    if not sdes:
+        raise SdpError(488, "SRTP keys (a=crypto) are taken only over TLS "
+                       "(sip.sdes_without_tls)")
+    keys, line = answer_crypto(offered, random_bytes)
+    answer.attributes.insert(len(answer.attributes) - 1, ("crypto", line))  # before the
+    return keys  # direction attribute, which ends every m-line we write
+
+
+def offers_only_srtp(offer: bytes) -> bool:
+    """Whether every RTP stream ``offer`` proposes is SRTP (what an encryption-required
+    conference admits); False for a malformed offer or one with no RTP stream."""
+    try:
+        streams = [m for m in parse_sdp(offer).media if m.port and m.proto in RTP_PROTOS]
+    except SdpError:
+        return False
+    return bool(streams) and all(is_secure(m) for m in streams)
 
 
 def offers_video(offer: bytes) -> bool:
@@ -194,9 +250,13 @@ def make_offer(
     direction: str = "sendrecv",
     video_port: int | None = None,
     video_policy: VideoPolicy | None = None,
+    srtp: bool = False,
+    random_bytes: RandomBytes = secrets.token_bytes,
 ) -> bytes:
     """An offer with every preferred codec, in order, plus telephone-event; and an
-    m=video with every video codec of ``video_policy`` when given a ``video_port``."""
+    m=video with every video codec of ``video_policy`` when given a ``video_port``.
+    ``srtp``: every stream is RTP/SAVP(F) with our SDES keys (``accept_answer`` finds
+    them again in this offer)."""
     names = _canonical_names(preferences)
     if not names:
         raise ValueError("no known codec in preferences")
@@ -215,6 +275,12 @@ def make_offer(
     streams = [media]
     if video_port and video_policy is not None:
         streams.append(video_offer(video_policy, video_port))
+    if srtp:
+        for stream in streams:
+            stream.proto = stream.proto.replace("RTP/AVP", "RTP/SAVP")
+            position = len(stream.attributes) - 1  # before the direction
+            stream.attributes[position:position] = [
+                ("crypto", line) for line in offer_crypto(random_bytes)]
     return _render(local_ip, session, streams)
 
 
@@ -241,6 +307,9 @@ def accept_answer(
     local_dir = ANSWER_DIRECTION[remote_dir]
     mux = media.rtcp_mux and ours.media[index].rtcp_mux
     negotiated = _negotiated(answer, audio, event, theirs, media, mux, remote_dir, local_dir)
+    if is_secure(ours.media[index]):
+        negotiated = dataclasses.replace(
+            negotiated, audio_srtp=accept_crypto(ours.media[index], media))
     return _accept_video(negotiated, ours, theirs, video_policy)
 
 
@@ -257,8 +326,9 @@ def _accept_video(negotiated: Negotiated, ours: SessionDescription,
         return negotiated
     mux = answered.rtcp_mux and ours.media[index].rtcp_mux
     rtp, rtcp = _remote_addresses(theirs, answered, mux)
+    keys = accept_crypto(ours.media[index], answered) if is_secure(ours.media[index]) else None
     return dataclasses.replace(negotiated, video=video, video_rtp=rtp, video_rtcp=rtcp,
-                               video_rtcp_mux=mux)
+                               video_rtcp_mux=mux, video_srtp=keys)
 
 
 def _negotiated(

@@ -45,6 +45,7 @@ from gateway.sdp.negotiate import (
     accept_answer,
     answer_offer,
     make_offer,
+    offers_only_srtp,
     offers_video,
 )
 from gateway.sdp.video import VideoAnswer, VideoPolicy
@@ -100,6 +101,7 @@ class _Call:
     our_offer: bytes | None = None  # dial-out, or offerless INVITE (offer in our 200)
     negotiated: Negotiated | None = None
     leg: RtpLeg | None = None
+    transport: str = "udp"  # of the signalling: "tls" may carry SRTP keys
 
 
 def send_format(video: VideoAnswer, mtu: int) -> VideoSendFormat:
@@ -117,7 +119,8 @@ def media_plan(negotiated: Negotiated, mtu: int) -> MediaPlan:
         audio = AudioPlan(negotiated.audio,
                           StreamPlan(negotiated.remote_rtp, negotiated.remote_rtcp,
                                      negotiated.rtcp_mux, sending=negotiated.sending,
-                                     receiving=negotiated.receiving),
+                                     receiving=negotiated.receiving,
+                                     srtp=negotiated.audio_srtp),
                           negotiated.telephone_event_pt, negotiated.telephone_event_rate)
     video = negotiated.video
     if video is None:
@@ -126,7 +129,7 @@ def media_plan(negotiated: Negotiated, mtu: int) -> MediaPlan:
                      if fb in video.rtcp_fb)
     stream = StreamPlan(negotiated.video_rtp, negotiated.video_rtcp, negotiated.video_rtcp_mux,
                         sending=video.sending and not negotiated.on_hold,
-                        receiving=video.receiving)
+                        receiving=video.receiving, srtp=negotiated.video_srtp)
     return MediaPlan(audio, VideoPlan(send_format(video, mtu), stream, feedback))
 
 
@@ -259,8 +262,10 @@ class SipService:
         except ValueError:
             raise UnsupportedUri(f"the host of {uri!r} must be an IP address") from None
         local = self.transport.local_address(remote[0], transport)
-        info = CallInfo(target.user or "", display_name, uri, f"{remote[0]}:{remote[1]}")
+        info = CallInfo(target.user or "", display_name, uri, f"{remote[0]}:{remote[1]}",
+                        encrypted=transport == "tls")
         call = self._new_call("", info, seat)
+        call.transport = transport
         call.local_ip = self._media.advertised_address or local[0]
         call.media.reserve_audio()
         try:
@@ -322,12 +327,15 @@ class SipService:
 
     def _incoming(self, ev: sip.IncomingCall) -> None:
         remote = f"{ev.remote[0]}:{ev.remote[1]}"
-        info = CallInfo(ev.user, ev.display_name or "", ev.from_uri, remote)
+        encrypted = ev.transport == "tls" and ev.sdp is not None and offers_only_srtp(ev.sdp)
+        info = CallInfo(ev.user, ev.display_name or "", ev.from_uri, remote,
+                        encrypted=encrypted)
         decision = self._admit(info)
         if isinstance(decision, Refuse):
             self._refuse(ev.call, info, decision)
             return
         call = self._new_call(ev.call, info, decision)
+        call.transport = ev.transport
         call.local_ip = self._media.advertised_address or ev.local[0]
         try:
             call.media.reserve_audio()
@@ -368,7 +376,7 @@ class SipService:
         audio_port = call.media.reserve_audio()
         return make_offer(call.local_ip, audio_port, self._media.audio_codecs,
                           call.sdp_session, video_port=self._video_port(call, None),
-                          video_policy=self._video_policy)
+                          video_policy=self._video_policy, srtp=call.transport == "tls")
 
     def _refuse(self, handle: str, info: CallInfo, refuse: Refuse) -> None:
         status, reason, headers = sip_answer(refuse)
@@ -388,7 +396,8 @@ class SipService:
         return answer_offer(offer, local_ip=call.local_ip, audio_port=audio_port,
                             preferences=self._media.audio_codecs, session=call.sdp_session,
                             video_port=self._video_port(call, offer),
-                            video_policy=self._video_policy)
+                            video_policy=self._video_policy,
+                            sdes=call.transport == "tls" or self._sdes_without_tls)
 
     def _confirmed(self, handle: str, sdp: bytes | None) -> None:
         call = self.calls.get(handle)
@@ -416,6 +425,7 @@ class SipService:
         # Endpoints that send no display name are shown by their From user part.
         name = call.info.display_name or _user_of(call.info.from_uri)
         return RtpLeg(leg_id_of(handle), self.name, name, call.info.remote, call.media,
+                      secure_signalling=call.transport == "tls",
                       hang_up=lambda reason: self.hang_up(handle, reason),
                       # SIP INFO works whatever RTCP feedback the peer negotiated.
                       signalled_keyframes={"info": lambda: self.send_fast_update(handle)})
