@@ -23,7 +23,7 @@ from gateway.gateway import Gateway, GatewayContext, Notice, UnsupportedUri
 from gateway.leg import CallInfo, Leg, Refuse, RefuseCause
 from gateway.log import log_event
 from gateway.rtp.ports import PortAllocator
-from gateway.tls import TlsSettingsError
+from gateway.tls import TlsIdentity, TlsSettingsError, load_identity
 from mcu.cdr import CallRecorder
 from mcu.conference import Conference, EntryServices, RoomPolicy
 from mcu.control import WebServer, create_app
@@ -106,6 +106,7 @@ class Mcu:
         self._cameras: dict[int, tuple[str, str]] = {}
 
     async def start(self) -> None:
+        web_identity = self._web_identity()  # a bad certificate stops us before anything runs
         self.store = await open_store(self.settings.database.url)
         self.cdr = CallRecorder(self.store)
         if self.store.generated_admin_password:  # first start: shown once, never logged
@@ -121,11 +122,16 @@ class Mcu:
         self.web = WebServer()
         await self.web.start(create_app(self.store, self,
                                         max_body_bytes=self.settings.http.max_body_bytes),
-                             self.settings.http.host, self.settings.http.port)
+                             self.settings.http.host, self.settings.http.port, web_identity)
         log_event(log, "mcu.started", gateways=",".join(g.name for g in self.gateways),
                   schemes=",".join(self.dial_schemes()),
                   rtp_ports=f"{self.settings.rtp.port_min}-{self.settings.rtp.port_max}",
                   ad_hoc=self.settings.conferences.ad_hoc)
+
+    def _web_identity(self) -> TlsIdentity | None:
+        """The certificate the web control serves HTTPS with (``http.tls``), else None;
+        raises TlsSettingsError naming the setting at fault."""
+        return load_identity(self.settings.tls) if self.settings.http.tls else None
 
     async def stop(self) -> None:
         """End every call (each gateway's hang-up), then every conference, then the

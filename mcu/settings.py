@@ -151,6 +151,8 @@ class HttpSettings(BaseModel):
     port: int = Field(8080, ge=0, le=65535, description="0: any free port (tests)")
     max_body_bytes: int = Field(1_048_576, ge=1024, description="larger request bodies "
                                 "are refused with 413 before they are read")
+    tls: bool = Field(False, description="serve HTTPS with the `tls` section's certificate "
+                      "(secure cookies, HSTS); off: plain HTTP, meant for loopback")
 
 
 class DatabaseSettings(BaseModel):
