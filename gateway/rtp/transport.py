@@ -197,6 +197,7 @@ class RtpEndpoint(StreamShell):
         self._rtcp: asyncio.DatagramTransport | None = None
         self._protocols: list[_Socket] = []
         self.srtp: SrtpStream | None = None
+        self._srtp_logged = False
 
     def set_srtp(self, keys: SrtpKeys | None) -> None:
         """Run SRTP with ``keys`` (None: plain RTP); new keys start fresh contexts."""
@@ -230,7 +231,7 @@ class RtpEndpoint(StreamShell):
 
     def _on_rtp(self, data: bytes, addr: Address) -> None:
         if self.srtp is not None:  # rtcp-mux: SRTCP comes this way too
-            plain = self.srtp.unprotect(data, is_rtcp(data))
+            plain = self._unprotect(data, is_rtcp(data), addr)
             if plain is None:
                 return
             data = plain
@@ -238,11 +239,23 @@ class RtpEndpoint(StreamShell):
 
     def _on_rtcp(self, data: bytes, addr: Address) -> None:
         if self.srtp is not None:
-            plain = self.srtp.unprotect(data, True)
+            plain = self._unprotect(data, True, addr)
             if plain is None:
                 return
             data = plain
         self.session.receive_rtcp(data, addr, self._now())
+
+    def _unprotect(self, data: bytes, rtcp: bool, addr: Address) -> bytes | None:
+        assert self.srtp is not None
+        plain = self.srtp.unprotect(data, rtcp)
+        if plain is None and not self._srtp_logged:
+            self._srtp_logged = True  # once per stream: a flood must not flood the log
+            log.warning("rtp %s: dropped an %s packet from %s:%s that failed SRTP (%s); "
+                        "%d bytes", self.label, "SRTCP" if rtcp else "SRTP", addr[0], addr[1],
+                        ", ".join(k for k, v in self.srtp.counters.items()
+                                  if v and k not in ("srtp_protected", "srtp_unprotected")),
+                        len(data))
+        return plain
 
     def _emit(self, data: bytes, rtcp: bool) -> None:
         if self.srtp is not None:
