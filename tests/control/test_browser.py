@@ -344,3 +344,22 @@ async def test_camera_state_shows_live_without_reload(
     await expect(row.locator("td.reason")).to_have_text("not running")
     await expect(row.locator("td.thumb img")).to_have_count(0)
     assert await page.evaluate("window.__notReloaded") is True
+
+
+async def test_encrypted_participants_show_a_lock(
+    browser: object, base_url: str, conference: ConferenceRecord, live: FakeLive,
+) -> None:
+    """Issue 16: a participant on SIP over TLS with SRTP is shown with a lock, on the
+    first render and as the list changes."""
+    expect = async_api.expect
+    room = live.rooms[conference.numeric_id]
+    room[0] = replace(room[0], encrypted=True)
+    page = await log_in(browser, base_url, "admin", ADMIN_PASSWORD)
+    await page.goto(f"{base_url}/conferences/{conference.id}")
+    alice = page.locator("tr[data-participant-id=p1]")
+    await expect(alice).to_have_attribute("data-encrypted", "1")
+    await expect(alice.locator("td.name .lock")).to_have_count(1)
+    await expect(page.locator("tr[data-participant-id=p2] td.name .lock")).to_have_count(0)
+    view = live.add(conference.numeric_id, "p3", "Carol")
+    live.rooms[conference.numeric_id][-1] = replace(view, encrypted=True)
+    await expect(page.locator("tr[data-participant-id=p3] td.name .lock")).to_have_count(1)

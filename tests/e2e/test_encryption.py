@@ -12,7 +12,10 @@ a plaintext INVITE. A plain-RTP baresip is refused from the required conference 
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import json
+import logging
 import subprocess
 import time
 from collections.abc import Iterator
@@ -109,8 +112,23 @@ def mulaw_pcm(payloads: list[bytes]) -> np.ndarray:
     return np.concatenate([decoder.decode(p[:160]) for p in payloads]).astype(np.float64)
 
 
+def secrets_of(mcu: RunningMcu) -> list[str]:
+    """Every SRTP key of the MCU's calls, as SDP (base64) and hex would show it."""
+    def keys(m) -> list[bytes]:  # type: ignore[no-untyped-def]
+        found = []
+        for call in m.gateway("sip").calls.values():
+            for srtp in (call.negotiated.audio_srtp, call.negotiated.video_srtp):
+                if srtp is not None:
+                    found += [srtp.local_key, srtp.remote_key]
+        return found
+    return [text for key in mcu.inspect(keys)
+            for text in (base64.b64encode(key).decode(), key.hex())]
+
+
 def test_three_encrypted_callers_hear_and_see_each_other_and_the_wire_is_srtp(
-        start_mcu, party: list[BaresipPeer], tmp_path: Path) -> None:
+        start_mcu, party: list[BaresipPeer], tmp_path: Path,
+        caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
     mcu = start_mcu(video=VIDEO)
     conferences(mcu)
     colours = ["red", "green", "blue"]
@@ -125,9 +143,14 @@ def test_three_encrypted_callers_hear_and_see_each_other_and_the_wire_is_srtp(
         time.sleep(TALK_SECONDS)
         stats = legs(mcu, REQUIRED)
         views = mcu.inspect(lambda m: m.participants(REQUIRED))
+        keys = secrets_of(mcu)
         hang_up_all(callers)
     assert_hears_others_not_self(callers, TONES[:3])
     assert all(view.encrypted for view in views)
+    assert len(keys) == 3 * 2 * 2 * 2  # callers x streams x (ours, theirs) x spellings
+    shown = json.dumps(stats, default=str) + json.dumps([v.as_json() for v in views])
+    for key in keys:
+        assert key not in caplog.text and key not in shown
     for leg in stats.values():
         assert leg["encrypted"] is True
         for kind in ("audio", "video"):

@@ -65,6 +65,19 @@
       return td;
     };
 
+    // The name, with a lock for a participant whose signalling and media are encrypted.
+    const nameCell = function (p) {
+      const td = cell(p.display_name, "name");
+      if (p.encrypted) {
+        const lock = document.createElement("span");
+        lock.className = "lock";
+        lock.title = "encrypted: SIP over TLS with SRTP";
+        lock.textContent = "\u{1F512}";
+        td.append(" ", lock);
+      }
+      return td;
+    };
+
     const button = function (action, label, extra) {
       const b = document.createElement("button");
       b.type = "button";
@@ -105,9 +118,10 @@
         tr.dataset.muted = p.muted ? "1" : "0";
         tr.dataset.speaking = p.speaking ? "1" : "0";
         tr.dataset.important = p.important ? "1" : "0";
+        tr.dataset.encrypted = p.encrypted ? "1" : "0";
         if (can.thumbnails) tr.append(thumbnail(p.id));
         tr.append(
-          cell(p.display_name, "name"),
+          nameCell(p),
           cell(p.remote, "remote"),
           cell(p.state, "state"),
           cell(p.role || "", "role"),
