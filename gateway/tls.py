@@ -183,3 +183,62 @@ def _generate(cert_path: Path, key_path: Path, now: datetime.datetime) -> None:
     with os.fdopen(descriptor, "wb") as out:
         out.write(key_bytes)
     cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+
+
+class TlsStream:
+    """TLS over one byte stream, sans-IO (``ssl.MemoryBIO``): ciphertext in, plaintext
+    and ciphertext out. The shell owns the socket; handshake errors surface as
+    ``ssl.SSLError`` from ``feed`` right where the bad bytes came, so the shell can
+    log them once with the peer's address (asyncio's own TLS closes such a connection
+    silently). Plaintext written before the handshake ends waits for it."""
+
+    def __init__(self, context: ssl.SSLContext, *, server_side: bool) -> None:
+        self._incoming, self._outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+        self._ssl = context.wrap_bio(self._incoming, self._outgoing, server_side=server_side)
+        self.handshaken = False
+        self.closed = False  # the peer sent close_notify
+        self._waiting: list[bytes] = []
+
+    def start(self) -> bytes:
+        """A client's first flight (ClientHello); nothing for a server."""
+        self._handshake()
+        return self._outgoing.read()
+
+    def feed(self, data: bytes) -> tuple[bytes, bytes]:
+        """Received ciphertext -> (plaintext for the application, bytes to send).
+        Raises ``ssl.SSLError`` for a failed handshake or a corrupt record."""
+        self._incoming.write(data)
+        if not self.handshaken and not self._handshake():
+            return b"", self._outgoing.read()
+        plain = bytearray()
+        while True:
+            try:
+                chunk = self._ssl.read(65536)
+            except ssl.SSLWantReadError:
+                break
+            except ssl.SSLZeroReturnError:
+                self.closed = True
+                break
+            if not chunk:
+                break
+            plain += chunk
+        return bytes(plain), self._outgoing.read()
+
+    def write(self, data: bytes) -> bytes:
+        """Plaintext to send -> ciphertext (nothing yet while the handshake runs)."""
+        if not self.handshaken:
+            self._waiting.append(data)
+            return b""
+        self._ssl.write(data)
+        return self._outgoing.read()
+
+    def _handshake(self) -> bool:
+        try:
+            self._ssl.do_handshake()
+        except ssl.SSLWantReadError:
+            return False
+        self.handshaken = True
+        for data in self._waiting:
+            self._ssl.write(data)
+        self._waiting.clear()
+        return True

@@ -17,10 +17,13 @@ message and idle timeouts from ``SipLimits``), asked on the heartbeat; its notic
 to ``on_notice`` and its counts to ``statistics()``.
 
 TLS (RFC 3261 section 26): with a server context, a second stream listener on
-``tls_port``; asyncio's ssl terminates TLS (handshakes never block the loop, and a
-handshake that fails or times out just closes that connection), and the core sees the
-connection's bytes as transport "tls". Requests the core sends over "tls" open a TLS
-connection with the client context when none is up to that peer.
+``tls_port``. Each TLS connection runs a ``gateway.tls.TlsStream`` (sans-IO TLS over
+memory buffers: the handshake is a little CPU per flight, never a wait), so a
+handshake that fails (garbage, plain SIP, an old TLS version) or does not finish in
+``TLS_HANDSHAKE_TIMEOUT_S`` closes that connection and is logged once with the peer's
+address. The core sees the connection's plaintext as transport "tls". Requests the
+core sends over "tls" open a TLS connection with the client context when none is up
+to that peer.
 
 Time: the core reads no clock. The shell gives it ``loop.time()`` with every datagram,
 stream chunk and timer, and on a ``HEARTBEAT_S`` tick while open, so an action called
@@ -39,6 +42,8 @@ import ssl
 from collections.abc import Callable
 
 from gateway.gateway import Notice
+from gateway.log import log_event
+from gateway.tls import TlsStream
 
 from .endpoint import Event, SipEndpoint
 from .settings import SipLimits
@@ -73,10 +78,12 @@ class _Udp(asyncio.DatagramProtocol):
 
 
 class _Tcp(asyncio.Protocol):
-    def __init__(self, shell: SipTransport, inbound: bool = False, secure: bool = False
-                 ) -> None:
+    def __init__(self, shell: SipTransport, inbound: bool = False,
+                 tls: TlsStream | None = None) -> None:
         self.shell = shell
-        self.name = "tls" if secure else "tcp"  # the transport the core is told
+        self.tls = tls
+        self.name = "tls" if tls is not None else "tcp"  # the transport the core is told
+        self._handshake_timer: asyncio.TimerHandle | None = None
         self.inbound = inbound  # accepted by our server (policed), not dialled by us
         self.refused = False  # closed unread by the guard: never seen by the endpoint
         self.conn_id = next(shell._conn_ids)
@@ -97,12 +104,50 @@ class _Tcp(asyncio.Protocol):
             return
         self.shell._conns[self.conn_id] = self
         self.shell._by_remote[self.peer] = self.conn_id
+        if self.tls is not None:
+            loop = asyncio.get_running_loop()
+            self._handshake_timer = loop.call_later(TLS_HANDSHAKE_TIMEOUT_S,
+                                                    self._handshake_overdue)
+            self._write_raw(self.tls.start())
 
     def data_received(self, data: bytes) -> None:
-        if not self.refused:
-            self.shell._on_stream(self, data)
+        if self.refused:
+            return
+        if self.tls is not None:
+            try:
+                data, reply = self.tls.feed(data)
+            except ssl.SSLError as error:
+                self._tls_failed(_tls_reason(error))
+                return
+            self._write_raw(reply)
+            if self.tls.handshaken and self._handshake_timer is not None:
+                self._handshake_timer.cancel()
+                self._handshake_timer = None
+            if not data:
+                return
+        self.shell._on_stream(self, data)
+
+    def write(self, data: bytes) -> None:
+        """Send SIP bytes on this connection (encrypted when it is TLS)."""
+        self._write_raw(self.tls.write(data) if self.tls is not None else data)
+
+    def _write_raw(self, data: bytes) -> None:
+        if data and self.transport is not None and not self.transport.is_closing():
+            self.transport.write(data)
+
+    def _handshake_overdue(self) -> None:
+        self._handshake_timer = None
+        self._tls_failed("handshake not finished in time")
+
+    def _tls_failed(self, reason: str) -> None:
+        self.refused = True  # nothing more is read from it
+        self.shell._tls_failed(self, reason)
+        if self.transport is not None:
+            self.transport.close()
 
     def connection_lost(self, exc: Exception | None) -> None:
+        if self._handshake_timer is not None:
+            self._handshake_timer.cancel()
         self.shell._on_conn_lost(self)
 
 
@@ -125,6 +170,7 @@ class SipTransport:
         self._tls_server_context = tls_server  # None: no TLS listener
         self._tls_client_context = tls_client
         self._tls_server: asyncio.Server | None = None
+        self.tls_failures = 0  # handshakes that failed: garbage, plain SIP, timeouts
         self.on_events = on_events
         self._loop: asyncio.AbstractEventLoop | None = None
         self._udp: asyncio.DatagramTransport | None = None
@@ -157,10 +203,10 @@ class SipTransport:
             if not self.udp or self.port == 0:
                 self.port = self._server.sockets[0].getsockname()[1]
         if self._tls_server_context is not None:
+            context = self._tls_server_context
             self._tls_server = await loop.create_server(
-                lambda: _Tcp(self, inbound=True, secure=True), self.host, self.tls_port,
-                ssl=self._tls_server_context, reuse_address=True,
-                ssl_handshake_timeout=TLS_HANDSHAKE_TIMEOUT_S)
+                lambda: _Tcp(self, inbound=True, tls=TlsStream(context, server_side=True)),
+                self.host, self.tls_port, reuse_address=True)
             self.tls_port = self._tls_server.sockets[0].getsockname()[1]
         self.flush()
 
@@ -248,6 +294,12 @@ class SipTransport:
             self.endpoint.connection_lost(conn.conn_id)
             self.flush()
 
+    # ------------------------------------------------------------------ TLS
+    def _tls_failed(self, conn: _Tcp, reason: str) -> None:
+        self.tls_failures += 1
+        log_event(log, "sip.tls_failed", level=logging.WARNING,
+                  remote=f"{conn.peer[0]}:{conn.peer[1]}", reason=reason)
+
     # ------------------------------------------------------------------ TCP policy
     def _admit_conn(self, conn: _Tcp) -> bool:
         keep = self.guard.opened(conn.conn_id, conn.peer[0], self.now())
@@ -275,8 +327,9 @@ class SipTransport:
                 log.exception("sip: on_notice callback failed")
 
     def statistics(self) -> dict[str, int]:
-        """Monotonic counts of the TCP policy: refused, closed slow, closed idle."""
-        return self.guard.statistics()
+        """Monotonic counts of the TCP policy (refused, closed slow, closed idle) and of
+        failed TLS handshakes."""
+        return {**self.guard.statistics(), "tls_handshakes_failed": self.tls_failures}
 
     # ------------------------------------------------------------------ output
     def flush(self) -> None:
@@ -334,7 +387,7 @@ class SipTransport:
             if conn is not None and conn.name != transport:
                 conn = None  # never TLS traffic on a plain connection, nor the reverse
         if conn is not None and conn.transport is not None and not conn.transport.is_closing():
-            conn.transport.write(data)
+            conn.write(data)
             return
         key = (remote[0], remote[1])
         queue = self._connecting.get(key)
@@ -356,12 +409,19 @@ class SipTransport:
             return
         try:
             _, proto = await self._loop.create_connection(
-                lambda: _Tcp(self, secure=secure), remote[0], remote[1], ssl=context,
-                ssl_handshake_timeout=TLS_HANDSHAKE_TIMEOUT_S if secure else None)
-        except (OSError, ssl.SSLError) as exc:
+                lambda: _Tcp(self, tls=TlsStream(context, server_side=False)
+                             if context is not None else None), remote[0], remote[1])
+        except OSError as exc:
             log.warning("sip: cannot connect to %s:%s: %s", remote[0], remote[1], exc)
             self._connecting.pop(remote, None)
             return
         for data in self._connecting.pop(remote, []):
-            assert proto.transport is not None
-            proto.transport.write(data)
+            proto.write(data)
+
+
+def _tls_reason(error: BaseException) -> str:
+    """What went wrong in a handshake, in a few words (never more of the peer's bytes)."""
+    if isinstance(error, ssl.SSLError):
+        return (error.reason or type(error).__name__).lower().replace("_", " ")
+    return type(error).__name__
+

@@ -197,3 +197,42 @@ def test_plain_rtp_is_refused_where_required_and_mixes_where_optional(
     assert_hears_others_not_self([plain, secure], TONES[:2])
     assert {name: v.encrypted for name, v in views.items()} == {"plain": False, "secure": True}
     mcu.wait_idle()
+
+
+def baresip_certificate(tmp_path: Path) -> Path:
+    """A PEM with key and certificate, which baresip's ``sip_certificate`` takes to
+    listen for TLS (on its SIP port + 1)."""
+    from gateway.tls import GENERATED_CERTIFICATE, GENERATED_KEY, TlsSettings, load_identity
+
+    identity = load_identity(TlsSettings(directory=str(tmp_path / "peer-tls")))
+    both = tmp_path / "peer-tls" / "baresip.pem"
+    both.write_bytes((tmp_path / "peer-tls" / GENERATED_KEY).read_bytes()
+                     + (tmp_path / "peer-tls" / GENERATED_CERTIFICATE).read_bytes())
+    assert identity.generated
+    return both
+
+
+def test_the_mcu_dials_out_over_tls_with_srtp(start_mcu, party: list[BaresipPeer],
+                                              tmp_path: Path) -> None:
+    """``sips:`` dial-out: TLS to the callee, our SRTP offer answered, the callee joins
+    the required conference and hears the caller there."""
+    mcu = start_mcu()
+    conferences(mcu)
+    caller = peer(party, tmp_path, "caller", TONES[0], True)
+    callee = BaresipPeer(tmp_path, "callee", 0, TONES[1], ["pcmu"], transport="tls",
+                         account_params=SRTP,
+                         extra_config={"sip_certificate": str(baresip_certificate(tmp_path))})
+    party.append(callee)
+    callee.start()
+    dial(mcu, caller, REQUIRED)
+    caller.wait_established(timeout=15)
+    target = f"sips:callee@127.0.0.1:{callee.sip_port + 1}"
+    mcu.inspect(lambda m: m.dial_out(REQUIRED, target))
+    callee.wait_established(timeout=15)
+    mcu.wait_until(lambda m: len(m.participants(REQUIRED)) == 2, timeout=15)
+    time.sleep(TALK_SECONDS)
+    views = mcu.inspect(lambda m: m.participants(REQUIRED))
+    hang_up_all([caller, callee])
+    assert all(v.encrypted for v in views), views
+    assert_hears_others_not_self([caller, callee], TONES[:2])
+    mcu.wait_idle()
