@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from gateway.leg import Hangup, KeyFrameRequest, LegEvent
 from gateway.log import log_event
 from gateway.media import AudioFormat, EncodedAudio, EncodedVideo, VideoSendFormat
+from gateway.rtp.dtls import DtlsPlan
 from gateway.rtp.ports import PortAllocator, PortPair, PortsExhausted
 from gateway.rtp.session import AacRtpSession, RtpSession
 from gateway.rtp.settings import RtpSettings
@@ -47,7 +48,7 @@ class StreamPlan:
     rtcp_mux: bool
     sending: bool  # we send and the peer takes it (not on hold, not its sendonly)
     receiving: bool  # the peer sends to us
-    srtp: SrtpKeys | None = None  # SRTP with these keys; None: plain RTP
+    srtp: SrtpKeys | DtlsPlan | None = None  # SDES keys, or keys DTLS will make; None: RTP
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,7 +195,7 @@ class RtpMediaSession:
     def encrypted(self) -> bool:
         """Every stream that runs is SRTP (False with none running)."""
         running = [e for e in (self.audio, self.video) if e is not None]
-        return bool(running) and all(getattr(e, "srtp", None) is not None for e in running)
+        return bool(running) and all(getattr(e, "encrypted", False) for e in running)
 
     def statistics(self) -> dict[str, object]:
         """Codecs, packets, loss, jitter and key frames of each stream, both ways; SRTP
@@ -249,15 +250,14 @@ def _audio_session(audio: AudioPlan, settings: RtpSettings) -> RtpSession:
 
 
 def _srtp_statistics(endpoint: StreamShell) -> dict[str, object]:
-    srtp = getattr(endpoint, "srtp", None)
-    if srtp is None:
+    if not isinstance(endpoint, RtpEndpoint):
         return {"srtp": None}
-    return {"srtp": srtp.keys.suite, **srtp.counters}
+    return endpoint.protection.statistics()
 
 
 def _direct(endpoint: StreamShell, stream: StreamPlan | None) -> None:
     if isinstance(endpoint, RtpEndpoint) and stream is not None:
-        endpoint.set_srtp(stream.srtp)  # before directions: nothing leaves in clear
+        endpoint.set_protection(stream.srtp)  # before directions: nothing leaves in clear
     if stream is None:  # dropped by a renegotiation: keep the port, send nothing
         session = endpoint.session
         endpoint.update_remote(session.remote_rtp, session.remote_rtcp, session.rtcp_mux,

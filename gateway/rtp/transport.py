@@ -16,10 +16,10 @@ from collections.abc import Callable
 from gateway.leg import Dtmf
 from gateway.media import EncodedAudio
 from gateway.rtp.ports import PortAllocator, PortPair
-from gateway.rtp.session import Address, RtpSession, is_rtcp
-from gateway.rtp.srtp import SrtpStream
+from gateway.rtp.protection import Plan as ProtectionPlan
+from gateway.rtp.protection import Protection
+from gateway.rtp.session import Address, RtpSession
 from gateway.rtp.video import VideoRtpSession
-from gateway.sdp.crypto import SrtpKeys
 
 log = logging.getLogger(__name__)
 
@@ -154,8 +154,12 @@ class StreamShell:
             await asyncio.sleep(tick)
             now = self._now()
             self.session.poll(now)
+            self._tick(now)
             self._send_rtcp(self.session.rtcp_report(now))
             self._check_inactivity(now)
+
+    def _tick(self, now: float) -> None:
+        """Time-driven work of the carrier (DTLS retransmissions)."""
 
     def _check_inactivity(self, now: float) -> None:
         if self._timed_out or not self.receiving:
@@ -176,9 +180,9 @@ class RtpEndpoint(StreamShell):
     """Owns one port pair; feeds the session with ``loop.time()``.
 
     With rtcp-mux RTCP goes over the RTP socket; the RTCP port stays bound anyway so
-    a re-INVITE can turn mux off. With SRTP keys every datagram is unprotected before
-    the session sees it (one that fails is dropped, counted in ``srtp``) and every
-    packet protected on its way out.
+    a re-INVITE can turn mux off. Every datagram passes its ``Protection`` (plain,
+    SDES-keyed SRTP, or DTLS-SRTP) on the way in and out; a drop or a failed DTLS
+    handshake is logged once per stream with the peer's address.
     """
 
     def __init__(
@@ -196,15 +200,23 @@ class RtpEndpoint(StreamShell):
         self._rtp: asyncio.DatagramTransport | None = None
         self._rtcp: asyncio.DatagramTransport | None = None
         self._protocols: list[_Socket] = []
-        self.srtp: SrtpStream | None = None
-        self._srtp_logged = False
+        self.protection = Protection()
+        self._logged: set[str] = set()
 
-    def set_srtp(self, keys: SrtpKeys | None) -> None:
-        """Run SRTP with ``keys`` (None: plain RTP); new keys start fresh contexts."""
-        if keys is None:
-            self.srtp = None
-        elif self.srtp is None or self.srtp.keys != keys:
-            self.srtp = SrtpStream(keys)
+    def set_protection(self, plan: ProtectionPlan) -> None:
+        """Plain RTP (None), SRTP with SDES keys, or DTLS-SRTP; a changed plan (new
+        keys in a re-INVITE) starts fresh contexts, an unchanged one keeps them."""
+        if plan == self.protection.plan and self.session.rtcp_mux == self.protection.rtcp_mux:
+            return
+        self.protection = Protection(plan, self.session.rtcp_mux)
+        if self._started:
+            self._send_dtls(self.protection.start(self._now()))
+
+    @property
+    def encrypted(self) -> bool:
+        """SRTP on this stream: nothing flows in clear (DTLS keys may still be coming,
+        and until they are nothing flows at all)."""
+        return self.protection.active
 
     @property
     def local_port(self) -> int:
@@ -218,6 +230,7 @@ class RtpEndpoint(StreamShell):
         self._rtp = await self._open(self.ports.rtp_sock, self._on_rtp)
         self._rtcp = await self._open(self.ports.rtcp_sock, self._on_rtcp)
         self._start_timers()
+        self._send_dtls(self.protection.start(self._now()))
 
     async def _open(
         self, sock: socket.socket, handler: Callable[[bytes, Address], None]
@@ -230,39 +243,54 @@ class RtpEndpoint(StreamShell):
         return transport
 
     def _on_rtp(self, data: bytes, addr: Address) -> None:
-        if self.srtp is not None:  # rtcp-mux: SRTCP comes this way too
-            plain = self._unprotect(data, is_rtcp(data), addr)
-            if plain is None:
-                return
-            data = plain
-        self.session.receive_rtp(data, addr, self._now())
+        plain = self._inbound(data, "rtp", addr)
+        if plain is not None:
+            self.session.receive_rtp(plain, addr, self._now())
 
     def _on_rtcp(self, data: bytes, addr: Address) -> None:
-        if self.srtp is not None:
-            plain = self._unprotect(data, True, addr)
-            if plain is None:
-                return
-            data = plain
-        self.session.receive_rtcp(data, addr, self._now())
+        plain = self._inbound(data, "rtcp", addr)
+        if plain is not None:
+            self.session.receive_rtcp(plain, addr, self._now())
 
-    def _unprotect(self, data: bytes, rtcp: bool, addr: Address) -> bytes | None:
-        assert self.srtp is not None
-        plain = self.srtp.unprotect(data, rtcp)
-        if plain is None and not self._srtp_logged:
-            self._srtp_logged = True  # once per stream: a flood must not flood the log
-            log.warning("rtp %s: dropped an %s packet from %s:%s that failed SRTP (%s); "
-                        "%d bytes", self.label, "SRTCP" if rtcp else "SRTP", addr[0], addr[1],
-                        ", ".join(k for k, v in self.srtp.counters.items()
-                                  if v and k not in ("srtp_protected", "srtp_unprotected")),
-                        len(data))
+    def _inbound(self, data: bytes, component: str, addr: Address) -> bytes | None:
+        protection = self.protection
+        if not protection.active:
+            return data
+        plain, replies = protection.inbound(data, component, self._now())
+        transport = self._rtp if component == "rtp" else self._rtcp
+        for reply in replies:  # DTLS answers go back where the handshake came from
+            if transport is not None:
+                self._send(transport, reply, addr)
+        if plain is None and not replies:
+            self._log_once("drop", "dropped a packet from %s:%s that failed SRTP (%s); %d "
+                           "bytes", addr[0], addr[1], _drops(protection), len(data))
+        if protection.failure:
+            self._log_once("dtls", "%s (peer %s:%s)", protection.failure, addr[0], addr[1])
         return plain
 
+    def _log_once(self, what: str, message: str, *args: object) -> None:
+        if what not in self._logged:  # a flood must not flood the log
+            self._logged.add(what)
+            log.warning("rtp %s: " + message, self.label, *args)
+
+    def _tick(self, now: float) -> None:
+        if self.protection.active:
+            self._send_dtls(self.protection.tick(now))
+
+    def _send_dtls(self, flights: dict[str, list[bytes]]) -> None:
+        for component, datagrams in flights.items():
+            rtcp = component == "rtcp"
+            transport = self._rtcp if rtcp else self._rtp
+            addr = self.session.rtcp_destination if rtcp else self.session.rtp_destination
+            for datagram in datagrams:
+                if transport is not None:
+                    self._send(transport, datagram, addr)
+
     def _emit(self, data: bytes, rtcp: bool) -> None:
-        if self.srtp is not None:
-            protected = self.srtp.protect(data, rtcp)
-            if protected is None:
-                return
-            data = protected
+        protected = self.protection.outbound(data, rtcp)
+        if protected is None:
+            return  # SRTP asked for and its keys not there yet: never in clear
+        data = protected
         if not rtcp:
             transport, addr = self._rtp, self.session.rtp_destination
         else:
@@ -337,3 +365,9 @@ class CarriedEndpoint(StreamShell):
             return
         await self._stop_timers()
         self._closed = True
+
+
+def _drops(protection: Protection) -> str:
+    counts = protection.statistics()
+    return ", ".join(name for name in ("srtp_replayed", "srtp_auth_failed", "srtp_malformed",
+                                       "srtp_dropped_unkeyed") if counts.get(name))

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from gateway.sdp.model import Media, RtpMap, SessionDescription
 
-RTP_PROTOS = ("RTP/AVP", "RTP/AVPF", "RTP/SAVP", "RTP/SAVPF")  # SAVP: SRTP, SDES keys
+RTP_PROTOS = ("RTP/AVP", "RTP/AVPF", "RTP/SAVP", "RTP/SAVPF",  # SAVP: SRTP, SDES keys
+              "UDP/TLS/RTP/SAVP", "UDP/TLS/RTP/SAVPF")  # SRTP keyed by DTLS
 ANSWER_DIRECTION = {
     "sendrecv": "sendrecv",
     "sendonly": "recvonly",

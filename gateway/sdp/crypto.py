@@ -23,7 +23,8 @@ from dataclasses import dataclass
 
 from gateway.sdp.model import Media, SdpError
 
-SECURE_PROTOS = ("RTP/SAVP", "RTP/SAVPF")
+SECURE_PROTOS = ("RTP/SAVP", "RTP/SAVPF", "UDP/TLS/RTP/SAVP", "UDP/TLS/RTP/SAVPF")
+_SETUP_ANSWER = {"actpass": "passive", "active": "passive", "passive": "active"}
 SUITES: dict[str, int] = {  # suite -> master key + salt length (bytes)
     "AES_CM_128_HMAC_SHA1_80": 30,
     "AES_CM_128_HMAC_SHA1_32": 30,
@@ -62,6 +63,45 @@ class Crypto:
 
 def is_secure(media: Media) -> bool:
     return media.proto.upper() in SECURE_PROTOS
+
+
+@dataclass(frozen=True, slots=True)
+class DtlsSetup:
+    """DTLS-SRTP negotiated for one stream (RFC 5763): whether we are the DTLS server
+    (we answered a=setup:passive) and the fingerprint the peer's certificate must have."""
+
+    server: bool
+    remote_fingerprint: str  # "sha-256 AB:CD:..."
+
+
+def is_dtls(media: Media, session_attributes: list[tuple[str, str | None]]) -> bool:
+    """Keyed by DTLS rather than SDES: UDP/TLS/RTP/SAVP(F), or SAVP with a fingerprint
+    and no a=crypto (older offers)."""
+    if media.proto.upper().startswith("UDP/TLS/"):
+        return True
+    has_fingerprint = media.attribute("fingerprint") is not None or any(
+        key == "fingerprint" for key, _ in session_attributes)
+    return is_secure(media) and has_fingerprint and not media.values("crypto")
+
+
+def answer_dtls(media: Media, session_attributes: list[tuple[str, str | None]],
+                our_fingerprint: str | None) -> tuple[DtlsSetup, list[tuple[str, str]]]:
+    """Our side of a DTLS-SRTP stream: the setup and the attributes of our answer
+    (a=fingerprint, a=setup). SdpError(488) when it cannot be done."""
+    if our_fingerprint is None:
+        raise SdpError(488, "DTLS-SRTP is not available here (no TLS identity)")
+    fingerprint = media.attribute("fingerprint") or next(
+        (value for key, value in session_attributes if key == "fingerprint" and value), None)
+    if not fingerprint or fingerprint.split(" ", 1)[0].lower() != "sha-256":
+        raise SdpError(488, "DTLS-SRTP offered without a sha-256 a=fingerprint")
+    offered = (media.attribute("setup") or next(
+        (value for key, value in session_attributes if key == "setup" and value),
+        "active")).strip().lower()
+    ours = _SETUP_ANSWER.get(offered)
+    if ours is None:
+        raise SdpError(488, f"a=setup:{offered[:16]} cannot be answered")
+    setup = DtlsSetup(server=ours == "passive", remote_fingerprint=fingerprint.strip())
+    return setup, [("fingerprint", our_fingerprint), ("setup", ours)]
 
 
 def parse_crypto(value: str) -> Crypto:

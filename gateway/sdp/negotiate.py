@@ -24,10 +24,13 @@ from dataclasses import dataclass, field
 from gateway.media import FRAME_MS, AudioFormat
 from gateway.sdp.common import ANSWER_DIRECTION, RTP_PROTOS, add_format, remote_direction
 from gateway.sdp.crypto import (
+    DtlsSetup,
     RandomBytes,
     SrtpKeys,
     accept_crypto,
     answer_crypto,
+    answer_dtls,
+    is_dtls,
     is_secure,
     offer_crypto,
 )
@@ -114,12 +117,12 @@ class Negotiated:
     video_rtp: tuple[str, int] = ("0.0.0.0", 0)
     video_rtcp: tuple[str, int] = ("0.0.0.0", 0)
     video_rtcp_mux: bool = False
-    audio_srtp: SrtpKeys | None = None  # None: plain RTP
-    video_srtp: SrtpKeys | None = None
+    audio_srtp: SrtpKeys | DtlsSetup | None = None  # None: plain RTP; DtlsSetup: keys
+    video_srtp: SrtpKeys | DtlsSetup | None = None  # come from a DTLS handshake
 
     @property
     def encrypted(self) -> bool:
-        """Every stream this exchange runs is SRTP."""
+        """Every stream this exchange runs is SRTP (SDES or DTLS keyed)."""
         streams = [(self.audio, self.audio_srtp), (self.video, self.video_srtp)]
         running = [keys for media, keys in streams if media is not None]
         return bool(running) and all(keys is not None for keys in running)
@@ -149,11 +152,14 @@ def answer_offer(
     video_policy: VideoPolicy | None = None,
     sdes: bool = False,
     random_bytes: RandomBytes = secrets.token_bytes,
+    dtls_fingerprint: str | None = None,
 ) -> Negotiated:
     """Answer ``offer``; SdpError(400) if malformed, SdpError(488) if nothing fits.
 
     ``sdes``: SRTP streams may be keyed in SDP here (the signalling is encrypted, or
     a setting allows it); without it an SRTP stream we would answer is a 488.
+    ``dtls_fingerprint`` (our certificate's, "sha-256 ..."): DTLS-SRTP streams are
+    answered with it; without it they are a 488.
 
     Video is answered only with both ``video_port`` and ``video_policy``. An offer
     whose only usable stream is video (a SIP camera) is answered video-only: the
@@ -165,7 +171,7 @@ def answer_offer(
         raise SdpError(488, "no common audio codec")
     index = chosen[0] if chosen is not None else None
     answer_media: list[Media] = []
-    keys: dict[str, SrtpKeys] = {}
+    keys: dict[str, SrtpKeys | DtlsSetup] = {}
     for i, offered in enumerate(desc.media):
         if chosen is not None and i == index:
             audio, event = chosen[1], chosen[2]
@@ -177,7 +183,13 @@ def answer_offer(
         else:
             answer_media.append(_rejected(offered))
             continue
-        if is_secure(offered):
+        if is_dtls(offered, desc.attributes):
+            setup, attributes = answer_dtls(offered, desc.attributes, dtls_fingerprint)
+            answer = answer_media[-1]
+            answer.attributes[len(answer.attributes) - 1:len(answer.attributes) - 1] = [
+                *attributes]
+            keys[offered.media] = setup
+        elif is_secure(offered):
             keys[offered.media] = _key_answer(offered, answer_media[-1], sdes, random_bytes)
     answer = _render(local_ip, session, answer_media)
     if chosen is not None:

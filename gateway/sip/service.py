@@ -35,9 +35,11 @@ from gateway.leg import (
 )
 from gateway.log import log_event
 from gateway.media import VideoSendFormat
+from gateway.rtp.dtls import DtlsCredentials, DtlsPlan
 from gateway.rtp.media import AudioPlan, MediaPlan, RtpLeg, RtpMediaSession, StreamPlan, VideoPlan
 from gateway.rtp.ports import PortAllocator, PortsExhausted
 from gateway.rtp.settings import MediaSettings, RtpSettings
+from gateway.sdp.crypto import DtlsSetup, SrtpKeys
 from gateway.sdp.model import SdpError
 from gateway.sdp.negotiate import (
     LocalSession,
@@ -112,7 +114,17 @@ def send_format(video: VideoAnswer, mtu: int) -> VideoSendFormat:
                            packetization_mode=fmt.packetization_mode or 0, mtu=mtu)
 
 
-def media_plan(negotiated: Negotiated, mtu: int) -> MediaPlan:
+def _protection(keys: SrtpKeys | DtlsSetup | None,
+                credentials: DtlsCredentials | None) -> SrtpKeys | DtlsPlan | None:
+    """SDES keys as they are; a DTLS setup with the certificate to shake hands with."""
+    if isinstance(keys, DtlsSetup):
+        assert credentials is not None  # answer_offer refuses DTLS without them
+        return DtlsPlan(keys.server, keys.remote_fingerprint, credentials)
+    return keys
+
+
+def media_plan(negotiated: Negotiated, mtu: int,
+               credentials: DtlsCredentials | None = None) -> MediaPlan:
     """What an offer/answer exchange asks the RTP layer to run."""
     audio = None
     if negotiated.audio is not None:
@@ -120,7 +132,7 @@ def media_plan(negotiated: Negotiated, mtu: int) -> MediaPlan:
                           StreamPlan(negotiated.remote_rtp, negotiated.remote_rtcp,
                                      negotiated.rtcp_mux, sending=negotiated.sending,
                                      receiving=negotiated.receiving,
-                                     srtp=negotiated.audio_srtp),
+                                     srtp=_protection(negotiated.audio_srtp, credentials)),
                           negotiated.telephone_event_pt, negotiated.telephone_event_rate)
     video = negotiated.video
     if video is None:
@@ -129,7 +141,8 @@ def media_plan(negotiated: Negotiated, mtu: int) -> MediaPlan:
                      if fb in video.rtcp_fb)
     stream = StreamPlan(negotiated.video_rtp, negotiated.video_rtcp, negotiated.video_rtcp_mux,
                         sending=video.sending and not negotiated.on_hold,
-                        receiving=video.receiving, srtp=negotiated.video_srtp)
+                        receiving=video.receiving,
+                        srtp=_protection(negotiated.video_srtp, credentials))
     return MediaPlan(audio, VideoPlan(send_format(video, mtu), stream, feedback))
 
 
@@ -178,6 +191,8 @@ class SipService:
             tls_client=client_context(verify_peers) if tls is not None else None,
         )
         self.tls = tls
+        # DTLS-SRTP (peers that offer only it) shakes hands with the TLS certificate.
+        self._dtls = DtlsCredentials.load(tls.certificate, tls.private_key) if tls else None
         self.schemes = ("sip", "sips") if tls is not None else ("sip",)
         self._sdes_without_tls = sip_settings.sdes_without_tls
         # Shared with the other gateways when the MCU passes its allocator.
@@ -354,7 +369,7 @@ class SipService:
         self.calls[ev.call] = call
         self.admission.pending(ev.remote[0], ev.call)  # its seat and ports, until ACK or end
         if call.negotiated is not None:
-            call.media.start(media_plan(call.negotiated, self._mtu))
+            call.media.start(media_plan(call.negotiated, self._mtu, self._dtls))
         self._respond(ev.call, 200, "OK", body=body)
         video = call.negotiated.video if call.negotiated else None
         log_event(log, "sip.answered", call=ev.call, user=ev.user, remote=info.remote,
@@ -397,7 +412,8 @@ class SipService:
                             preferences=self._media.audio_codecs, session=call.sdp_session,
                             video_port=self._video_port(call, offer),
                             video_policy=self._video_policy,
-                            sdes=call.transport == "tls" or self._sdes_without_tls)
+                            sdes=call.transport == "tls" or self._sdes_without_tls,
+                            dtls_fingerprint=self._dtls.fingerprint if self._dtls else None)
 
     def _confirmed(self, handle: str, sdp: bytes | None) -> None:
         call = self.calls.get(handle)
@@ -415,7 +431,7 @@ class SipService:
                           remote=call.info.remote, reason=error.reason)
                 self.hang_up(handle, "bad-sdp-in-ack")
                 return
-            call.media.start(media_plan(call.negotiated, self._mtu))
+            call.media.start(media_plan(call.negotiated, self._mtu, self._dtls))
         if call.leg is None and call.seat is not None:
             call.leg = self._leg(call)
             call.seat.join(call.leg)
@@ -446,7 +462,7 @@ class SipService:
             return
         was_on_hold = call.negotiated.on_hold
         call.negotiated = negotiated
-        call.media.update(media_plan(negotiated, self._mtu))
+        call.media.update(media_plan(negotiated, self._mtu, self._dtls))
         self._respond(handle, 200, "OK", body=negotiated.answer_sdp)
         if call.leg and negotiated.on_hold != was_on_hold:
             log_event(log, "sip.hold", call=handle, on_hold=negotiated.on_hold)

@@ -236,3 +236,31 @@ def test_the_mcu_dials_out_over_tls_with_srtp(start_mcu, party: list[BaresipPeer
     assert all(v.encrypted for v in views), views
     assert_hears_others_not_self([caller, callee], TONES[:2])
     mcu.wait_idle()
+
+
+def test_a_dtls_srtp_caller_is_encrypted_and_heard(start_mcu, party: list[BaresipPeer],
+                                                   tmp_path: Path) -> None:
+    """A peer that offers only DTLS-SRTP (RFC 5763/5764: UDP/TLS/RTP/SAVP, fingerprint,
+    setup) gets keys from a handshake on the media port and joins the required
+    conference beside an SDES caller; they hear each other."""
+    mcu = start_mcu()
+    conferences(mcu)
+    sdes = peer(party, tmp_path, "sdes", TONES[0], True)
+    dtls = BaresipPeer(tmp_path, "dtls", 0, TONES[1], ["pcmu"], transport="tls",
+                       account_params="mediaenc=dtls_srtp")
+    party.append(dtls)
+    dtls.start()
+    for caller in (sdes, dtls):
+        dial(mcu, caller, REQUIRED)
+        caller.wait_established(timeout=15)
+    mcu.wait_until(lambda m: len(m.participants(REQUIRED)) == 2, timeout=15)
+    time.sleep(TALK_SECONDS)
+    stats = legs(mcu, REQUIRED)
+    views = mcu.inspect(lambda m: m.participants(REQUIRED))
+    hang_up_all([sdes, dtls])
+    assert_hears_others_not_self([sdes, dtls], TONES[:2])
+    assert all(v.encrypted for v in views), views
+    dtls_leg = next(leg for leg in stats.values() if leg["audio"].get("dtls"))
+    assert dtls_leg["audio"]["dtls"] == "established", dtls_leg["audio"]
+    assert dtls_leg["audio"]["srtp_unprotected"] > 50
+    mcu.wait_idle()

@@ -265,6 +265,8 @@ class BaresipPeer(PeerProcess):
         source = "aufile.so" if self.audio_file is not None else "ausine.so"
         # mediaenc=srtp* in the account (SDES keys, a=crypto) needs the srtp module.
         srtp = ["srtp.so"] if "mediaenc=srtp" in self.account_params else []
+        if "mediaenc=dtls_srtp" in self.account_params:  # keys from a DTLS handshake
+            srtp = ["dtls_srtp.so"]
         return ["cons.so", *codec_modules, "sndfile.so", source, "aubridge.so", *srtp]
 
     def accounts_text(self) -> str:
