@@ -20,7 +20,7 @@ from mcu.control.participants import Reader, authorized
 from mcu.control.rooms import Room
 from mcu.live import DialOutRefused
 from mcu.permissions import Actor, Operation
-from mcu.store import CameraRecord
+from mcu.store import CameraRecord, EncryptionPolicy
 
 Op = Operation
 NOT_RUNNING = ("offline", "not running", None)
@@ -62,13 +62,18 @@ async def list_cameras(ctl: Control, actor: Actor, room: Room) -> list[dict[str,
 
 async def add_camera(ctl: Control, actor: Actor, room: Room, read: Reader) -> dict[str, Any]:
     """Store the camera and start it when the conference is active now; 409 when the
-    conference cannot take another participant, 503 without media ports (the camera is
-    then not kept)."""
+    conference requires encryption or cannot take another participant, 503 without
+    media ports (the camera is then not kept)."""
     from gateway.rtp.ports import PortsExhausted
 
     ref = await authorized(ctl, actor, room, Op.ADD_CAMERA)
     body = await read()
     conference_id = configured(room)
+    if room.record is not None and room.record.encryption == EncryptionPolicy.REQUIRED:
+        # RTSP carries the picture in clear: no camera joins an encrypted conference.
+        await audit(ctl, actor.username, Op.ADD_CAMERA, ref, "refused: encryption required")
+        raise ControlError(409, "conference requires encryption; RTSP cameras are not "
+                           "encrypted")
     camera = await ctl.store.create_camera(
         conference_id, body.name, body.url, username=body.username, password=body.password,
         transport=body.transport, audio=body.audio,

@@ -166,3 +166,20 @@ async def test_live_only_conference_has_no_cameras(
     assert r.status_code == 200 and r.json() == []
     r = await client.post("/api/v1/conferences/live-777/cameras", json=CAMERA, headers=h)
     assert r.status_code == 409, r.text
+
+
+async def test_no_camera_joins_an_encrypted_conference(
+    client: httpx.AsyncClient, conference: ConferenceRecord, live: FakeLive, store: Store
+) -> None:
+    """Issue 16: RTSP is not encrypted, so a conference that requires encryption takes
+    no camera: 409 naming why, nothing stored, nothing dialled, an audit row."""
+    from mcu.store import EncryptionPolicy
+
+    await store.update_conference(conference.id, encryption=EncryptionPolicy.REQUIRED)
+    h = await token_for(client, CREATOR)
+    r = await client.post(path(conference), json=CAMERA, headers=h)
+    assert r.status_code == 409 and "encryption" in r.text, r.text
+    assert await store.list_cameras(conference.id) == [] and live.camera_dials == []
+    audit = await store.list_audit(limit=10)
+    assert any(a.operation == "add_camera" and "encryption" in a.outcome
+               for a in audit)
