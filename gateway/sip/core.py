@@ -27,11 +27,11 @@ from .message import (
     parse_message,
     parse_via,
 )
+from .session_timer import SessionTimer
 from .timers import T1, T2, T4, Timer, TimerQueue
 from .transaction import (
     ClientInviteTransaction,
     Dest,
-    ServerInviteTransaction,
     ServerTransaction,
     Transaction,
     TransactionLayer,
@@ -39,7 +39,7 @@ from .transaction import (
 
 log = logging.getLogger("gateway.sip")
 
-ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, REGISTER"
+ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, REGISTER, UPDATE, PRACK"
 SDP = "application/sdp"
 
 InfoCheck = Callable[[str, bytes], "tuple[int, str] | None"]
@@ -61,7 +61,11 @@ class SipCoreConfig:
     t4: float = T4
     register_expires: int = 3600
     max_register_expires: int = 86400
-    supported: tuple[str, ...] = ()  # option tags we support (none yet)
+    # RFC 4028 session timers; RFC 3262 100rel (we PRACK reliable provisionals and
+    # never send one of our own: we answer with 100 Trying, then a final response)
+    supported: tuple[str, ...] = ("timer", "100rel")
+    session_expires: int = 1800  # the interval we ask and offer (RFC 4028)
+    min_se: int = 90  # shorter asked intervals get 422 (RFC 4028 says never below 90)
 
     @classmethod
     def from_settings(cls, sip: object) -> SipCoreConfig:
@@ -72,6 +76,8 @@ class SipCoreConfig:
             local_host=getattr(sip, "host", "127.0.0.1"),
             local_port=getattr(sip, "port", 5060),
             t1=getattr(sip, "t1", T1),
+            session_expires=getattr(sip, "session_expires_s", 1800),
+            min_se=getattr(sip, "min_se_s", 90),
         )
 
 
@@ -95,7 +101,7 @@ class Call:
     invite_tx: Transaction | None = None
     registered_key: tuple | None = None
     merged_key: tuple | None = None
-    reinvite_in: ServerInviteTransaction | None = None
+    reinvite_in: ServerTransaction | None = None  # re-INVITE, or UPDATE with an offer
     reinvite_out: ClientInviteTransaction | None = None
     # UAS 2xx retransmission (§13.3.1.4)
     ok_data: bytes | None = None
@@ -113,6 +119,14 @@ class Call:
     hangup_after_ack: str | None = None
     timers: dict[str, Timer] = field(default_factory=dict)
     ended: bool = False
+    # RFC 4028 session timer, what the peer allows (refresh by UPDATE?), the SDP we
+    # sent last (a refresh re-INVITE repeats it), our UPDATE refresh in flight, and
+    # the highest RSeq we PRACKed (RFC 3262, as UAC)
+    session: SessionTimer | None = None
+    peer_methods: frozenset[str] = frozenset()
+    local_sdp: bytes | None = None
+    refresh_out: Transaction | None = None
+    rseq: int = 0
 
 
 def initial_cseq() -> int:
@@ -151,6 +165,13 @@ class SipCore:
         raise NotImplementedError
 
     def _bye(self, c: Call, reason: str, now: float) -> None:  # pragma: no cover - UAC role
+        raise NotImplementedError
+
+    def _via(self, local: tuple[str, int], transport: str,
+             branch: str) -> str:  # pragma: no cover - the UAC role provides it
+        raise NotImplementedError
+
+    def _send_ack(self, c: Call, cseq: int, body: bytes) -> None:  # pragma: no cover - UAC
         raise NotImplementedError
 
     # ------------------------------------------------------------------ counters
@@ -239,6 +260,8 @@ class SipCore:
             self._framers.pop(conn_id, None)
             return
         src = Dest(transport, (remote[0], remote[1]), conn_id)
+        for _ in range(framer.take_pings()):
+            self._send(src, b"\r\n")  # RFC 5626 4.4.1: the pong to a CRLFCRLF ping
         for message in messages:
             self._receive(message, src, (local[0], local[1]), now, True)
 

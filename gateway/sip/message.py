@@ -543,6 +543,9 @@ class StreamFramer:
         self.partial_since: float | None = None
         """When the first byte of the incomplete message now buffered arrived (the ``now``
         of its ``feed``); None when nothing but whole messages came (slowloris check)."""
+        self.pings = 0
+        """RFC 5626 keep-alive pings (CRLFCRLF between messages) not yet answered."""
+        self._crlf_run = 0  # CRLF bytes seen since the last message, across chunks
 
     def feed(self, data: bytes, now: float | None = None) -> list[bytes]:
         """Returns complete messages; raises SipParseError on an unframeable stream
@@ -566,9 +569,11 @@ class StreamFramer:
             while i < n and buf[i] in (13, 10):
                 i += 1
             if i:
+                self._count_pings(bytes(buf[:i]))
                 del buf[:i]
             if not buf:
                 break
+            self._crlf_run = 0
             hend = buf.find(b"\r\n\r\n")
             if hend < 0:
                 if len(buf) > self.max_size:
@@ -597,6 +602,17 @@ class StreamFramer:
             out.append(bytes(buf[:total]))
             del buf[:total]
         return out
+
+    def _count_pings(self, run: bytes) -> None:
+        """A ping is a double CRLF (RFC 5626 4.4.1); a lone CRLF is a pong or padding."""
+        self._crlf_run += len(run)
+        while self._crlf_run >= 4:
+            self.pings += 1
+            self._crlf_run -= 4
+
+    def take_pings(self) -> int:
+        pings, self.pings = self.pings, 0
+        return pings
 
     @property
     def buffered(self) -> int:

@@ -57,6 +57,10 @@ class SipSettings(BaseModel):
     tls: bool = Field(True, description="SIP over TLS (RFC 3261 section 26) on tls_port, "
                       "with the certificate of the tls section")
     tls_port: int = Field(5061, ge=0, le=65535, description="0: any free port (tests)")
+    session_expires_s: int = Field(1800, ge=2, description="RFC 4028 session interval "
+                                   "we ask and offer (seconds)")
+    min_se_s: int = Field(90, ge=2, description="shortest session interval we accept "
+                          "(422 below it); RFC 4028 says 90, tests use less")
     sdes_without_tls: bool = Field(False, description="accept SDES SRTP keys (a=crypto) "
                                    "over unencrypted signalling, where anyone on the path "
                                    "reads them")

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import logging
 
-from .core import ALLOW, Call, SipCore, SipStateError, initial_cseq
+from .core import ALLOW, Call, SipStateError, initial_cseq
 from .dialog import Dialog, contact_uri, hostport, new_branch, new_call_id, new_tag
 from .events import CallAnswered, CallFailed, CallProgress, InfoAnswered, ReInviteAnswered
 from .message import NameAddr, SipParseError, SipRequest, SipResponse, validate_response
+from .refresh import RefreshRole, allowed_methods
+from .session_timer import from_response, request_headers
 from .transaction import (
     ClientInviteTransaction,
     ClientNonInviteTransaction,
@@ -23,7 +25,7 @@ from .transaction import (
 log = logging.getLogger("gateway.sip")
 
 
-class UacRole(SipCore):
+class UacRole(RefreshRole):
     def _on_response(self, resp: SipResponse, src: Dest, now: float) -> None:
         try:
             validate_response(resp)
@@ -63,12 +65,14 @@ class UacRole(SipCore):
         call = Call(f"c{next(self._ids)}", "uac", Dest(transport, tuple(remote), None),
                      local, from_user, dialog, state="calling")
         call.offerless = sdp is None
+        call.local_sdp = sdp
         branch = new_branch()
         req = dialog.request(
             "INVITE", cseq=dialog.local_cseq, via=self._via(local, transport, branch),
             contact=contact_uri(from_user, local, transport),
             user_agent=self.config.user_agent, body=sdp or b"",
-            extra=[("Allow", ALLOW), ("Supported", ", ".join(self.config.supported))],
+            extra=[("Allow", ALLOW), ("Supported", ", ".join(self.config.supported)),
+                   *request_headers(self.config.session_expires, self.config.min_se)],
         )
         tx = ClientInviteTransaction(self.layer, req, call.dest, branch)
         tx.owner = call
@@ -88,7 +92,9 @@ class UacRole(SipCore):
         if c.state != "awaiting_ack":
             raise SipStateError(f"call {call} is not waiting for an ACK")
         c.state = "confirmed"
+        c.local_sdp = sdp or c.local_sdp
         self._send_ack(c, c.invite_cseq, sdp or b"")
+        self._arm_session(c, now)
 
     def reinvite(self, call: str, sdp: bytes | None, *, now: float | None = None) -> None:
         now = self._time(now)
@@ -100,6 +106,7 @@ class UacRole(SipCore):
             raise SipStateError(f"call {call} cannot re-INVITE now (state {c.state})")
         d = c.dialog
         branch = new_branch()
+        c.local_sdp = sdp or c.local_sdp
         req = d.request("INVITE", cseq=d.next_cseq(),
                         via=self._via(c.local, c.dest.transport, branch),
                         contact=contact_uri(c.user, c.local, c.dest.transport),
@@ -230,6 +237,8 @@ class UacRole(SipCore):
             if status < 300:
                 c.dialog.refresh_target(resp)
                 self._send_ack(c, cseq, b"")
+                c.session = from_response(resp) or c.session  # a re-INVITE refreshes too
+                self._arm_session(c, now)
                 self._emit(ReInviteAnswered(c.id, status, resp.body or None))
             else:
                 self._emit(ReInviteAnswered(c.id, status, None))
@@ -251,6 +260,7 @@ class UacRole(SipCore):
                     self._register_dialog(c)
                 if c.state == "calling":
                     c.state = "early"
+                self._prack(c, resp, now)
             if c.pending_cancel:
                 self._send_cancel(c, now)
             if status > 100:  # 100 Trying is hop-by-hop, not progress
@@ -267,6 +277,8 @@ class UacRole(SipCore):
             d.state = "confirmed"
             self._register_dialog(c)
             c.invite_cseq = cseq
+            c.session = from_response(resp)
+            c.peer_methods = allowed_methods(resp)
             self._stop_call_timer(c, "cancel")
             if c.cancelling:
                 c.state = "confirmed"
@@ -278,6 +290,7 @@ class UacRole(SipCore):
             else:
                 c.state = "confirmed"
                 self._send_ack(c, cseq, b"")
+                self._arm_session(c, now)
             self._emit(CallAnswered(c.id, resp.body or None))
             return
         if c.cancelling:

@@ -31,7 +31,9 @@ from .message import (
     parse_uri,
     validate_request,
 )
+from .refresh import RefreshRole, allowed_methods
 from .registrar import RegistrarRole
+from .session_timer import SessionTimer, TooSmall, negotiate_request
 from .transaction import (
     Dest,
     ServerInviteTransaction,
@@ -42,14 +44,13 @@ from .transaction import (
 
 log = logging.getLogger("gateway.sip")
 
-SUPPORTED_METHODS = frozenset({"INVITE", "ACK", "CANCEL", "BYE", "OPTIONS", "INFO", "REGISTER"})
-KNOWN_UNSUPPORTED = frozenset(
-    {"PRACK", "SUBSCRIBE", "NOTIFY", "UPDATE", "MESSAGE", "REFER", "PUBLISH"}
-)
+SUPPORTED_METHODS = frozenset(
+    {"INVITE", "ACK", "CANCEL", "BYE", "OPTIONS", "INFO", "REGISTER", "UPDATE", "PRACK"})
+KNOWN_UNSUPPORTED = frozenset({"SUBSCRIBE", "NOTIFY", "MESSAGE", "REFER", "PUBLISH"})
 _ACCEPTS_SDP = frozenset({"application/sdp", "application/*", "*/*"})
 
 
-class UasRole(RegistrarRole):
+class UasRole(RegistrarRole, RefreshRole):
     def _on_request(self, req: SipRequest, src: Dest, local: tuple[str, int],
                     now: float) -> None:
         try:
@@ -167,6 +168,9 @@ class UasRole(RegistrarRole):
             return
         if not self._content_check(req, tx, src, now):
             return
+        timer = self._session_timer_of(req, tx, src, now)
+        if timer is None:
+            return
         try:
             ruri = parse_uri(req.uri)
             frm = parse_name_addr(req.get("from") or "")
@@ -179,6 +183,8 @@ class UasRole(RegistrarRole):
         call = Call(call_id, "uas", Dest(src.transport, src.addr, src.conn_id), local,
                      unquote(ruri.user or ""), dialog, state="incoming", invite_tx=tx)
         tx.owner = call
+        call.session = timer
+        call.peer_methods = allowed_methods(req)
         call.merged_key = mkey
         self._merged[mkey] = call
         tx.on_terminated = lambda t, k=mkey, c=call: self._drop_merged(k, c)
@@ -196,6 +202,15 @@ class UasRole(RegistrarRole):
             sdp=req.body or None,
             headers=tuple(req.headers),
         ))
+
+    def _session_timer_of(self, req: SipRequest, tx: ServerTransaction, src: Dest,
+                          now: float) -> SessionTimer | None:
+        """The session timer an INVITE or UPDATE asks; None after answering it 422."""
+        timer = negotiate_request(req, self.config.session_expires, self.config.min_se)
+        if isinstance(timer, TooSmall):
+            self._reject(req, tx, 422, now, headers=[("Min-SE", str(timer.min_se))], src=src)
+            return None
+        return timer
 
     def _drop_merged(self, key: tuple, call: Call) -> None:
         if self._merged.get(key) is call:
@@ -231,6 +246,7 @@ class UasRole(RegistrarRole):
             return
         call.state = "confirmed"
         call.dialog.state = "confirmed"
+        self._arm_session(call, now)
         self._emit(CallConfirmed(call.id, sdp))
         if call.hangup_after_ack is not None:
             self._bye(call, call.hangup_after_ack, now)
@@ -269,12 +285,42 @@ class UasRole(RegistrarRole):
                 return
             if not self._content_check(req, tx, src, now):
                 return
+            timer = self._session_timer_of(req, tx, src, now)
+            if timer is None:
+                return
             d.refresh_target(req)
+            call.session = timer
             call.reinvite_in = tx
             tx.owner = call
             self._emit(ReInvite(call.id, req.body or None))
+        elif method == "UPDATE":
+            self._on_update(req, call, tx, src, now)
+        elif method == "PRACK":  # we send no reliable provisional: nothing to match
+            self._reject(req, tx, 481, now, src=src)
         else:
             self._reject(req, tx, 405, now, headers=[("Allow", ALLOW)], src=src)
+
+    def _on_update(self, req: SipRequest, call: Call, tx: ServerTransaction, src: Dest,
+                   now: float) -> None:
+        """RFC 3311: a refresh (no body: answered here) or a new offer (the application
+        answers it as a re-INVITE's, in the UPDATE's 2xx)."""
+        if req.body and (call.reinvite_in is not None or call.reinvite_out is not None):
+            self._reject(req, tx, 491, now, src=src)  # an offer crossing another
+            return
+        if req.body and not self._content_check(req, tx, src, now):
+            return
+        timer = self._session_timer_of(req, tx, src, now)
+        if timer is None:
+            return
+        call.session = timer
+        call.dialog.refresh_target(req)
+        if req.body:
+            call.reinvite_in = tx
+            tx.owner = call
+            self._emit(ReInvite(call.id, req.body))
+            return
+        tx.respond(self._response(req, 200, headers=self._session_headers(call)), now)
+        self._arm_session(call, now)
 
     def _fail_pending(self, call: Call, now: float) -> None:
         """BYE arrived: answer whatever INVITE is still open with 487."""
@@ -304,7 +350,6 @@ class UasRole(RegistrarRole):
             tx, reinvite = c.reinvite_in, True
         else:
             raise SipStateError(f"call {call} has no INVITE awaiting a response")
-        assert isinstance(tx, ServerInviteTransaction)
         req = tx.request
         extra = list(headers or ())
         if 100 < status < 300:
@@ -312,9 +357,16 @@ class UasRole(RegistrarRole):
             if status >= 200:
                 extra.append(("Allow", ALLOW))
                 extra.append(("Supported", ", ".join(self.config.supported)))
+                extra += self._session_headers(c)
+                c.local_sdp = body or c.local_sdp
         resp = self._response(req, status, reason, extra, body or b"", content_type,
                               to_tag=c.dialog.local_tag)
         data = tx.respond(resp, now)
+        if not isinstance(tx, ServerInviteTransaction):  # an UPDATE's offer, answered
+            c.reinvite_in = None
+            if 200 <= status < 300:
+                self._arm_session(c, now)
+            return
         if status < 200:
             if status > 100 and not reinvite:
                 c.state = "early"
@@ -326,6 +378,7 @@ class UasRole(RegistrarRole):
                 self._register_dialog(c)
             else:
                 c.reinvite_in = None
+                self._arm_session(c, now)  # the re-INVITE refreshed the session
             c.ok_data, c.ok_dest, c.ok_cseq = data, tx.dest, req.cseq[0]
             c.ok_reinvite = reinvite
             c.ok_started = now

@@ -253,11 +253,23 @@ def test_tcp_framing_split_and_coalesced() -> None:
         for chunk in chunks:
             ep.receive_stream(7, chunk, UAC_ADDR, UAS_ADDR, 0.0)
         out = ep.transmissions()
-        assert [t.data.split(b"\r\n", 1)[0] for t in out] == [b"SIP/2.0 200 OK"] * 3
+        pongs = [t for t in out if t.data == b"\r\n"]  # RFC 5626: each CRLFCRLF a ping
+        answers = [t for t in out if t.data != b"\r\n"]
+        assert len(pongs) == 2
+        assert [t.data.split(b"\r\n", 1)[0] for t in answers] == [b"SIP/2.0 200 OK"] * 3
         assert {(t.transport, t.conn_id, t.remote) for t in out} == {("tcp", 7, UAC_ADDR)}
     # missing Content-Length on a stream is a framing error: the buffer is dropped
     ep.receive_stream(8, b"OPTIONS sip:x@h SIP/2.0\r\nVia: x\r\n\r\n", UAC_ADDR, UAS_ADDR, 0.0)
     assert ep.transmissions() == []
+
+
+def test_a_crlf_ping_gets_one_pong_and_a_lone_crlf_none() -> None:
+    ep = SipEndpoint()
+    ep.receive_stream(9, b"\r\n", UAC_ADDR, UAS_ADDR, 0.0)  # a pong, or padding
+    assert ep.transmissions() == []
+    ep.receive_stream(9, b"\r\n", UAC_ADDR, UAS_ADDR, 0.1)  # completes CRLFCRLF
+    [pong] = ep.transmissions()
+    assert (pong.data, pong.transport, pong.conn_id) == (b"\r\n", "tcp", 9)
 
 
 def test_counters_zero_after_many_calls(pair: Pair) -> None:
