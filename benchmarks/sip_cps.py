@@ -29,6 +29,7 @@ import os
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -93,12 +94,15 @@ def mcu_command() -> list[str]:
 
 
 def start_mcu(port: int, rooms: int, concurrency: int, workdir: str,
-              prefix: list[str]) -> subprocess.Popen[bytes]:
+              prefix: list[str], tls_port: int | None = None) -> subprocess.Popen[bytes]:
+    """``mcu serve`` on loopback; SIP over TLS on ``tls_port`` (a free one when None,
+    so the default 5061 never collides), its certificate generated in ``workdir``."""
     per_room = max(50, 4 * concurrency)  # a room also holds calls whose BYE is in flight
     env = dict(os.environ)
     env.update({
         "MCU_SIP__HOST": HOST,
         "MCU_SIP__PORT": str(port),
+        "MCU_SIP__TLS_PORT": str(tls_port if tls_port is not None else free_sip_port()),
         "MCU_RTP__PORT_MIN": str(RTP_MIN),
         "MCU_RTP__PORT_MAX": str(RTP_MAX),
         "MCU_CONFERENCES__MAX_PARTICIPANTS": str(per_room),
@@ -180,6 +184,7 @@ class Stats:
     started: int = 0
     completed: int = 0
     failed: int = 0
+    srtp_answered: int = 0  # answers with SDES keys (a=crypto)
     reasons: dict[str, int] = field(default_factory=dict)
     setup_ms: list[float] = field(default_factory=list)
     total_ms: list[float] = field(default_factory=list)
@@ -190,28 +195,42 @@ class Stats:
 
 
 class LoadGenerator:
-    """Keeps ``concurrency`` calls in flight against ``remote`` until told to stop."""
+    """Keeps ``concurrency`` calls in flight against ``remote`` until told to stop.
+
+    ``tls_client`` set: calls go over SIP over TLS to ``remote`` (the MCU's TLS port)
+    with SRTP (SDES) offers, all on one connection the transport keeps up; with
+    ``reconnect`` too, that connection is closed after each call, so the next call
+    opens (and handshakes) a new one: give such a generator ``concurrency`` 1."""
 
     def __init__(self, remote: tuple[str, int], concurrency: int, rooms: int,
-                 rtp_sink_port: int, call_timeout: float) -> None:
+                 rtp_sink_port: int, call_timeout: float, *,
+                 tls_client: ssl.SSLContext | None = None, reconnect: bool = False,
+                 stats: Stats | None = None, first_seq: int = 0) -> None:
         self.remote = remote
         self.concurrency = concurrency
         self.rooms = rooms
         self.call_timeout = call_timeout
-        self.stats = Stats()
+        self.stats = stats if stats is not None else Stats()
         self.calls: dict[str, _Call] = {}
         self.launching = False
-        self.offer = make_offer(HOST, rtp_sink_port, ["PCMU"], LocalSession())
+        self.secure = tls_client is not None
+        self.reconnect = reconnect and self.secure
+        self.offer = make_offer(HOST, rtp_sink_port, ["PCMU"], LocalSession(),
+                                srtp=self.secure)
         self.endpoint = SipEndpoint(SipCoreConfig(user_agent="sip-cps", local_host=HOST))
-        self.transport = SipTransport(self.endpoint, HOST, 0, udp=True, tcp=False,
-                                      on_events=self._on_events)
-        self._seq = 0
+        # Over TLS no listener of our own: the MCU answers on the connection we open.
+        self.transport = SipTransport(self.endpoint, HOST, 0, udp=not self.secure,
+                                      tcp=False, on_events=self._on_events,
+                                      tls_client=tls_client)
+        self._seq = first_seq
         self._now = time.perf_counter
         self.drained = asyncio.Event()
 
     async def start(self) -> None:
         await self.transport.start()
-        self.endpoint.config.local_port = self.transport.port
+        # Over TLS our Via/Contact port is nominal (no listener; rport and the
+        # connection carry everything back).
+        self.endpoint.config.local_port = self.transport.port or 5061
 
     async def close(self) -> None:
         await self.transport.close()
@@ -230,8 +249,11 @@ class LoadGenerator:
         while self.launching and len(self.calls) < self.concurrency:
             room = ROOM_BASE + self._seq % self.rooms
             self._seq += 1
-            handle = self.endpoint.invite(f"sip:{room}@{self.remote[0]}:{self.remote[1]}",
-                                          self.remote, from_user=CALLER, sdp=self.offer)
+            uri = f"sip:{room}@{self.remote[0]}:{self.remote[1]}"
+            if self.secure:
+                uri += ";transport=tls"
+            handle = self.endpoint.invite(uri, self.remote, "tls" if self.secure else "udp",
+                                          from_user=CALLER, sdp=self.offer)
             self.calls[handle] = _Call(self._now())
             self.stats.started += 1
 
@@ -244,9 +266,18 @@ class LoadGenerator:
             self.stats.total_ms.append((self._now() - call.started) * 1000)
         else:
             self.stats.fail(failure)
+        if self.reconnect:
+            self._drop_connections()
         self._top_up()
         if not self.calls and not self.launching:
             self.drained.set()
+
+    def _drop_connections(self) -> None:
+        """Close our TLS connections (the transport has no public call for it): the
+        next request opens a new one."""
+        for conn in list(self.transport._conns.values()):
+            if conn.transport is not None:
+                conn.transport.close()
 
     def _on_events(self, events: list[Event]) -> None:
         for event in events:
@@ -256,6 +287,8 @@ class LoadGenerator:
                 continue
             if isinstance(event, CallAnswered):
                 call.answered = True
+                if event.sdp and b"a=crypto:" in event.sdp:
+                    self.stats.srtp_answered += 1
                 self.stats.setup_ms.append((self._now() - call.started) * 1000)
                 self._hangup(handle, call)
             elif isinstance(event, CallFailed):
@@ -296,37 +329,58 @@ class LoadGenerator:
 
 
 async def run_load(port: int, seconds: float, concurrency: int, rooms: int,
-                   call_timeout: float) -> dict[str, object]:
+                   call_timeout: float, *, tls_client: ssl.SSLContext | None = None,
+                   reconnect: bool = False) -> dict[str, object]:
+    """``port`` is the MCU's UDP port, or its TLS port with ``tls_client``; with
+    ``reconnect`` each of ``concurrency`` generators runs one call at a time on a new
+    TLS connection per call."""
     sink = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)  # RTP goes here, unread
     sink.bind((HOST, 0))
-    gen = LoadGenerator((HOST, port), concurrency, rooms, sink.getsockname()[1], call_timeout)
+    stats = Stats()
+    sink_port = sink.getsockname()[1]
+    if reconnect and tls_client is not None:
+        gens = [LoadGenerator((HOST, port), 1, rooms, sink_port, call_timeout,
+                              tls_client=tls_client, reconnect=True, stats=stats, first_seq=i)
+                for i in range(concurrency)]
+    else:
+        gens = [LoadGenerator((HOST, port), concurrency, rooms, sink_port, call_timeout,
+                              tls_client=tls_client, stats=stats)]
     try:
-        await gen.start()
+        for gen in gens:
+            await gen.start()
         t0 = time.perf_counter()
-        gen.launch()
+        for gen in gens:
+            gen.launch()
         end = t0 + seconds
         while (now := time.perf_counter()) < end:
             await asyncio.sleep(min(0.25, end - now))
-            gen.sweep()
+            for gen in gens:
+                gen.sweep()
         launched_for = time.perf_counter() - t0
-        gen.stop_launching()
+        for gen in gens:
+            gen.stop_launching()
         drain_deadline = time.perf_counter() + call_timeout + 1
-        while not gen.drained.is_set() and time.perf_counter() < drain_deadline:
+        while (not all(g.drained.is_set() for g in gens)
+               and time.perf_counter() < drain_deadline):
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(gen.drained.wait(), 0.25)
-            gen.sweep()
+                await asyncio.wait_for(asyncio.gather(*(g.drained.wait() for g in gens)), 0.25)
+            for gen in gens:
+                gen.sweep()
         elapsed = time.perf_counter() - t0
-        left = len(gen.calls)
-        for handle in list(gen.calls):
-            gen._finish(handle, "unfinished")
+        left = sum(len(g.calls) for g in gens)
+        for gen in gens:
+            for handle in list(gen.calls):
+                gen._finish(handle, "unfinished")
     finally:
-        await gen.close()
+        for gen in gens:
+            await gen.close()
         sink.close()
-    s = gen.stats
+    s = stats
     return {
         "calls_per_second": round(s.completed / elapsed, 1),
         "completed_calls": s.completed,
         "failed_calls": s.failed,
+        "srtp_answered_calls": s.srtp_answered,
         "failure_reasons": s.reasons,
         "started_calls": s.started,
         "unfinished_calls": left,
