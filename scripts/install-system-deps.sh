@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install the third-party peers the tests drive (baresip; linphonec, which sends DTMF by SIP
 # INFO; ffmpeg, tshark, PostgreSQL; Chromium for the web control tests; espeak-ng, whose
-# speech must not be heard as DTMF; GStreamer's RTSP server as the IP camera). The tests fail, naming this script, when one is missing.
+# speech must not be heard as DTMF; GStreamer's RTSP server as the IP camera; SIPp, which
+# runs the session timer scenarios). The tests fail, naming this script, when one is missing.
 # Idempotent: does nothing (not even apt-get update) when everything is present.
 set -euo pipefail
 
@@ -9,8 +10,8 @@ PACKAGES=(baresip baresip-ffmpeg baresip-gstreamer baresip-x11 ffmpeg tshark pos
           linphone-cli espeak-ng
           gstreamer1.0-rtsp gir1.2-gst-rtsp-server-1.0 python3-gi gstreamer1.0-plugins-good
           gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-x
-          gstreamer1.0-tools)
-COMMANDS=(baresip ffmpeg ffprobe tshark chromium linphonec espeak-ng gst-launch-1.0)
+          gstreamer1.0-tools sip-tester)
+COMMANDS=(baresip ffmpeg ffprobe tshark chromium linphonec espeak-ng gst-launch-1.0 sipp)
 
 SUDO=()
 if [ "$(id -u)" -ne 0 ]; then
