@@ -25,9 +25,9 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
 
+from gateway.auth import AuthError, Challenge, authorization, choose_challenge, parse_challenges
 from gateway.sdp.model import SdpError, SessionDescription, parse_sdp
 
-from .auth import AuthError, Challenge, authorization, choose_challenge, parse_challenges
 from .message import (
     USER_AGENT,
     InterleavedFrame,

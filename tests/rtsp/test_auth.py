@@ -7,7 +7,7 @@ import hashlib
 
 import pytest
 
-from gateway.rtsp.auth import (
+from gateway.auth import (
     AuthError,
     Challenge,
     authorization,
@@ -43,8 +43,23 @@ def test_two_challenges_in_one_header_and_choice() -> None:
 
 
 def test_unsupported_schemes_are_not_chosen() -> None:
-    challenges = parse_challenges(['Digest realm="r", nonce="n", algorithm=SHA-256', "Bearer"])
+    challenges = parse_challenges(['Digest realm="r", nonce="n", algorithm=SHA-512-256',
+                                   "Bearer"])
     assert choose_challenge(challenges) is None
+
+
+def test_sha256_digest_matches_rfc_7616() -> None:
+    """RFC 7616 section 3.9.1's example, SHA-256 with qop=auth."""
+    from gateway.auth import digest_response
+
+    [challenge] = parse_challenges([
+        'Digest realm="http-auth@example.org", qop="auth, auth-int", algorithm=SHA-256, '
+        'nonce="7ypf/xlj9XXwfDPEoM4URrv/xwf94BcCAzFZH4GiTo0v", '
+        'opaque="FQhe/qaU925kfnzjCev0ciny7QMkPqMAFRtzCUYo5tdS"'])
+    assert challenge.supported
+    response = digest_response(challenge, "Mufasa", "Circle of Life", "GET", "/dir/index.html",
+                               nc=1, cnonce="f2/wE4q74E6zIJEtWaHKaf5wv/H5QzzpXusqGemxURZJ")
+    assert response == "753927fa0e85d155564e2e272a28d1802ca10daf4496794697cf8db5856cb6c1"
 
 
 @pytest.mark.parametrize("value", ['Digest realm="unterminated', 'realm="r"'])

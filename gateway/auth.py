@@ -1,9 +1,12 @@
-"""RTSP authentication: WWW-Authenticate parsing and Authorization building (RFC 2617).
+"""HTTP-style authentication for our clients: WWW-Authenticate / Proxy-Authenticate
+parsing and Authorization building (RFC 2617, RFC 7616's SHA-256, RFC 8760 for SIP).
 
-Written by hand because the client core is sans-IO: the cnonce and nonce count are
-passed in, so a Digest answer is a pure function and tests can check it byte for byte.
-Only Basic and Digest with MD5 / MD5-sess and qop=auth are supported (what IP cameras
-and GStreamer's server speak); other schemes are parsed and reported, never answered.
+Shared by the RTSP camera client and the SIP UAC (registrant, INVITE, BYE). Written by
+hand because both cores are sans-IO: the cnonce and nonce count are passed in, so a
+Digest answer is a pure function and tests can check it byte for byte. Basic and
+Digest with MD5, MD5-sess or SHA-256 and qop=auth are answered (what IP cameras,
+GStreamer's server, Kamailio and PBXes speak); other schemes and algorithms are
+parsed and reported, never answered. SIP never answers Basic (RFC 3261 22.4).
 """
 
 from __future__ import annotations
@@ -53,7 +56,7 @@ class Challenge:
             return True
         if self.scheme != "digest" or not self.nonce:
             return False
-        if self.algorithm.upper() not in ("MD5", "MD5-SESS"):
+        if self.algorithm.upper() not in _DIGESTS:
             return False
         return not self.qop or "auth" in self.qop
 
@@ -139,8 +142,11 @@ def basic_authorization(username: str, password: str) -> str:
     return f"Basic {token}"
 
 
-def _md5(text: str) -> str:
-    return hashlib.md5(text.encode("utf-8")).hexdigest()
+_DIGESTS = {"MD5": "md5", "MD5-SESS": "md5", "SHA-256": "sha256", "SHA-256-SESS": "sha256"}
+
+
+def _hash(algorithm: str, text: str) -> str:
+    return hashlib.new(_DIGESTS[algorithm.upper()], text.encode("utf-8")).hexdigest()
 
 
 def digest_response(
@@ -153,14 +159,19 @@ def digest_response(
     nc: int = 1,
     cnonce: str = "",
 ) -> str:
-    """The RFC 2617 ``response`` value (the hex digest) for one request."""
-    ha1 = _md5(f"{username}:{challenge.realm}:{password}")
-    if challenge.algorithm.upper() == "MD5-SESS":
-        ha1 = _md5(f"{ha1}:{challenge.nonce}:{cnonce}")
-    ha2 = _md5(f"{method}:{uri}")
+    """The RFC 2617/7616 ``response`` value (the hex digest) for one request."""
+    algorithm = challenge.algorithm
+
+    def h(text: str) -> str:
+        return _hash(algorithm, text)
+
+    ha1 = h(f"{username}:{challenge.realm}:{password}")
+    if algorithm.upper().endswith("-SESS"):
+        ha1 = h(f"{ha1}:{challenge.nonce}:{cnonce}")
+    ha2 = h(f"{method}:{uri}")
     if "auth" in challenge.qop:
-        return _md5(f"{ha1}:{challenge.nonce}:{nc:08x}:{cnonce}:auth:{ha2}")
-    return _md5(f"{ha1}:{challenge.nonce}:{ha2}")
+        return h(f"{ha1}:{challenge.nonce}:{nc:08x}:{cnonce}:auth:{ha2}")
+    return h(f"{ha1}:{challenge.nonce}:{ha2}")
 
 
 def _quote(value: str) -> str:
