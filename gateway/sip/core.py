@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from .admission import Verdict
+from .credentials import AuthState, Credentials
 from .dialog import Dialog, new_tag
 from .events import CallEnded, Event, Transmit
 from .message import (
@@ -127,6 +128,9 @@ class Call:
     local_sdp: bytes | None = None
     refresh_out: Transaction | None = None
     rseq: int = 0
+    # digest credentials for our requests in this call (401/407 answered once a nonce)
+    credentials: Credentials | None = None
+    auth: AuthState = field(default_factory=AuthState)
 
 
 def initial_cseq() -> int:
@@ -357,6 +361,9 @@ class SipCore:
             ts = req.get("timestamp")
             if ts is not None:
                 resp.add("Timestamp", ts)
+        if 100 < status < 300 and req.method == "INVITE" and req.to_tag is None:
+            for route in req.get_all("record-route"):  # §12.1.1: proxies stay on the path
+                resp.add("Record-Route", route)
         if self.config.user_agent:
             resp.add("Server", self.config.user_agent)
         for name, value in headers or ():

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 
 from .core import ALLOW, Call, SipStateError, initial_cseq
+from .credentials import Credentials, Refused, answer_challenge
 from .dialog import Dialog, contact_uri, hostport, new_branch, new_call_id, new_tag
 from .events import CallAnswered, CallFailed, CallProgress, InfoAnswered, ReInviteAnswered
 from .message import NameAddr, SipParseError, SipRequest, SipResponse, validate_response
@@ -53,8 +54,11 @@ class UacRole(RefreshRole):
     def invite(self, target_uri: str, remote: tuple[str, int], transport: str = "udp",
                from_user: str = "mcu", display_name: str | None = None,
                sdp: bytes | None = None, local: tuple[str, int] | None = None, *,
-               now: float | None = None) -> str:
-        """Start an outgoing call; returns its handle."""
+               now: float | None = None, credentials: Credentials | None = None,
+               route: list[str] | None = None) -> str:
+        """Start an outgoing call; returns its handle. ``credentials`` answer a 401/407
+        (from the callee or a proxy); ``route``: a preloaded Route set (an outbound
+        proxy, loose routing), the request still going to ``remote``."""
         now = self._time(now)
         transport = transport.lower()
         local = tuple(local) if local else (self.config.local_host, self.config.local_port)
@@ -66,6 +70,8 @@ class UacRole(RefreshRole):
                      local, from_user, dialog, state="calling")
         call.offerless = sdp is None
         call.local_sdp = sdp
+        call.credentials = credentials
+        dialog.route_set = list(route or [])
         branch = new_branch()
         req = dialog.request(
             "INVITE", cseq=dialog.local_cseq, via=self._via(local, transport, branch),
@@ -183,7 +189,8 @@ class UacRole(RefreshRole):
     def _bye(self, c: Call, reason: str, now: float) -> None:
         if c.ended:
             return
-        self._request_in_dialog(c, "BYE", b"", None, now)
+        tx = self._request_in_dialog(c, "BYE", b"", None, now)
+        tx.on_response = self._challenged  # a proxy may want our credentials for it
         self._end_call(c, reason, False)
 
     def _send_cancel(self, c: Call, now: float) -> None:
@@ -296,8 +303,49 @@ class UacRole(RefreshRole):
         if c.cancelling:
             self._end_call(c, c.hangup_after_ack or "cancelled", False)
             return
+        if status in (401, 407) and c.credentials is not None:
+            try:
+                self._invite_again(c, tx, resp, now)
+                return
+            except Refused as refused:
+                reason = str(refused)
+                self._emit(CallFailed(c.id, status, reason))
+                self._end_call(c, f"{status} {reason}", True)
+                return
         self._emit(CallFailed(c.id, status, resp.reason))
         self._end_call(c, f"{status} {resp.reason}", True)
+
+    def _invite_again(self, c: Call, tx: ClientTransaction, resp: SipResponse,
+                      now: float) -> None:
+        """The challenged INVITE again with credentials (same dialog, next CSeq)."""
+        assert c.credentials is not None
+        c.dialog.local_cseq += 1
+        req = answer_challenge(tx.request, resp, c.credentials, c.auth, c.dialog.local_cseq,
+                               new_tag())
+        again = ClientInviteTransaction(self.layer, req, c.dest, req.top_via.branch or "")
+        again.owner = c
+        again.on_response = self._uac_response
+        again.on_timeout = self._uac_timeout
+        c.invite_tx = again
+        again.start(now)
+
+    def _challenged(self, tx: ClientTransaction, resp: SipResponse) -> None:
+        """An in-dialog request (BYE, INFO, ...) challenged by a proxy or the peer:
+        sent again once with credentials; otherwise nothing more to do."""
+        c = tx.owner
+        if resp.status not in (401, 407) or not isinstance(c, Call) or c.credentials is None:
+            return
+        try:
+            req = answer_challenge(tx.request, resp, c.credentials, c.auth,
+                                   c.dialog.next_cseq(), new_tag())
+        except Refused as refused:
+            log.info("sip: %s of call %s not sent again: %s", tx.request.method, c.id, refused)
+            return
+        again = ClientNonInviteTransaction(self.layer, req, tx.dest, req.top_via.branch or "")
+        again.owner = c
+        again.on_response = tx.on_response
+        again.on_timeout = tx.on_timeout
+        again.start(tx.now)
 
     def _uac_timeout(self, tx: ClientTransaction) -> None:
         c = tx.owner
