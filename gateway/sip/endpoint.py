@@ -26,16 +26,18 @@ from .events import (
     IncomingCall,
     InfoAnswered,
     InfoReceived,
+    RegistrationChanged,
     ReInvite,
     ReInviteAnswered,
     ReInviteConfirmed,
     Transmit,
 )
+from .registrant import RegistrantRole
 from .uac import UacRole
 from .uas import KNOWN_UNSUPPORTED, SUPPORTED_METHODS, UasRole
 
 
-class SipEndpoint(UasRole, UacRole):
+class SipEndpoint(UasRole, UacRole, RegistrantRole):
     """A SIP user agent in both roles; see the module docstring. Built as
     ``SipEndpoint(config, check_info=...)`` (``SipCore.__init__``)."""
 
@@ -44,6 +46,7 @@ __all__ = [
     "ALLOW", "KNOWN_UNSUPPORTED", "SDP", "SUPPORTED_METHODS",
     "CallAnswered", "CallCancelled", "CallConfirmed", "CallEnded", "CallFailed",
     "CallProgress", "Event", "IncomingCall", "InfoAnswered", "InfoCheck", "InfoReceived",
-    "ReInvite", "ReInviteAnswered", "ReInviteConfirmed", "SipCoreConfig", "SipEndpoint",
+    "ReInvite", "ReInviteAnswered", "ReInviteConfirmed", "RegistrationChanged",
+    "SipCoreConfig", "SipEndpoint",
     "SipStateError", "Transmit",
 ]

@@ -103,8 +103,19 @@ class CallEnded:
     by_remote: bool
 
 
+@dataclass(frozen=True, slots=True)
+class RegistrationChanged:
+    """A binding of the registrant changed state: registering, registered, failed
+    (``reason``: why; retried with backoff) or unregistered."""
+
+    registration: str
+    aor: str
+    state: str
+    reason: str
+
+
 Event = (
     IncomingCall | CallConfirmed | CallCancelled | ReInvite | ReInviteConfirmed
     | InfoReceived | InfoAnswered | CallProgress | CallAnswered | CallFailed | ReInviteAnswered
-    | CallEnded
+    | CallEnded | RegistrationChanged
 )
