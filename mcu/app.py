@@ -111,7 +111,8 @@ class Mcu:
         self._scheduler = asyncio.get_running_loop().create_task(self._run_schedules())
         self.web = WebServer()
         await self.web.start(create_app(self.store, self,
-                                        max_body_bytes=self.settings.http.max_body_bytes),
+                                        max_body_bytes=self.settings.http.max_body_bytes,
+                                        chat=self.settings.chat),
                              self.settings.http.host, self.settings.http.port)
         log_event(log, "mcu.started", gateways=",".join(g.name for g in self.gateways),
                   schemes=",".join(self.dial_schemes()),
