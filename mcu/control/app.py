@@ -15,7 +15,15 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from mcu.control import api, api_chats, api_records, api_users, pages, pages_admin
+from mcu.control import (
+    api,
+    api_chats,
+    api_records,
+    api_users,
+    pages,
+    pages_admin,
+    pages_chats,
+)
 from mcu.control.access import Control, ControlError
 from mcu.control.body_limit import BodyLimit
 from mcu.control.throttle import LoginThrottle
@@ -63,6 +71,7 @@ def create_app(
     app.include_router(api_chats.build_router())
     app.include_router(pages.build_router())
     app.include_router(pages_admin.build_router())
+    app.include_router(pages_chats.build_router())
     app.mount("/static", StaticFiles(directory=pages.HERE / "static"), name="static")
     app.add_middleware(BodyLimit, max_body_bytes=max_body_bytes,
                        on_refused=live.count_http_refused)

@@ -21,6 +21,7 @@ from gateway.log import log_event
 from mcu.control.access import (
     Control,
     ControlError,
+    Principal,
     audit,
     conference_target,
     logger,
@@ -442,6 +443,35 @@ async def remove_participant(ctl: Control, actor: Actor, raw_id: str, username: 
     changed(ctl, where.chat.id)
 
 
+# Pages ---------------------------------------------------------------------------------
+
+
+def chat_panel(ctl: Control, principal: Principal, chat: dict[str, Any]) -> dict[str, Any]:
+    """What the chat panel template needs (`_chat_panel.html`)."""
+    return {
+        "id": chat["id"],
+        "title": chat["title"],
+        "type": chat["type"],
+        "role": chat["role"],
+        "me": principal.actor.username,
+        "csrf": principal.csrf,
+        "max_text": ctl.chat.max_text_chars,
+    }
+
+
+async def conference_chat_panel(
+    ctl: Control, principal: Principal, conference_id: int | None
+) -> dict[str, Any] | None:
+    """The conference page's chat panel, when the actor takes part in its chat."""
+    if conference_id is None:
+        return None
+    try:
+        chat = await conference_chat(ctl, principal.actor, conference_id)
+    except ControlError:
+        return None
+    return chat_panel(ctl, principal, chat)
+
+
 __all__ = [
     "ChatCreate",
     "ChatUpdate",
@@ -450,6 +480,8 @@ __all__ = [
     "Standing",
     "add_participant",
     "chat_json",
+    "chat_panel",
+    "conference_chat_panel",
     "conference_chat",
     "create_chat",
     "delete_chat",

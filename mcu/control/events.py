@@ -1,4 +1,5 @@
-"""Server-Sent Events for the conference page: the participant list as it changes.
+"""Server-Sent Events for the pages: the participant list as it changes, and a chat's
+version (issue 17: the page then fetches the messages through the API).
 
 `participant_events` is the body of ``GET /conferences/{id}/events``: it compares a
 snapshot of the list every `poll_s` and sends ``event: participants`` only when the
@@ -45,7 +46,9 @@ async def participant_events(
     *,
     poll_s: float | None = None,
     heartbeat_s: float | None = None,
+    event: str = "participants",
 ) -> AsyncIterator[str]:
+    """Send `event` with `snapshot()` whenever it differs from the last one sent."""
     poll_s = POLL_S if poll_s is None else poll_s
     heartbeat_s = HEARTBEAT_S if heartbeat_s is None else heartbeat_s
     last: str | None = None
@@ -64,7 +67,7 @@ async def participant_events(
         if current != last:
             last = current
             sent_at = now
-            yield sse("participants", current)
+            yield sse(event, current)
         elif now - sent_at >= heartbeat_s:
             sent_at = now
             yield ": heartbeat\n\n"
