@@ -39,7 +39,7 @@ from .transaction import (
 
 log = logging.getLogger("gateway.sip")
 
-ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, REGISTER"
+ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, MESSAGE, REGISTER"
 SDP = "application/sdp"
 
 InfoCheck = Callable[[str, bytes], "tuple[int, str] | None"]

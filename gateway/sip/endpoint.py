@@ -26,6 +26,7 @@ from .events import (
     IncomingCall,
     InfoAnswered,
     InfoReceived,
+    MessageReceived,
     ReInvite,
     ReInviteAnswered,
     ReInviteConfirmed,
@@ -44,6 +45,7 @@ __all__ = [
     "ALLOW", "KNOWN_UNSUPPORTED", "SDP", "SUPPORTED_METHODS",
     "CallAnswered", "CallCancelled", "CallConfirmed", "CallEnded", "CallFailed",
     "CallProgress", "Event", "IncomingCall", "InfoAnswered", "InfoCheck", "InfoReceived",
-    "ReInvite", "ReInviteAnswered", "ReInviteConfirmed", "SipCoreConfig", "SipEndpoint",
+    "MessageReceived", "ReInvite", "ReInviteAnswered", "ReInviteConfirmed", "SipCoreConfig",
+    "SipEndpoint",
     "SipStateError", "Transmit",
 ]

@@ -12,6 +12,7 @@ from .core import ALLOW, Call, SipCore, SipStateError, initial_cseq
 from .dialog import Dialog, contact_uri, hostport, new_branch, new_call_id, new_tag
 from .events import CallAnswered, CallFailed, CallProgress, InfoAnswered, ReInviteAnswered
 from .message import NameAddr, SipParseError, SipRequest, SipResponse, validate_response
+from .text import SEND_TYPE
 from .transaction import (
     ClientInviteTransaction,
     ClientNonInviteTransaction,
@@ -123,6 +124,19 @@ class UacRole(SipCore):
         tx = self._request_in_dialog(c, "INFO", body, content_type, now)
         tx.on_response = self._info_response
         tx.on_timeout = lambda t: self._end_if_live(t.owner, "timeout", False, t.now)
+
+    def send_text(self, call: str, text: str, *, now: float | None = None) -> None:
+        """A SIP MESSAGE (RFC 3428) in the call's dialog. Its answer changes nothing: a
+        peer that takes no text (405/415/501) or does not answer keeps its call."""
+        now = self._time(now)
+        c = self._get(call)
+        if c is None:
+            return
+        if c.state != "confirmed":
+            raise SipStateError(f"call {call} has no confirmed dialog for MESSAGE")
+        tx = self._request_in_dialog(c, "MESSAGE", text.encode("utf-8"), SEND_TYPE, now)
+        tx.on_response = None
+        tx.on_timeout = None
 
     def hangup(self, call: str, reason: str = "normal", *, now: float | None = None) -> None:
         """BYE when confirmed, CANCEL when our INVITE is early, 480 when theirs is

@@ -1,5 +1,9 @@
-"""The UAS role: requests that reach us (INVITE, ACK, CANCEL, BYE, INFO, OPTIONS, and
-in-dialog requests), and our answers to an incoming INVITE or re-INVITE.
+"""The UAS role: requests that reach us (INVITE, ACK, CANCEL, BYE, INFO, MESSAGE, OPTIONS,
+and in-dialog requests), and our answers to an incoming INVITE or re-INVITE.
+
+MESSAGE (RFC 3428) is taken from a party we are in a call with: in the call's dialog, or
+out of it (pager mode, as phones send it: baresip's ``/message``) when its From URI and
+source address are those of a confirmed call. Anyone else's is 404.
 
 Every request is checked before it changes anything: a bad one gets its 4xx/5xx and
 leaves no call, dialog or binding behind. Answers go back where the request came
@@ -19,6 +23,7 @@ from .events import (
     CallConfirmed,
     IncomingCall,
     InfoReceived,
+    MessageReceived,
     ReInvite,
     ReInviteConfirmed,
 )
@@ -32,6 +37,7 @@ from .message import (
     validate_request,
 )
 from .registrar import RegistrarRole
+from .text import check_text, decode_text
 from .transaction import (
     Dest,
     ServerInviteTransaction,
@@ -42,10 +48,10 @@ from .transaction import (
 
 log = logging.getLogger("gateway.sip")
 
-SUPPORTED_METHODS = frozenset({"INVITE", "ACK", "CANCEL", "BYE", "OPTIONS", "INFO", "REGISTER"})
-KNOWN_UNSUPPORTED = frozenset(
-    {"PRACK", "SUBSCRIBE", "NOTIFY", "UPDATE", "MESSAGE", "REFER", "PUBLISH"}
+SUPPORTED_METHODS = frozenset(
+    {"INVITE", "ACK", "CANCEL", "BYE", "OPTIONS", "INFO", "MESSAGE", "REGISTER"}
 )
+KNOWN_UNSUPPORTED = frozenset({"PRACK", "SUBSCRIBE", "NOTIFY", "UPDATE", "REFER", "PUBLISH"})
 _ACCEPTS_SDP = frozenset({"application/sdp", "application/*", "*/*"})
 
 
@@ -134,6 +140,8 @@ class UasRole(RegistrarRole):
             tx.respond(self._options_response(req), now)
         elif method == "REGISTER":
             self._register(req, tx, src, now)
+        elif method == "MESSAGE":
+            self._pager_message(req, tx, src, now)
         else:
             self._reject(req, tx, 481, now, src=src)
 
@@ -261,6 +269,8 @@ class UasRole(RegistrarRole):
             self._emit(InfoReceived(call.id, req.content_type, req.body))
         elif method == "OPTIONS":
             tx.respond(self._options_response(req), now)
+        elif method == "MESSAGE":
+            self._message(req, tx, src, now, call)
         elif method == "INVITE":
             assert isinstance(tx, ServerInviteTransaction)
             if (call.state != "confirmed" or call.reinvite_out is not None
@@ -275,6 +285,44 @@ class UasRole(RegistrarRole):
             self._emit(ReInvite(call.id, req.body or None))
         else:
             self._reject(req, tx, 405, now, headers=[("Allow", ALLOW)], src=src)
+
+    def _message(self, req: SipRequest, tx: ServerTransaction, src: Dest, now: float,
+                 call: Call) -> None:
+        """RFC 3428: text/plain only (415 with Accept otherwise), then 200 and the text."""
+        status, reason, headers = check_text(req.content_type, req.body)
+        if status != 200:
+            self._reject(req, tx, status, now, reason=reason, headers=headers, src=src)
+            return
+        tx.respond(self._response(req, 200), now)
+        text = decode_text(req.body)
+        if text:
+            self._emit(MessageReceived(call.id, text))
+
+    def _pager_message(self, req: SipRequest, tx: ServerTransaction, src: Dest,
+                       now: float) -> None:
+        """A MESSAGE outside any dialog: taken when a confirmed call has its sender."""
+        call = self._call_of_sender(req, src)
+        if call is None:
+            self._reject(req, tx, 404, now, src=src)
+            return
+        self._message(req, tx, src, now, call)
+
+    def _call_of_sender(self, req: SipRequest, src: Dest) -> Call | None:
+        try:
+            sender = parse_uri(parse_name_addr(req.get("from") or "").uri)
+        except SipParseError:
+            return None
+        for call in self._dialogs.values():
+            if call.state != "confirmed" or call.dest.addr[0] != src.addr[0]:
+                continue
+            try:
+                party = parse_uri(parse_name_addr(call.dialog.remote_header).uri)
+            except SipParseError:
+                continue
+            if (party.user, party.host.lower(), party.port) == (
+                    sender.user, sender.host.lower(), sender.port):
+                return call
+        return None
 
     def _fail_pending(self, call: Call, now: float) -> None:
         """BYE arrived: answer whatever INVITE is still open with 487."""
