@@ -23,6 +23,7 @@ from gateway.leg import CallInfo, Leg, Refuse, RefuseCause
 from gateway.log import log_event
 from gateway.rtp.ports import PortAllocator
 from mcu.cdr import CallRecorder
+from mcu.chat_bridge import ChatBridge
 from mcu.conference import Conference, EntryServices, RoomPolicy
 from mcu.control import WebServer, create_app
 from mcu.entry import Admit, ConferenceDirectory, RoomSpec
@@ -95,6 +96,9 @@ class Mcu:
         self._closing: set[asyncio.Task[Any]] = set()
         # Stored IP cameras running now: camera id -> (conference numeric id, participant).
         self._cameras: dict[int, tuple[str, str]] = {}
+        # Conference chats <-> SIP MESSAGE (issue 17).
+        self.chat = ChatBridge(settings.chat, self.directory.get, self._catalogue_get,
+                               self._background)
 
     async def start(self) -> None:
         self.store = await open_store(self.settings.database.url)
@@ -110,10 +114,10 @@ class Mcu:
                 await self._start_cameras(record)
         self._scheduler = asyncio.get_running_loop().create_task(self._run_schedules())
         self.web = WebServer()
-        await self.web.start(create_app(self.store, self,
-                                        max_body_bytes=self.settings.http.max_body_bytes,
-                                        chat=self.settings.chat),
-                             self.settings.http.host, self.settings.http.port)
+        app = create_app(self.store, self, max_body_bytes=self.settings.http.max_body_bytes,
+                         chat=self.settings.chat)
+        self.chat.attach(app.state.control)
+        await self.web.start(app, self.settings.http.host, self.settings.http.port)
         log_event(log, "mcu.started", gateways=",".join(g.name for g in self.gateways),
                   schemes=",".join(self.dial_schemes()),
                   rtp_ports=f"{self.settings.rtp.port_min}-{self.settings.rtp.port_max}",
@@ -358,6 +362,9 @@ class Mcu:
         if self.cdr is not None:
             self.cdr.started(conference.numeric_id, leg)
 
+    def _catalogue_get(self, numeric_id: str) -> ConferenceRecord | None:
+        return self._catalogue.get(numeric_id)
+
     def _left(self, conference: Conference, leg: Leg, reason: str) -> None:
         if self.cdr is not None:
             self.cdr.ended(leg.id, reason)
@@ -412,6 +419,7 @@ class Mcu:
             video=self.settings.video,
             video_pool=self.video_pool,
             layouts=self.layout_registry,
+            on_text=self.chat.from_endpoint,
         )
 
     # ---- what the web control asks (mcu.live.LiveControl)
