@@ -33,9 +33,22 @@ For = Annotated[str | None, Query(alias="for", description="me | everyone")]
 
 
 def _body_doc(model: type[Any]) -> dict[str, Any]:
-    schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
-    return {"requestBody": {"required": True,
-                            "content": {"application/json": {"schema": schema}}}}
+    """The body's JSON schema for the OpenAPI document, nested models inlined (the
+    routes read raw bodies, so FastAPI does not register them as components)."""
+    schema = model.model_json_schema()
+    return {"requestBody": {"required": True, "content": {"application/json": {
+        "schema": _inline(schema, schema.pop("$defs", {}))}}}}
+
+
+def _inline(node: Any, defs: dict[str, Any]) -> Any:
+    if isinstance(node, dict):
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.startswith("#/$defs/"):
+            return _inline(defs[ref.removeprefix("#/$defs/")], defs)
+        return {key: _inline(value, defs) for key, value in node.items()}
+    if isinstance(node, list):
+        return [_inline(item, defs) for item in node]
+    return node
 
 
 def _chat_routes(router: APIRouter) -> None:

@@ -158,3 +158,36 @@ async def test_favorites_listed_first(chat_client: httpx.AsyncClient) -> None:
     assert [(x["type"], x["role"]) for x in r.json()] == [
         ("favorites", "favorites_owner"), ("channel", "owner")]
     assert r.json()[1]["id"] == chat
+
+
+async def test_openapi_describes_the_chat_routes(chat_client: httpx.AsyncClient) -> None:
+    doc = (await chat_client.get("/api/v1/openapi.json")).json()
+    for path in ("/api/v1/chats", "/api/v1/chats/{chat_id}",
+                 "/api/v1/chats/{chat_id}/participants",
+                 "/api/v1/chats/{chat_id}/participants/{username}",
+                 "/api/v1/chats/{chat_id}/messages",
+                 "/api/v1/chats/{chat_id}/messages/{message_id}",
+                 "/api/v1/chats/{chat_id}/messages/{message_id}/pin",
+                 "/api/v1/conferences/{conference_id}/chat"):
+        assert path in doc["paths"], path
+    body = doc["paths"]["/api/v1/chats/{chat_id}/messages"]["post"]["requestBody"]
+    schema = body["content"]["application/json"]["schema"]
+    assert "$ref" not in str(schema) and "latitude" in str(schema)
+
+
+async def test_chat_pages(chat_client: httpx.AsyncClient) -> None:
+    from tests.control.test_admin_pages import login
+
+    c = chat_client
+    a = await token_for(c, A)
+    chat = await _group(c, a)
+    await login(c, A)
+    page = await c.get("/chats")
+    assert page.status_code == 200 and 'data-type="favorites"' in page.text
+    assert f'href="/chats/{chat}"' in page.text
+    page = await c.get(f"/chats/{chat}")
+    assert page.status_code == 200 and f'data-chat-id="{chat}"' in page.text
+    await login(c, B)  # not in the chat
+    page = await c.get(f"/chats/{chat}")
+    assert page.status_code == 403 and "chat: not a participant" in page.text
+    assert (await c.get(f"/chats/{chat}/events")).status_code == 403
