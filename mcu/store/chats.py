@@ -57,6 +57,17 @@ class ChatRepository:
             session.add(_member(row.id, owner, ChatRole.OWNER))
             return ChatRecord.from_row(row)
 
+    async def conference_chat_file_keys(self, conference_id: int) -> list[str]:
+        """The storage keys of the files in the conference's chat (to remove from disk
+        when the conference is deleted)."""
+        query = (
+            select(ChatFile.storage_key)
+            .join(Chat, Chat.id == ChatFile.chat_id)
+            .where(Chat.conference_id == conference_id)
+        )
+        async with self._transaction() as session:
+            return list(await session.scalars(query))
+
     async def get_chat(self, chat_id: int) -> ChatRecord | None:
         async with self._transaction() as session:
             row = await session.get(Chat, chat_id)

@@ -191,3 +191,21 @@ async def test_chat_pages(chat_client: httpx.AsyncClient) -> None:
     page = await c.get(f"/chats/{chat}")
     assert page.status_code == 403 and "chat: not a participant" in page.text
     assert (await c.get(f"/chats/{chat}/events")).status_code == 403
+
+
+async def test_deleting_a_conference_removes_its_chat_files(
+    chat_client: httpx.AsyncClient, conference: object, tmp_path: Path
+) -> None:
+    c = chat_client
+    owner = await token_for(c, CREATOR)
+    conf_id = conference.id  # type: ignore[attr-defined]
+    chat = (await c.get(f"/api/v1/conferences/{conf_id}/chat", headers=owner)).json()["id"]
+    data = base64.b64encode(b"notes").decode()
+    r = await c.post(f"/api/v1/chats/{chat}/messages", json={
+        "type": "file", "file": {"name": "n.txt", "content_type": "text/plain", "data": data}},
+        headers=owner)
+    assert r.status_code == 201, r.text
+    assert len(list((tmp_path / "files").iterdir())) == 1
+    assert (await c.delete(f"/api/v1/conferences/{conf_id}", headers=owner)).status_code == 204
+    assert list((tmp_path / "files").iterdir()) == []
+    assert (await c.get(f"/api/v1/chats/{chat}", headers=owner)).status_code == 404
