@@ -83,3 +83,21 @@ async def test_two_users_chat_live_and_script_stays_text(
         assert await page.evaluate("window.__notReloaded") is True
     await shot(owner, tmp_path, "chat-owner")
     await shot(admin, tmp_path, "chat-admin")
+
+
+async def test_chats_page_creates_a_channel_and_posts(
+    browser: object, base_url: str, tmp_path: Path
+) -> None:
+    expect = async_api.expect
+    page: Any = await log_in(browser, base_url, CREATOR, PASSWORD)
+    await page.click("a[data-nav=chats]")
+    await expect(page.locator("tr[data-type=favorites]")).to_have_count(1)
+    await page.fill("form[data-chat-form=create] input[name=title]", "News <i>")
+    await page.select_option("form[data-chat-form=create] select[name=type]", "channel")
+    await page.click("button[data-action=chat-create]")
+    await page.wait_for_url(f"{base_url}/chats/*")
+    await expect(page.locator("section.chat")).to_have_attribute("data-role", "owner")
+    await _send(page, "First post")
+    await expect(page.locator("ol.chat-messages li .text")).to_have_text(["First post"])
+    await expect(page.locator("h2 small")).to_contain_text("News <i>")  # escaped title
+    await shot(page, tmp_path, "chats-channel")
