@@ -26,6 +26,10 @@ mixer asks "the next method" and never interprets them).
 
 Keys: ``Dtmf`` events on the event stream, whatever carried them; ``dtmf_events``
 False means the peer sends none, so the mixer listens for in-band tones.
+
+Text: what the peer typed arrives as ``TextReceived`` (SIP MESSAGE, RFC 3428); a leg
+whose signalling carries text back is also a ``TextLeg`` (``send_text``), which the
+conference uses for its chat. Neither knows what a chat is.
 """
 
 from __future__ import annotations
@@ -70,12 +74,22 @@ class InfoReceived:
 
 
 @dataclass(frozen=True, slots=True)
+class TextReceived:
+    """Text the peer sent (SIP MESSAGE), already checked and decoded by the gateway."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
 class Hangup:
     reason: str  # "bye", "rtp-timeout", "shutdown", ...
     by_remote: bool
 
 
-LegEvent = Dtmf | KeyFrameRequest | KeyFrameMethodRefused | HoldChanged | InfoReceived | Hangup
+LegEvent = (
+    Dtmf | KeyFrameRequest | KeyFrameMethodRefused | HoldChanged | InfoReceived | TextReceived
+    | Hangup
+)
 
 
 @runtime_checkable
@@ -132,6 +146,14 @@ class Leg(Protocol):
         hang-up), in order; ends after ``Hangup``."""
 
     async def hang_up(self, reason: str) -> None: ...
+
+
+@runtime_checkable
+class TextLeg(Protocol):
+    """A leg whose signalling can carry text to the peer (SIP MESSAGE)."""
+
+    def send_text(self, text: str) -> bool:
+        """Send `text`; False when this call cannot carry it now."""
 
 
 class RefuseCause(StrEnum):

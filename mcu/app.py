@@ -25,6 +25,7 @@ from gateway.log import log_event
 from gateway.rtp.ports import PortAllocator
 from gateway.tls import TlsIdentity, TlsSettingsError, load_identity
 from mcu.cdr import CallRecorder
+from mcu.chat_bridge import ChatBridge
 from mcu.conference import Conference, EntryServices, RoomPolicy
 from mcu.control import WebServer, create_app
 from mcu.entry import Admit, ConferenceDirectory, RoomSpec
@@ -104,6 +105,9 @@ class Mcu:
         self._closing: set[asyncio.Task[Any]] = set()
         # Stored IP cameras running now: camera id -> (conference numeric id, participant).
         self._cameras: dict[int, tuple[str, str]] = {}
+        # Conference chats <-> SIP MESSAGE (issue 17).
+        self.chat = ChatBridge(settings.chat, self.directory.get, self._catalogue_get,
+                               self._background)
 
     async def start(self) -> None:
         web_identity = self._web_identity()  # a bad certificate stops us before anything runs
@@ -120,9 +124,11 @@ class Mcu:
                 await self._start_cameras(record)
         self._scheduler = asyncio.get_running_loop().create_task(self._run_schedules())
         self.web = WebServer()
-        await self.web.start(create_app(self.store, self,
-                                        max_body_bytes=self.settings.http.max_body_bytes),
-                             self.settings.http.host, self.settings.http.port, web_identity)
+        app = create_app(self.store, self, max_body_bytes=self.settings.http.max_body_bytes,
+                         chat=self.settings.chat)
+        self.chat.attach(app.state.control)
+        await self.web.start(app, self.settings.http.host, self.settings.http.port,
+                             web_identity)
         log_event(log, "mcu.started", gateways=",".join(g.name for g in self.gateways),
                   schemes=",".join(self.dial_schemes()),
                   rtp_ports=f"{self.settings.rtp.port_min}-{self.settings.rtp.port_max}",
@@ -387,6 +393,9 @@ class Mcu:
         if self.cdr is not None:
             self.cdr.started(conference.numeric_id, leg)
 
+    def _catalogue_get(self, numeric_id: str) -> ConferenceRecord | None:
+        return self._catalogue.get(numeric_id)
+
     def _left(self, conference: Conference, leg: Leg, reason: str) -> None:
         if self.cdr is not None:
             self.cdr.ended(leg.id, reason)
@@ -441,6 +450,7 @@ class Mcu:
             video=self.settings.video,
             video_pool=self.video_pool,
             layouts=self.layout_registry,
+            on_text=self.chat.from_endpoint,
         )
 
     # ---- what the web control asks (mcu.live.LiveControl)

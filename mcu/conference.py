@@ -17,6 +17,10 @@ A participant is in one of three states (``mcu.live.ParticipantState``):
   waiting prompt now and then.
 * ``connected``: in the mix.
 
+Text a connected participant sends (``TextReceived``: SIP MESSAGE) goes to ``on_text``
+(the MCU stores it in the conference chat); ``send_text`` sends chat text back to every
+participant whose leg carries text.
+
 Digits arrive in three forms (RFC 4733 and SIP INFO as Leg events, in-band tones as
 mixer events) and pass one ``DtmfMerger`` per participant, so a press heard twice
 counts once; then the lobby's ``EntrySession`` or the in-call ``KeyMap`` reads them.
@@ -41,6 +45,8 @@ from gateway.leg import (
     Leg,
     Refuse,
     RefuseCause,
+    TextLeg,
+    TextReceived,
 )
 from gateway.log import log_event
 from layouts.registry import LayoutRegistry
@@ -144,8 +150,11 @@ class Conference:
         video: VideoSettings | None = None,
         video_pool: Executor | None = None,
         layouts: LayoutRegistry | None = None,
+        on_text: Callable[[Conference, Leg, str], None] = lambda conference, leg, text: None,
     ):
         self.numeric_id = numeric_id
+        # Text a connected participant sent (SIP MESSAGE): the MCU puts it in the chat.
+        self.on_text = on_text
         self.name = name
         self.access = access or Access(numeric_id)
         self.attendant = attendant  # the auto attendant's menu room
@@ -329,6 +338,18 @@ class Conference:
         if self.video is not None:
             self.video.set_message(leg_id, text or None)
         return True
+
+    def send_text(self, text: str, exclude: str | None = None) -> int:
+        """Text (the conference chat) to every connected participant whose call carries
+        text (``TextLeg``: SIP MESSAGE), but `exclude`; returns how many it went to."""
+        sent = 0
+        for participant in list(self.participants.values()):
+            leg = participant.leg
+            if participant.state != "connected" or leg.id == exclude:
+                continue
+            if isinstance(leg, TextLeg) and leg.send_text(text):
+                sent += 1
+        return sent
 
     def rename(self, leg_id: str, name: str | None) -> bool:
         """Show ``name`` for a participant (its video label too); None: the call's own."""
@@ -516,6 +537,9 @@ class Conference:
                 self.video.keyframe_requested(leg.id)
             elif isinstance(event, KeyFrameMethodRefused) and self.video is not None:
                 self.video.keyframe_method_refused(leg.id, event.method)
+            elif isinstance(event, TextReceived) and participant.state == "connected":
+                # Callers still in the lobby or waiting say nothing to the conference.
+                self.on_text(self, leg, event.text)
             if self.participants.get(leg.id) is not participant:
                 return  # moved to another conference (auto attendant): stop reading here
 

@@ -155,6 +155,25 @@ class HttpSettings(BaseModel):
                       "(secure cookies, HSTS); off: plain HTTP, meant for loopback")
 
 
+class ChatSettings(BaseModel):
+    """Chats (issue 17): limits on what is sent, where files go, flood control, SIP."""
+
+    max_text_chars: int = Field(4000, ge=1, description="longer message text: 413")
+    max_file_bytes: int = Field(524_288, ge=1, description="larger files: 413 (they travel "
+                                "base64 in JSON, so keep under http.max_body_bytes * 3/4)")
+    files_dir: str = Field("var/chat-files", description="where sent files are kept")
+    content_types: list[str] = Field(
+        ["text/plain", "image/png", "image/jpeg", "image/gif", "application/pdf"],
+        description="file types accepted; the bytes must match the declared type: 415",
+    )
+    rate_messages: int = Field(20, ge=1, description="messages one user may send per window")
+    rate_window_s: float = Field(10.0, gt=0, description="beyond the rate: 429")
+    sip_message: bool = Field(True, description="SIP endpoints exchange the conference chat "
+                              "by SIP MESSAGE (RFC 3428) in their dialog")
+    sip_captions: bool = Field(False, description="also show new conference chat messages "
+                               "as the caption overlay on the video")
+
+
 class DatabaseSettings(BaseModel):
     url: str = "sqlite+aiosqlite:///var/mcu.db"
 
@@ -163,8 +182,8 @@ class LogSettings(BaseModel):
     level: str = "INFO"
 
 
-__all__ = ["MediaSettings", "RtpSettings", "RtspSettings", "SipSettings", "Settings",
-           "load_settings"]
+__all__ = ["ChatSettings", "MediaSettings", "RtpSettings", "RtspSettings", "SipSettings",
+           "Settings", "load_settings"]
 
 
 class Settings(BaseSettings):
@@ -182,6 +201,7 @@ class Settings(BaseSettings):
     entry: EntrySettings = EntrySettings()
     http: HttpSettings = HttpSettings()
     tls: TlsSettings = TlsSettings()  # SIP over TLS and HTTPS share the certificate
+    chat: ChatSettings = ChatSettings()
     database: DatabaseSettings = DatabaseSettings()
     log: LogSettings = LogSettings()
 

@@ -269,8 +269,9 @@ def _direct(endpoint: StreamShell, stream: StreamPlan | None) -> None:
 
 class RtpLeg:
     """A ``gateway.leg.Leg`` over an ``RtpMediaSession``; the gateway gives it the
-    signalling half: how to hang up, and the key-frame requests its signalling carries
-    (asked after the RTCP ones, in the order given)."""
+    signalling half: how to hang up, the key-frame requests its signalling carries
+    (asked after the RTCP ones, in the order given) and, when it carries text, how to
+    send some (``text``: a ``gateway.leg.TextLeg``)."""
 
     def __init__(
         self,
@@ -283,6 +284,7 @@ class RtpLeg:
         hang_up: Callable[[str], None],
         signalled_keyframes: Mapping[str, Callable[[], bool]] | None = None,
         secure_signalling: bool = False,
+        text: Callable[[str], bool] | None = None,
     ) -> None:
         self.id = leg_id
         self.protocol = protocol
@@ -292,6 +294,7 @@ class RtpLeg:
         self._hang_up = hang_up
         self._signalled = dict(signalled_keyframes or {})
         self._secure_signalling = secure_signalling
+        self._text = text
         self._queue: asyncio.Queue[LegEvent] = asyncio.Queue()
 
     @property
@@ -413,6 +416,10 @@ class RtpLeg:
 
     async def hang_up(self, reason: str) -> None:
         self._hang_up(reason)
+
+    def send_text(self, text: str) -> bool:
+        """Text to the peer by the signalling's own means (``TextLeg``), if it has one."""
+        return self._text is not None and self._text(text)
 
     def post(self, event: LegEvent) -> None:
         """An event for the conference (the gateway's signalling posts them too)."""

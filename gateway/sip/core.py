@@ -40,7 +40,7 @@ from .transaction import (
 
 log = logging.getLogger("gateway.sip")
 
-ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, REGISTER, UPDATE, PRACK"
+ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, MESSAGE, REGISTER, UPDATE, PRACK"
 SDP = "application/sdp"
 
 InfoCheck = Callable[[str, bytes], "tuple[int, str] | None"]

@@ -26,6 +26,7 @@ from .events import (
     IncomingCall,
     InfoAnswered,
     InfoReceived,
+    MessageReceived,
     RegistrationChanged,
     ReInvite,
     ReInviteAnswered,
@@ -46,7 +47,7 @@ __all__ = [
     "ALLOW", "KNOWN_UNSUPPORTED", "SDP", "SUPPORTED_METHODS",
     "CallAnswered", "CallCancelled", "CallConfirmed", "CallEnded", "CallFailed",
     "CallProgress", "Event", "IncomingCall", "InfoAnswered", "InfoCheck", "InfoReceived",
-    "ReInvite", "ReInviteAnswered", "ReInviteConfirmed", "RegistrationChanged",
-    "SipCoreConfig", "SipEndpoint",
+    "MessageReceived", "ReInvite", "ReInviteAnswered", "ReInviteConfirmed",
+    "RegistrationChanged", "SipCoreConfig", "SipEndpoint",
     "SipStateError", "Transmit",
 ]

@@ -61,6 +61,15 @@ class InfoReceived:
 
 
 @dataclass(frozen=True, slots=True)
+class MessageReceived:
+    """A SIP MESSAGE (RFC 3428) the core took (200) from the party of `call`: in the
+    call's dialog, or out of dialog (pager mode) from the same party and address."""
+
+    call: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
 class InfoAnswered:
     """The final answer to an INFO we sent (a 415/501 says the peer does not take
     that content type, so it should not get another)."""
@@ -116,6 +125,6 @@ class RegistrationChanged:
 
 Event = (
     IncomingCall | CallConfirmed | CallCancelled | ReInvite | ReInviteConfirmed
-    | InfoReceived | InfoAnswered | CallProgress | CallAnswered | CallFailed | ReInviteAnswered
-    | CallEnded | RegistrationChanged
+    | InfoReceived | MessageReceived | InfoAnswered | CallProgress | CallAnswered | CallFailed
+    | ReInviteAnswered | CallEnded | RegistrationChanged
 )

@@ -32,6 +32,7 @@ from gateway.leg import (
     Refuse,
     RefuseCause,
     Seat,
+    TextReceived,
 )
 from gateway.log import log_event
 from gateway.media import VideoSendFormat
@@ -329,6 +330,10 @@ class SipService:
                 if call and call.leg:
                     # The core answered 400 already when a body was malformed.
                     call.leg.post(_info_event(content_type, body))
+            case sip.MessageReceived(call=handle, text=text):
+                call = self.calls.get(handle)
+                if call and call.leg:
+                    call.leg.post(TextReceived(text))
             case sip.InfoAnswered(call=handle, status=status, content_type=content_type):
                 call = self.calls.get(handle)
                 # RFC 6086: 415 (or 501, no INFO at all) means "not this": stop asking so.
@@ -444,7 +449,8 @@ class SipService:
                       secure_signalling=call.transport == "tls",
                       hang_up=lambda reason: self.hang_up(handle, reason),
                       # SIP INFO works whatever RTCP feedback the peer negotiated.
-                      signalled_keyframes={"info": lambda: self.send_fast_update(handle)})
+                      signalled_keyframes={"info": lambda: self.send_fast_update(handle)},
+                      text=lambda text: self.send_text(handle, text))
 
     def _reinvite(self, handle: str, offer: bytes | None) -> None:
         call = self.calls.get(handle)
@@ -482,6 +488,17 @@ class SipService:
         try:
             self.endpoint.send_info(handle, MEDIA_CONTROL_TYPE, FAST_UPDATE_BODY,
                                     now=self.transport.now())
+        except sip.SipStateError:
+            return False
+        self.transport.flush()
+        return True
+
+    def send_text(self, handle: str, text: str) -> bool:
+        """SIP MESSAGE (RFC 3428) with `text` in the call's dialog."""
+        if handle not in self.calls:
+            return False
+        try:
+            self.endpoint.send_text(handle, text, now=self.transport.now())
         except sip.SipStateError:
             return False
         self.transport.flush()

@@ -15,6 +15,7 @@ from .events import CallAnswered, CallFailed, CallProgress, InfoAnswered, ReInvi
 from .message import NameAddr, SipParseError, SipRequest, SipResponse, validate_response
 from .refresh import RefreshRole, allowed_methods
 from .session_timer import from_response, request_headers
+from .text import SEND_TYPE
 from .transaction import (
     ClientInviteTransaction,
     ClientNonInviteTransaction,
@@ -136,6 +137,19 @@ class UacRole(RefreshRole):
         tx = self._request_in_dialog(c, "INFO", body, content_type, now)
         tx.on_response = self._info_response
         tx.on_timeout = lambda t: self._end_if_live(t.owner, "timeout", False, t.now)
+
+    def send_text(self, call: str, text: str, *, now: float | None = None) -> None:
+        """A SIP MESSAGE (RFC 3428) in the call's dialog. Its answer changes nothing: a
+        peer that takes no text (405/415/501) or does not answer keeps its call."""
+        now = self._time(now)
+        c = self._get(call)
+        if c is None:
+            return
+        if c.state != "confirmed":
+            raise SipStateError(f"call {call} has no confirmed dialog for MESSAGE")
+        tx = self._request_in_dialog(c, "MESSAGE", text.encode("utf-8"), SEND_TYPE, now)
+        tx.on_response = None
+        tx.on_timeout = None
 
     def hangup(self, call: str, reason: str = "normal", *, now: float | None = None) -> None:
         """BYE when confirmed, CANCEL when our INVITE is early, 480 when theirs is

@@ -1,5 +1,9 @@
-"""The UAS role: requests that reach us (INVITE, ACK, CANCEL, BYE, INFO, OPTIONS, and
-in-dialog requests), and our answers to an incoming INVITE or re-INVITE.
+"""The UAS role: requests that reach us (INVITE, ACK, CANCEL, BYE, INFO, MESSAGE, OPTIONS,
+and in-dialog requests), and our answers to an incoming INVITE or re-INVITE.
+
+MESSAGE (RFC 3428) is taken from a party we are in a call with: in the call's dialog, or
+out of it (pager mode, as phones send it: baresip's ``/message``) when its From URI and
+source address are those of a confirmed call. Anyone else's is 404.
 
 Every request is checked before it changes anything: a bad one gets its 4xx/5xx and
 leaves no call, dialog or binding behind. Answers go back where the request came
@@ -19,6 +23,7 @@ from .events import (
     CallConfirmed,
     IncomingCall,
     InfoReceived,
+    MessageReceived,
     ReInvite,
     ReInviteConfirmed,
 )
@@ -34,6 +39,7 @@ from .message import (
 from .refresh import RefreshRole, allowed_methods
 from .registrar import RegistrarRole
 from .session_timer import SessionTimer, TooSmall, negotiate_request
+from .text import check_text, decode_text
 from .transaction import (
     Dest,
     ServerInviteTransaction,
@@ -45,8 +51,9 @@ from .transaction import (
 log = logging.getLogger("gateway.sip")
 
 SUPPORTED_METHODS = frozenset(
-    {"INVITE", "ACK", "CANCEL", "BYE", "OPTIONS", "INFO", "REGISTER", "UPDATE", "PRACK"})
-KNOWN_UNSUPPORTED = frozenset({"SUBSCRIBE", "NOTIFY", "MESSAGE", "REFER", "PUBLISH"})
+    {"INVITE", "ACK", "CANCEL", "BYE", "OPTIONS", "INFO", "MESSAGE", "REGISTER", "UPDATE",
+     "PRACK"})
+KNOWN_UNSUPPORTED = frozenset({"SUBSCRIBE", "NOTIFY", "REFER", "PUBLISH"})
 _ACCEPTS_SDP = frozenset({"application/sdp", "application/*", "*/*"})
 
 
@@ -135,6 +142,8 @@ class UasRole(RegistrarRole, RefreshRole):
             tx.respond(self._options_response(req), now)
         elif method == "REGISTER":
             self._register(req, tx, src, now)
+        elif method == "MESSAGE":
+            self._pager_message(req, tx, src, now)
         else:
             self._reject(req, tx, 481, now, src=src)
 
@@ -277,6 +286,8 @@ class UasRole(RegistrarRole, RefreshRole):
             self._emit(InfoReceived(call.id, req.content_type, req.body))
         elif method == "OPTIONS":
             tx.respond(self._options_response(req), now)
+        elif method == "MESSAGE":
+            self._message(req, tx, src, now, call)
         elif method == "INVITE":
             assert isinstance(tx, ServerInviteTransaction)
             if (call.state != "confirmed" or call.reinvite_out is not None
@@ -321,6 +332,44 @@ class UasRole(RegistrarRole, RefreshRole):
             return
         tx.respond(self._response(req, 200, headers=self._session_headers(call)), now)
         self._arm_session(call, now)
+
+    def _message(self, req: SipRequest, tx: ServerTransaction, src: Dest, now: float,
+                 call: Call) -> None:
+        """RFC 3428: text/plain only (415 with Accept otherwise), then 200 and the text."""
+        status, reason, headers = check_text(req.content_type, req.body)
+        if status != 200:
+            self._reject(req, tx, status, now, reason=reason, headers=headers, src=src)
+            return
+        tx.respond(self._response(req, 200), now)
+        text = decode_text(req.body)
+        if text:
+            self._emit(MessageReceived(call.id, text))
+
+    def _pager_message(self, req: SipRequest, tx: ServerTransaction, src: Dest,
+                       now: float) -> None:
+        """A MESSAGE outside any dialog: taken when a confirmed call has its sender."""
+        call = self._call_of_sender(req, src)
+        if call is None:
+            self._reject(req, tx, 404, now, src=src)
+            return
+        self._message(req, tx, src, now, call)
+
+    def _call_of_sender(self, req: SipRequest, src: Dest) -> Call | None:
+        try:
+            sender = parse_uri(parse_name_addr(req.get("from") or "").uri)
+        except SipParseError:
+            return None
+        for call in self._dialogs.values():
+            if call.state != "confirmed" or call.dest.addr[0] != src.addr[0]:
+                continue
+            try:
+                party = parse_uri(parse_name_addr(call.dialog.remote_header).uri)
+            except SipParseError:
+                continue
+            if (party.user, party.host.lower(), party.port) == (
+                    sender.user, sender.host.lower(), sender.port):
+                return call
+        return None
 
     def _fail_pending(self, call: Call, now: float) -> None:
         """BYE arrived: answer whatever INVITE is still open with 487."""

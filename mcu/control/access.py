@@ -12,7 +12,7 @@ import hashlib
 import hmac
 import logging
 import secrets
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, TypeVar
@@ -21,10 +21,13 @@ from fastapi import Request
 from pydantic import BaseModel, ValidationError
 
 from gateway.log import log_event
-from mcu.control.throttle import LoginThrottle
+from mcu.control.chat_hub import ChatHub
+from mcu.control.throttle import LoginThrottle, RateLimit
 from mcu.live import LiveControl
 from mcu.permissions import Actor, ConferenceTarget, Decision, Operation, Target, authorize
+from mcu.settings import ChatSettings
 from mcu.store import ConferenceRecord, EncryptionPolicy, RoleName, RoleRecord, Store
+from mcu.store.files import FileStore
 
 logger = logging.getLogger("mcu.control")
 
@@ -42,17 +45,24 @@ class ControlError(Exception):
     """An answer other than success: status, a human reason, and what to name.
 
     `rule` is the refusing `Decision.rule` on a 403 from `authorize`; `field` is the
-    offending field on a 409/422.
+    offending field on a 409/422; `retry_after` the seconds a 429 asks to wait.
     """
 
     def __init__(
-        self, status: int, detail: str, *, rule: str | None = None, field: str | None = None
+        self,
+        status: int,
+        detail: str,
+        *,
+        rule: str | None = None,
+        field: str | None = None,
+        retry_after: int | None = None,
     ) -> None:
         super().__init__(detail)
         self.status = status
         self.detail = detail
         self.rule = rule
         self.field = field
+        self.retry_after = retry_after
 
     def body(self) -> dict[str, Any]:
         out: dict[str, Any] = {"detail": self.detail}
@@ -81,6 +91,20 @@ class Control:
     csrf_secret: bytes = field(default_factory=lambda: secrets.token_bytes(32))
     # Failed logins per source address, shared by the token route and the login form.
     throttle: LoginThrottle = field(default_factory=LoginThrottle)
+    # Chats (issue 17): their limits, files on disk, messages per user, live versions.
+    chat: ChatSettings = field(default_factory=ChatSettings)
+    chat_hub: ChatHub = field(default_factory=ChatHub)
+    chat_files: FileStore = field(init=False)
+    chat_rate: RateLimit = field(init=False)
+    # Called with (standing, message) for each new message of a conference chat: the
+    # MCU sets it to send the text to the conference's SIP endpoints.
+    chat_out: Callable[..., Awaitable[None]] | None = None
+
+    def __post_init__(self) -> None:
+        self.chat_files = FileStore(
+            self.chat.files_dir, self.chat.max_file_bytes, self.chat.content_types
+        )
+        self.chat_rate = RateLimit(limit=self.chat.rate_messages, window=self.chat.rate_window_s)
 
     def csrf_for(self, token: str) -> str:
         """The CSRF token of a session: derived, so nothing more is stored."""

@@ -15,12 +15,21 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from mcu.control import api, api_records, api_users, pages, pages_admin
+from mcu.control import (
+    api,
+    api_chats,
+    api_records,
+    api_users,
+    pages,
+    pages_admin,
+    pages_chats,
+)
 from mcu.control.access import Control, ControlError
 from mcu.control.body_limit import BodyLimit
 from mcu.control.throttle import LoginThrottle
 from mcu.live import LiveControl
 from mcu.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
+from mcu.settings import ChatSettings
 from mcu.store import Conflict, Invalid, NotFound, Protected, Store
 
 API_PREFIX = "/api/"
@@ -33,10 +42,12 @@ def create_app(
     session_ttl_s: float = 3600,
     throttle: LoginThrottle | None = None,
     max_body_bytes: int = 1_048_576,
+    chat: ChatSettings | None = None,
 ) -> FastAPI:
     """The control application over `store` (configuration) and `live` (running calls);
     `throttle` counts failed logins per source (default: 10 in 5 minutes lock 5 minutes);
-    request bodies over `max_body_bytes` are refused with 413 unread (`BodyLimit`)."""
+    request bodies over `max_body_bytes` are refused with 413 unread (`BodyLimit`);
+    `chat`: the chats' limits, file folder and flood control (issue 17)."""
     if session_ttl_s <= 0:
         raise ValueError("session_ttl_s must be positive")
     app = FastAPI(
@@ -46,7 +57,9 @@ def create_app(
         docs_url="/api/v1/docs",
         redoc_url=None,
     )
-    app.state.control = Control(store, live, timedelta(seconds=session_ttl_s))
+    app.state.control = Control(
+        store, live, timedelta(seconds=session_ttl_s), chat=chat or ChatSettings()
+    )
     # Set by WebServer.stop: long-lived streams (SSE) end at once instead of holding
     # the shutdown for its whole grace period.
     app.state.closing = asyncio.Event()
@@ -55,8 +68,10 @@ def create_app(
     app.include_router(api.build_router())
     app.include_router(api_users.build_router())
     app.include_router(api_records.build_router())
+    app.include_router(api_chats.build_router())
     app.include_router(pages.build_router())
     app.include_router(pages_admin.build_router())
+    app.include_router(pages_chats.build_router())
     app.mount("/static", StaticFiles(directory=pages.HERE / "static"), name="static")
     app.add_middleware(BodyLimit, max_body_bytes=max_body_bytes,
                        on_refused=live.count_http_refused)
@@ -102,8 +117,10 @@ def create_app(
 
 def _answer(request: Request, error: ControlError) -> Response:
     if request.url.path.startswith(API_PREFIX):
-        headers = {"WWW-Authenticate": "Bearer"} if error.status == 401 else None
-        return JSONResponse(error.body(), status_code=error.status, headers=headers)
+        headers = {"WWW-Authenticate": "Bearer"} if error.status == 401 else {}
+        if error.retry_after is not None:
+            headers["Retry-After"] = str(error.retry_after)
+        return JSONResponse(error.body(), status_code=error.status, headers=headers or None)
     if error.status == 401:
         return RedirectResponse("/login", status_code=303)
     return pages.render(

@@ -260,9 +260,12 @@ async def delete_conference(ctl: Control, actor: Actor, room: Room) -> None:
                   audited=True)
     record = configured(room)
     cameras = await ctl.store.list_cameras(record.id)
-    await ctl.store.delete_conference(record.id)  # its cameras with it
+    chat_files = await ctl.store.conference_chat_file_keys(record.id)
+    await ctl.store.delete_conference(record.id)  # its cameras and chat with it
     for camera in cameras:  # and no longer pulled into the room
         ctl.live.stop_camera(camera.id)
+    for key in chat_files:  # the chat's files off the disk
+        ctl.chat_files.remove(key)
     await audit(ctl, actor.username, Op.DELETE_CONFERENCE, room.ref, "deleted")
     await ctl.live.refresh_conferences()
 

@@ -1,13 +1,15 @@
-"""Server-Sent Events for the conference page: the participant list and the cameras'
-states as they change.
+"""Server-Sent Events for the pages: the participant list and the cameras' states as
+they change on the conference page, and a chat's version (issue 17: the page then
+fetches the messages through the API).
 
-`participant_events` is the body of ``GET /conferences/{id}/events``: it compares a
-snapshot of each watched thing (``participants``; ``cameras`` for those who may see
-them) every `poll_s` and sends ``event: <name>`` only when its JSON differs, a comment
-line every `heartbeat_s` so proxies keep the stream open, and
-ends when the client goes away or, checked at each heartbeat, `ended` names why the
-page must stop watching: ``expired`` (the session ended or lost the right) or
-``changed`` (the conference was renumbered or deleted: the page reloads).
+`participant_events` is the body of ``GET /conferences/{id}/events`` and of a chat's
+event stream: it compares a snapshot of each watched thing (``participants``;
+``cameras`` for those who may see them; ``chat``) every `poll_s` and sends
+``event: <name>`` only when its JSON differs, a comment line every `heartbeat_s` so
+proxies keep the stream open, and ends when the client goes away or, checked at each
+heartbeat, `ended` names why the page must stop watching: ``expired`` (the session
+ended or lost the right) or ``changed`` (the conference was renumbered or deleted:
+the page reloads).
 """
 
 from __future__ import annotations
@@ -56,6 +58,7 @@ async def participant_events(
     poll_s: float | None = None,
     heartbeat_s: float | None = None,
 ) -> AsyncIterator[str]:
+    """Send each event of ``snapshots`` whenever its snapshot differs from the last sent."""
     poll_s = POLL_S if poll_s is None else poll_s
     heartbeat_s = HEARTBEAT_S if heartbeat_s is None else heartbeat_s
     last: dict[str, str] = {}

@@ -26,6 +26,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, StreamingResponse
 from fastapi.templating import Jinja2Templates
 
 from mcu.control import cameras as camera_ops
+from mcu.control import chats
 from mcu.control import conferences as conference_ops
 from mcu.control.access import (
     CSRF_FIELD,
@@ -357,6 +358,8 @@ def build_router() -> APIRouter:
         can = _controls(actor, room)
         participants = ctl.live.participants(room.numeric_id) if can["view"] else []
         cameras = await camera_ops.list_cameras(ctl, actor, room) if can["cameras"] else []
+        chat = await chats.conference_chat_panel(
+            ctl, principal, room.record.id if room.record is not None else None)
         return render(
             request,
             "conference.html",
@@ -368,6 +371,7 @@ def build_router() -> APIRouter:
             can=can,
             layouts=ctl.live.layouts() if can["layout"] else [],
             dial_schemes=ctl.live.dial_schemes() if can["dial_out"] else [],
+            chat=chat,
         )
 
     @router.post("/conferences/{conference_id}/layout")

@@ -47,11 +47,14 @@ def nav_links(principal: Principal | None) -> list[dict[str, str]]:
         ("audit", "/audit", "Audit log", Op.VIEW_AUDIT_LOG, None),
         ("account", _user_path(actor.username), "My account", Op.VIEW_USER, me),
     ]
-    return [
+    links = [
         {"key": key, "href": href, "label": label}
         for key, href, label, operation, target in candidates
         if allowed(actor, operation, target)
     ]
+    # Issue 17: everyone signed in has chats (their Favorites at least).
+    links.insert(len(links) - 1, {"key": "chats", "href": "/chats", "label": "Chats"})
+    return links
 
 
 templates.env.globals["nav_links"] = nav_links

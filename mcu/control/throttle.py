@@ -1,4 +1,5 @@
-"""Login throttling per source address: sans-IO, with an injectable clock.
+"""Login throttling per source address, and a per-key rate limit (`RateLimit`, for chat
+messages): sans-IO, with an injectable clock.
 
 Each login attempt from a source first asks `begin(source)`. An admitted attempt counts
 as a failure straight away (so parallel guesses cannot all slip through before the slow
@@ -124,8 +125,46 @@ class LoginThrottle:
             del self._sources[oldest]
 
 
+class RateLimit:
+    """At most `limit` events per `window` seconds per key (a sliding window): chat
+    messages per user (issue 17). `hit(key)` counts an event and answers 0, or, over the
+    limit, counts nothing and answers the seconds until one more is allowed."""
+
+    def __init__(
+        self, *, limit: int, window: float, max_keys: int = 10_000, clock: Clock = time.monotonic
+    ) -> None:
+        if limit < 1 or window <= 0 or max_keys < 1:
+            raise ValueError("limit, window and max_keys must be positive")
+        self.limit = limit
+        self.window = window
+        self.max_keys = max_keys
+        self._clock = clock
+        self._events: dict[str, deque[float]] = {}
+
+    def hit(self, key: str) -> int:
+        now = self._clock()
+        events = self._events.get(key)
+        if events is None:
+            if len(self._events) >= self.max_keys:
+                self._forget_idle(now)
+            events = self._events[key] = deque()
+        while events and events[0] <= now - self.window:
+            events.popleft()
+        if len(events) >= self.limit:
+            return _seconds(events[0] + self.window - now)
+        events.append(now)
+        return 0
+
+    def _forget_idle(self, now: float) -> None:
+        for key, events in list(self._events.items()):
+            if not events or events[-1] <= now - self.window:
+                del self._events[key]
+        while len(self._events) >= self.max_keys:
+            del self._events[next(iter(self._events))]
+
+
 def _seconds(delay: float) -> int:
     return max(1, math.ceil(delay))
 
 
-__all__ = ["Admission", "Clock", "LoginThrottle"]
+__all__ = ["Admission", "Clock", "LoginThrottle", "RateLimit"]

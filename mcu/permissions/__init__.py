@@ -13,6 +13,9 @@ Where each seed rule lives:
   `roles_of()`; moderators lack `tables.OWNER_ONLY_OPERATIONS`
 - seed 000 security administrator: `tables.SECURITY_ADMIN_OPERATIONS`, `RECORD_READERS`
 - seed 002 undeletable root `admin`: `authorize._user_management`
+- seed 004 chat roles x actions, a regular chat and a channel: `tables.SEED_004_REGULAR_CHAT`,
+  `tables.SEED_004_CHANNEL` (the seed's text, parsed into `CHAT_REGULAR`, `CHAT_CHANNEL`),
+  decided by `authorize._chat` for a `ChatAction` on a `ChatTarget`
 - seed 002 only the administrator manages (and lists) accounts: `authorize._user_management`,
   `authorize._list_users`; everyone sees their own account and changes their own password
 """
@@ -30,6 +33,10 @@ from mcu.permissions.authorize import (
 from mcu.permissions.model import (
     ROOT_USERNAME,
     Actor,
+    ChatAction,
+    ChatKind,
+    ChatRole,
+    ChatTarget,
     ConferenceRole,
     ConferenceTarget,
     ControlLevel,
@@ -46,6 +53,10 @@ from mcu.permissions.model import (
 __all__ = [
     "ROOT_USERNAME",
     "Actor",
+    "ChatAction",
+    "ChatKind",
+    "ChatRole",
+    "ChatTarget",
     "ConferenceRole",
     "ConferenceTarget",
     "ControlLevel",

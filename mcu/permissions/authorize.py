@@ -5,12 +5,16 @@ Every page and API call asks here and nowhere else, so a 403 can always name the
 
 from __future__ import annotations
 
-from typing import TypeVar
+from typing import TypeVar, overload
 
 from mcu.permissions import tables
 from mcu.permissions.model import (
     ROOT_USERNAME,
     Actor,
+    ChatAction,
+    ChatKind,
+    ChatRole,
+    ChatTarget,
     ConferenceRole,
     ConferenceTarget,
     ControlLevel,
@@ -71,8 +75,16 @@ def owner_after_user_deleted(owner: str | None, deleted_username: str) -> str | 
     return None if owner == deleted_username else owner
 
 
-def authorize(actor: Actor, operation: Operation, target: Target = None) -> Decision:
+@overload
+def authorize(actor: Actor, operation: ChatAction, target: ChatTarget) -> Decision: ...
+@overload
+def authorize(actor: Actor, operation: Operation, target: Target = None) -> Decision: ...
+def authorize(
+    actor: Actor, operation: Operation | ChatAction, target: Target = None
+) -> Decision:
     """Decide whether `actor` may do `operation` on `target`, naming the rule."""
+    if isinstance(operation, ChatAction):
+        return _chat(operation, _expect(target, ChatTarget))
     if operation in tables.USER_OPERATIONS:
         return _user_management(actor, operation, _expect(target, UserTarget))
     if operation in tables.RECORD_OPERATIONS:
@@ -216,3 +228,33 @@ def _denial(
     if level is ControlLevel.NONE:
         return "no-control: not owner of the conference"
     return f"{level}-control: not owner of the conference"
+
+
+def _chat(action: ChatAction, chat: ChatTarget) -> Decision:
+    """Seed 004: the actor's chat role, looked up in the table of the chat's kind."""
+    if chat.role is None:
+        return _deny("chat: not a participant")
+    if chat.left:
+        return _deny("chat: left the chat")
+    if chat.blocked:
+        return _deny("chat: blocked in this chat")
+    if action is ChatAction.DELETE_CHAT:
+        return _delete_chat(chat)
+    if action in tables.CHAT_SENDING_ACTIONS and not chat.can_send:
+        return _deny("chat: right to send revoked")
+    table, by_role = tables.CHAT_TABLE_BY_KIND[chat.kind]
+    actions = by_role.get(chat.role)
+    if actions is None:
+        return _deny(f"{table}: no {chat.role} role in this table")
+    if action in actions:
+        return _allow(f"{table}: {chat.role} may {action}")
+    return _deny(f"{table}: {chat.role} may not {action}")
+
+
+def _delete_chat(chat: ChatTarget) -> Decision:
+    # Not in the seed's tables: the chat is its owner's, as changing its owner is.
+    if chat.kind in (ChatKind.CONFERENCE, ChatKind.FAVORITES):
+        return _deny(f"chat: a {chat.kind} chat is not deleted on its own")
+    if chat.role is ChatRole.OWNER:
+        return _allow("chat: the owner deletes the chat")
+    return _deny("chat: only the owner deletes the chat")

@@ -114,6 +114,67 @@ class Operation(StrEnum):
     VIEW_AUDIT_LOG = "view_audit_log"
 
 
+class ChatKind(StrEnum):
+    """Issue 17's chats. Seed 004 has two tables: a channel's, and a regular chat's
+    (which governs group, conference and Favorites chats alike)."""
+
+    GROUP = "group"
+    CHANNEL = "channel"
+    CONFERENCE = "conference"
+    FAVORITES = "favorites"
+
+
+class ChatRole(StrEnum):
+    """Seed 004's chat roles, named as the seed names them."""
+
+    OWNER = "owner"
+    ADMIN = "admin"
+    USER = "user"
+    CONF_OWNER = "conf_owner"
+    CONF_MODERATOR = "conf_moderator"
+    FAVORITES_OWNER = "favorites_owner"
+    WRITER = "writer"
+
+
+class ChatAction(StrEnum):
+    """The 28 rows of seed 004's two tables (same rows, same order), plus deleting a chat.
+
+    Kept apart from `Operation`: conference operations are decided by privilege and
+    conference roles, chat actions by chat roles; both go through `authorize`.
+    """
+
+    READ = "read_messages"
+    SEND = "send_messages"
+    ADD_PARTICIPANTS = "add_participants"
+    REMOVE_PARTICIPANTS = "remove_participants"
+    EDIT_OWN = "edit_own_messages"
+    DELETE_OWN_FOR_ME = "delete_own_messages_for_me"
+    DELETE_OWN_FOR_EVERYONE = "delete_own_messages_for_everyone"
+    DELETE_OTHERS_FOR_ME = "delete_others_messages_for_me"
+    DELETE_OTHERS_FOR_EVERYONE = "delete_others_messages_for_everyone"
+    CLEAR_HISTORY_FOR_ME = "clear_history_for_me"
+    CLEAR_HISTORY_FOR_EVERYONE = "clear_history_for_everyone"
+    REPLY = "reply_to_messages"
+    FORWARD = "forward_messages"
+    SEND_FILES = "send_files"
+    SEND_LOCATION = "send_location"
+    SEND_CONTACTS = "send_contacts"
+    SEND_EMOJI = "send_emoji"
+    SEND_STICKERS = "send_stickers"
+    PIN = "pin_messages"
+    CHANGE_TITLE = "change_title"
+    CHANGE_ICON = "change_icon"
+    CHANGE_ROLES = "change_participant_roles"
+    GRANT_RIGHTS = "grant_rights"
+    REVOKE_RIGHTS = "revoke_rights"
+    BLOCK_PARTICIPANTS = "block_participants"
+    CHANGE_OWNER = "change_chat_owner"
+    SET_FIRST_VISIBLE = "set_first_visible_message"
+    SEND_POLLS = "send_polls"
+    # Not a row of the seed: deleting the chat itself, which only its owner may.
+    DELETE_CHAT = "delete_chat"
+
+
 @dataclass(frozen=True)
 class Actor:
     """The authenticated user asking; `is_operator` is seed 000's operator group."""
@@ -170,4 +231,22 @@ class Decision:
     rule: str
 
 
-Target = ConferenceTarget | NewConferenceTarget | OwnerChangeTarget | UserTarget | None
+@dataclass(frozen=True)
+class ChatTarget:
+    """A chat as the actor stands in it: the chat's kind and the actor's role there.
+
+    `role` None: not a participant. `left`: the actor left the chat; `blocked`: a
+    moderator blocked them; `can_send` False: their right to send was revoked (a right
+    can only narrow what the role allows, never widen it).
+    """
+
+    kind: ChatKind
+    role: ChatRole | None
+    left: bool = False
+    blocked: bool = False
+    can_send: bool = True
+
+
+Target = (
+    ConferenceTarget | NewConferenceTarget | OwnerChangeTarget | UserTarget | ChatTarget | None
+)

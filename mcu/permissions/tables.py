@@ -5,7 +5,16 @@ from __future__ import annotations
 from types import MappingProxyType
 from typing import Final
 
-from mcu.permissions.model import ConferenceRole, ControlLevel, Listing, Operation, Privilege
+from mcu.permissions.model import (
+    ChatAction,
+    ChatKind,
+    ChatRole,
+    ConferenceRole,
+    ControlLevel,
+    Listing,
+    Operation,
+    Privilege,
+)
 
 P = Privilege
 Op = Operation
@@ -151,4 +160,164 @@ RECORD_READERS: Final = frozenset({P.ADMINISTRATOR, P.SECURITY_ADMINISTRATOR})
 
 USER_OPERATIONS: Final = frozenset(
     {Op.CREATE_USER, Op.UPDATE_USER, Op.DELETE_USER, Op.CHANGE_PASSWORD, Op.VIEW_USER}
+)
+
+# ----------------------------------------------------------------------------------------
+# Seed 004: chat roles. The two tables below are the seed's text, verbatim (✅ may, ❌ may
+# not), parsed at import into role -> actions; the odd cells stay as written (a channel
+# writer may delete own messages for everyone but not for oneself; in a regular chat a
+# conference moderator may change roles but not add participants, and may not send polls).
+# ----------------------------------------------------------------------------------------
+
+SEED_004_REGULAR_CHAT: Final = """\
+owner | admin | user | conf_owner | conf_moderator | favorites_owner | |
+---|---|---|---|---|---|---|
+Reading messages | ✅ | ✅ | ✅ | ✅ | ✅ | ✅ |
+Sending messages | ✅ | ✅ | ✅ | ✅ | ✅ | ✅ |
+Adding participants to chat | ✅ | ✅ | ❌ | ❌ | ❌ | ❌ |
+Removing participants from chat | ✅ | ✅ | ❌ | ❌ | ❌ | ❌ |
+Editing own messages | ✅ | ✅ | ✅ | ✅ | ✅ | ✅ |
+Deleting own messages for oneself | ✅ | ✅ | ✅ | ✅ | ✅ | ✅ |
+Deleting own messages for all | ✅ | ✅ | ✅ | ✅ | ✅ | ✅ |
+Deleting others' messages for oneself | ✅ | ✅ | ✅ | ✅ | ✅ | ❌ |
+Deleting others' messages for all | ✅ | ✅ | ❌ | ✅ | ✅ | ❌ |
+Clearing chat history for oneself | ✅ | ✅ | ✅ | ✅ | ✅ | ✅ |
+Clearing chat history for all | ✅ | ✅ | ❌ | ✅ | ✅ | ❌ |
+Replying to messages | ✅ | ✅ | ✅ | ✅ | ✅ | ✅ |
+Forwarding messages to/from chat | ✅ | ✅ | ✅ | ✅ | ✅ | ✅ |
+Sending files | ✅ | ✅ | ✅ | ✅ | ✅ | ✅ |
+Sending geolocation | ✅ | ✅ | ✅ | ✅ | ✅ | ✅ |
+Sending contacts | ✅ | ✅ | ✅ | ✅ | ✅ | ✅ |
+Sending emoji | ✅ | ✅ | ✅ | ✅ | ✅ | ✅ |
+Sending stickers | ✅ | ✅ | ❌ | ✅ | ✅ | ✅ |
+Pinning messages | ✅ | ✅ | ❌ | ✅ | ✅ | ✅ |
+Changing chat name | ✅ | ✅ | ❌ | ❌ | ❌ | ❌ |
+Changing chat icon | ✅ | ✅ | ❌ | ❌ | ❌ | ❌ |
+Changing chat participant roles | ✅ | ✅ | ❌ | ✅ | ✅ | ❌ |
+Granting rights to chat participants | ✅ | ✅ | ❌ | ✅ | ✅ | ❌ |
+Revoking chat participant rights | ✅ | ✅ | ❌ | ✅ | ✅ | ❌ |
+Blocking participants | ✅ | ✅ | ❌ | ❌ | ❌ | ❌ |
+Changing chat owner | ✅ | ❌ | ❌ | ❌ | ❌ | ❌ |
+Setting the first visible message | ✅ | ✅ | ❌ | ❌ | ❌ | ✅ |
+Sending polls | ✅ | ✅ | ✅ | ❌ | ❌ | ❌ |
+"""
+
+SEED_004_CHANNEL: Final = """\
+owner | admin | user | conf_owner | conf_moderator | favorites_owner | writer | |
+---|---|---|---|---|---|---|---|
+Reading messages | ✅ | ✅ | ✅ | ✅ | ✅ | ✅ | ✅ |
+Sending messages | ✅ | ✅ | ❌ | ✅ | ✅ | ✅ | ✅ |
+Adding participants to chat | ✅ | ✅ | ❌ | ❌ | ❌ | ❌ | ❌ |
+Removing participants from chat | ✅ | ✅ | ❌ | ❌ | ❌ | ❌ | ❌ |
+Editing own messages | ✅ | ✅ | ❌ | ✅ | ✅ | ✅ | ✅ |
+Deleting own messages for oneself | ✅ | ✅ | ❌ | ✅ | ✅ | ✅ | ❌ |
+Deleting own messages for everyone | ✅ | ✅ | ❌ | ✅ | ✅ | ✅ | ✅ |
+Deleting others' messages for oneself | ✅ | ✅ | ❌ | ✅ | ✅ | ❌ | ❌ |
+Deleting others' messages for everyone | ✅ | ✅ | ❌ | ✅ | ✅ | ❌ | ❌ |
+Clearing chat history for oneself | ✅ | ✅ | ❌ | ✅ | ✅ | ✅ | ❌ |
+Clearing chat history for everyone | ✅ | ✅ | ❌ | ✅ | ✅ | ❌ | ❌ |
+Replying to messages | ✅ | ✅ | ❌ | ✅ | ✅ | ✅ | ✅ |
+Forwarding messages in/out of chat | ✅ | ✅ | ✅ | ✅ | ✅ | ✅ | ✅ |
+Sending files | ✅ | ✅ | ❌ | ✅ | ✅ | ✅ | ✅ |
+Sending location | ✅ | ✅ | ❌ | ✅ | ✅ | ✅ | ✅ |
+Sending contacts | ✅ | ✅ | ❌ | ✅ | ✅ | ✅ | ✅ |
+Sending emojis | ✅ | ✅ | ❌ | ✅ | ✅ | ✅ | ✅ |
+Sending stickers | ✅ | ✅ | ❌ | ✅ | ✅ | ✅ | ✅ |
+Pinning messages | ✅ | ✅ | ❌ | ✅ | ✅ | ✅ | ✅ |
+Changing chat title | ✅ | ✅ | ❌ | ❌ | ❌ | ❌ | ❌ |
+Changing chat icon | ✅ | ✅ | ❌ | ❌ | ❌ | ❌ | ❌ |
+Changing chat participants' roles | ✅ | ✅ | ❌ | ❌ | ❌ | ❌ | ❌ |
+Granting rights to chat participants | ✅ | ✅ | ❌ | ✅ | ✅ | ❌ | ❌ |
+Revoking chat participant rights | ✅ | ✅ | ❌ | ✅ | ✅ | ❌ | ❌ |
+Blocking participants | ✅ | ✅ | ❌ | ❌ | ❌ | ❌ | ❌ |
+Changing chat owner | ✅ | ❌ | ❌ | ❌ | ❌ | ❌ | ❌ |
+Setting the first visible message | ✅ | ✅ | ❌ | ❌ | ❌ | ✅ | ❌ |
+Sending polls | ✅ | ✅ | ❌ | ❌ | ❌ | ❌ | ✅ |
+"""
+
+# Each table's row label (as that table spells it) -> the action; the tables differ in
+# wording ("for all" / "for everyone", "name" / "title", "geolocation" / "location").
+A = ChatAction
+_ROWS: Final = (
+    (A.READ, "Reading messages", "Reading messages"),
+    (A.SEND, "Sending messages", "Sending messages"),
+    (A.ADD_PARTICIPANTS, "Adding participants to chat", "Adding participants to chat"),
+    (A.REMOVE_PARTICIPANTS, "Removing participants from chat",
+     "Removing participants from chat"),
+    (A.EDIT_OWN, "Editing own messages", "Editing own messages"),
+    (A.DELETE_OWN_FOR_ME, "Deleting own messages for oneself",
+     "Deleting own messages for oneself"),
+    (A.DELETE_OWN_FOR_EVERYONE, "Deleting own messages for all",
+     "Deleting own messages for everyone"),
+    (A.DELETE_OTHERS_FOR_ME, "Deleting others' messages for oneself",
+     "Deleting others' messages for oneself"),
+    (A.DELETE_OTHERS_FOR_EVERYONE, "Deleting others' messages for all",
+     "Deleting others' messages for everyone"),
+    (A.CLEAR_HISTORY_FOR_ME, "Clearing chat history for oneself",
+     "Clearing chat history for oneself"),
+    (A.CLEAR_HISTORY_FOR_EVERYONE, "Clearing chat history for all",
+     "Clearing chat history for everyone"),
+    (A.REPLY, "Replying to messages", "Replying to messages"),
+    (A.FORWARD, "Forwarding messages to/from chat", "Forwarding messages in/out of chat"),
+    (A.SEND_FILES, "Sending files", "Sending files"),
+    (A.SEND_LOCATION, "Sending geolocation", "Sending location"),
+    (A.SEND_CONTACTS, "Sending contacts", "Sending contacts"),
+    (A.SEND_EMOJI, "Sending emoji", "Sending emojis"),
+    (A.SEND_STICKERS, "Sending stickers", "Sending stickers"),
+    (A.PIN, "Pinning messages", "Pinning messages"),
+    (A.CHANGE_TITLE, "Changing chat name", "Changing chat title"),
+    (A.CHANGE_ICON, "Changing chat icon", "Changing chat icon"),
+    (A.CHANGE_ROLES, "Changing chat participant roles", "Changing chat participants' roles"),
+    (A.GRANT_RIGHTS, "Granting rights to chat participants",
+     "Granting rights to chat participants"),
+    (A.REVOKE_RIGHTS, "Revoking chat participant rights", "Revoking chat participant rights"),
+    (A.BLOCK_PARTICIPANTS, "Blocking participants", "Blocking participants"),
+    (A.CHANGE_OWNER, "Changing chat owner", "Changing chat owner"),
+    (A.SET_FIRST_VISIBLE, "Setting the first visible message",
+     "Setting the first visible message"),
+    (A.SEND_POLLS, "Sending polls", "Sending polls"),
+)
+
+
+def _parse_seed_table(
+    text: str, labels: dict[str, ChatAction]
+) -> dict[ChatRole, frozenset[ChatAction]]:
+    lines = [line for line in text.splitlines() if line.strip()]
+    roles = [ChatRole(cell.strip()) for cell in lines[0].split("|") if cell.strip()]
+    allowed: dict[ChatRole, set[ChatAction]] = {role: set() for role in roles}
+    for line in lines[2:]:
+        label, *cells = [cell.strip() for cell in line.split("|")]
+        marks = [cell for cell in cells if cell]
+        if len(marks) != len(roles) or set(marks) - {"✅", "❌"}:
+            raise ValueError(f"seed 004 row {label!r}: {marks}")
+        for role, mark in zip(roles, marks, strict=True):
+            if mark == "✅":
+                allowed[role].add(labels[label])
+    if set(labels.values()) != {labels[line.split("|")[0].strip()] for line in lines[2:]}:
+        raise ValueError("seed 004: a table row is missing")
+    return {role: frozenset(actions) for role, actions in allowed.items()}
+
+
+# Role -> the actions the seed marks ✅, for each table.
+CHAT_REGULAR: Final = MappingProxyType(
+    _parse_seed_table(SEED_004_REGULAR_CHAT, {regular: a for a, regular, _ in _ROWS})
+)
+CHAT_CHANNEL: Final = MappingProxyType(
+    _parse_seed_table(SEED_004_CHANNEL, {channel: a for a, _, channel in _ROWS})
+)
+CHAT_TABLE_BY_KIND: Final = MappingProxyType(
+    {
+        ChatKind.GROUP: ("regular chat", CHAT_REGULAR),
+        ChatKind.CONFERENCE: ("regular chat", CHAT_REGULAR),
+        ChatKind.FAVORITES: ("regular chat", CHAT_REGULAR),
+        ChatKind.CHANNEL: ("channel", CHAT_CHANNEL),
+    }
+)
+# What a participant whose right to send was revoked may no longer do: everything that
+# puts content into the chat (reading, deleting and clearing stay theirs).
+CHAT_SENDING_ACTIONS: Final = frozenset(
+    {
+        A.SEND, A.EDIT_OWN, A.REPLY, A.FORWARD, A.SEND_FILES, A.SEND_LOCATION,
+        A.SEND_CONTACTS, A.SEND_EMOJI, A.SEND_STICKERS, A.SEND_POLLS,
+    }
 )

@@ -13,6 +13,7 @@ from sqlalchemy import (
     DateTime,
     Enum,
     ForeignKey,
+    Index,
     Integer,
     MetaData,
     String,
@@ -22,7 +23,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from mcu.permissions import Privilege
+from mcu.permissions import ChatKind, ChatRole, Privilege
 
 # Named constraints, so migrations can alter them and IntegrityErrors name the column.
 NAMING_CONVENTION = {
@@ -217,3 +218,113 @@ class AuditEntry(Base):
     operation: Mapped[str] = mapped_column(String(64))
     target: Mapped[str | None] = mapped_column(Text)
     outcome: Mapped[str] = mapped_column(String(200))
+
+
+# Chats (issue 17, migration 0004) ------------------------------------------------------
+
+
+class Chat(Base):
+    """A group chat, a channel, a conference's chat (one per conference) or a user's
+    Favorites (one per user: `owner`). `first_visible_message_id`: earlier messages are
+    hidden from everyone."""
+
+    __tablename__ = "chats"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[ChatKind] = mapped_column(_enum(ChatKind, "chat_kind"))
+    title: Mapped[str] = mapped_column(String(200))
+    icon: Mapped[str | None] = mapped_column(String(200))
+    owner: Mapped[str | None] = mapped_column(
+        String(64), ForeignKey("users.username", ondelete="SET NULL"), index=True
+    )
+    conference_id: Mapped[int | None] = mapped_column(
+        ForeignKey("conferences.id", ondelete="CASCADE"), unique=True
+    )
+    first_visible_message_id: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ChatParticipant(Base):
+    """A user in a chat with a seed 004 role. `left` keeps the row (the user may be added
+    again); `cleared_through`: messages up to this id are cleared for this user only."""
+
+    __tablename__ = "chat_participants"
+
+    chat_id: Mapped[int] = mapped_column(
+        ForeignKey("chats.id", ondelete="CASCADE"), primary_key=True
+    )
+    username: Mapped[str] = mapped_column(
+        String(64), ForeignKey("users.username", ondelete="CASCADE"), primary_key=True
+    )
+    role: Mapped[ChatRole] = mapped_column(_enum(ChatRole, "chat_role"))
+    can_send: Mapped[bool] = mapped_column(Boolean, default=True)
+    blocked: Mapped[bool] = mapped_column(Boolean, default=False)
+    left: Mapped[bool] = mapped_column(Boolean, default=False)
+    cleared_through: Mapped[int] = mapped_column(Integer, default=0)
+    joined_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ChatMessage(Base):
+    """One message. `author` is a username kept as text (messages outlive users; None for
+    a SIP endpoint), `author_name` what is shown. `data` is the JSON of a location,
+    contact, sticker, poll or file; `deleted` (for everyone) blanks text and data."""
+
+    __tablename__ = "chat_messages"
+    __table_args__ = (Index("ix_chat_messages_chat_id_id", "chat_id", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    chat_id: Mapped[int] = mapped_column(ForeignKey("chats.id", ondelete="CASCADE"))
+    author: Mapped[str | None] = mapped_column(String(64))
+    author_name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(16))
+    text: Mapped[str | None] = mapped_column(Text)
+    data: Mapped[str | None] = mapped_column(Text)
+    reply_to_id: Mapped[int | None] = mapped_column(Integer)
+    forward_of_id: Mapped[int | None] = mapped_column(Integer)
+    forwarded_from: Mapped[str | None] = mapped_column(String(200))
+    pinned: Mapped[bool] = mapped_column(Boolean, default=False)
+    deleted: Mapped[bool] = mapped_column(Boolean, default=False)
+    edited_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ChatHiddenMessage(Base):
+    """A message one user deleted for themself."""
+
+    __tablename__ = "chat_hidden_messages"
+
+    message_id: Mapped[int] = mapped_column(
+        ForeignKey("chat_messages.id", ondelete="CASCADE"), primary_key=True
+    )
+    username: Mapped[str] = mapped_column(
+        String(64), ForeignKey("users.username", ondelete="CASCADE"), primary_key=True
+    )
+
+
+class ChatPollVote(Base):
+    """One user's vote in a poll message: the index of the option chosen."""
+
+    __tablename__ = "chat_poll_votes"
+
+    message_id: Mapped[int] = mapped_column(
+        ForeignKey("chat_messages.id", ondelete="CASCADE"), primary_key=True
+    )
+    username: Mapped[str] = mapped_column(
+        String(64), ForeignKey("users.username", ondelete="CASCADE"), primary_key=True
+    )
+    option: Mapped[int] = mapped_column(Integer)
+
+
+class ChatFile(Base):
+    """A file sent to a chat: its bytes live on disk under `storage_key` (`FileStore`)."""
+
+    __tablename__ = "chat_files"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    chat_id: Mapped[int] = mapped_column(ForeignKey("chats.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int] = mapped_column(Integer)
+    storage_key: Mapped[str] = mapped_column(String(64), unique=True)
+    uploader: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

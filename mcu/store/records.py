@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any, Self
 
-from mcu.permissions import Privilege
+from mcu.permissions import ChatKind, ChatRole, Privilege
 from mcu.store.models import EncryptionPolicy, Repetition, RoleName
 
 
@@ -114,3 +115,72 @@ class AuditRecord(_FromRow):
     operation: str
     target: str | None
     outcome: str
+
+
+@dataclass(frozen=True)
+class ChatRecord(_FromRow):
+    """A chat (issue 17); `conference_id` only for a conference's chat."""
+
+    id: int
+    kind: ChatKind
+    title: str
+    icon: str | None
+    owner: str | None
+    conference_id: int | None
+    first_visible_message_id: int | None
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class ChatMemberRecord(_FromRow):
+    """A user's standing in a chat: seed 004 role, rights, blocked, left, cleared."""
+
+    chat_id: int
+    username: str
+    role: ChatRole
+    can_send: bool
+    blocked: bool
+    left: bool
+    cleared_through: int
+    joined_at: datetime
+
+
+@dataclass(frozen=True)
+class MessageRecord(_FromRow):
+    """A chat message; `data` is the decoded JSON of a location, contact, sticker, poll
+    or file message."""
+
+    id: int
+    chat_id: int
+    author: str | None
+    author_name: str
+    kind: str
+    text: str | None
+    data: Any
+    reply_to_id: int | None
+    forward_of_id: int | None
+    forwarded_from: str | None
+    pinned: bool
+    deleted: bool
+    edited_at: datetime | None
+    created_at: datetime
+
+    @classmethod
+    def from_row(cls, row: Any) -> Self:
+        values = {f.name: getattr(row, f.name) for f in fields(cls)}
+        values["data"] = None if row.data is None else json.loads(row.data)
+        return cls(**values)
+
+
+@dataclass(frozen=True)
+class ChatFileRecord(_FromRow):
+    """A file sent to a chat; its bytes are on disk under `storage_key`."""
+
+    id: int
+    chat_id: int
+    name: str
+    content_type: str
+    size: int
+    storage_key: str
+    uploader: str | None
+    created_at: datetime

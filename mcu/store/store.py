@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import (
 
 from mcu.permissions import ROOT_USERNAME, Privilege
 from mcu.store import passwords
+from mcu.store.chats import ChatRepository, delete_conference_chat, delete_user_chat_rows
 from mcu.store.errors import Conflict, Invalid, NotFound, Protected
 from mcu.store.migrate import upgrade_head
 from mcu.store.models import (
@@ -171,8 +172,9 @@ def _check_repetition(conf: Conference) -> None:
         raise Invalid("repetition", "needed when a repeat count or end date is given")
 
 
-class Store:
-    """Async repository over one database; create with `open_store`."""
+class Store(ChatRepository):
+    """Async repository over one database; create with `open_store`. The chat methods
+    come from `ChatRepository` (`chats.py`)."""
 
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
@@ -281,6 +283,7 @@ class Store:
                 delete(ConferenceRoleRow).where(ConferenceRoleRow.username == username)
             )
             await session.execute(delete(ApiToken).where(ApiToken.username == username))
+            await delete_user_chat_rows(session, username)
             await session.delete(row)
 
     async def authenticate(self, username: str, password: str) -> UserRecord | None:
@@ -689,3 +692,4 @@ async def _delete_conference_children(session: AsyncSession, conference_id: int)
         delete(ConferenceRoleRow).where(ConferenceRoleRow.conference_id == conference_id)
     )
     await session.execute(delete(Camera).where(Camera.conference_id == conference_id))
+    await delete_conference_chat(session, conference_id)

@@ -46,9 +46,10 @@ def forms(html: str) -> set[str]:
 
 
 EXPECTED_NAV = {
-    "administrator": ["conferences", "users", "records", "audit", "account"],
-    "security_administrator": ["records", "audit", "account"],
-    **{p: ["conferences", "account"] for p in NOT_ADMIN if p != "security_administrator"},
+    "administrator": ["conferences", "users", "records", "audit", "chats", "account"],
+    "security_administrator": ["records", "audit", "chats", "account"],
+    **{p: ["conferences", "chats", "account"] for p in NOT_ADMIN
+       if p != "security_administrator"},
 }
 
 

@@ -159,6 +159,7 @@ class BaresipPeer(PeerProcess):
         video_size: tuple[int, int] = (320, 240),
         video_fps: int = 15,
         video_bitrate: int = 300_000,
+        contacts: list[str] | None = None,  # SIP URIs; the first is what /message texts
     ) -> None:
         if transport not in ("udp", "tcp", "tls"):
             raise ValueError(f"transport must be udp, tcp or tls, not {transport!r}")
@@ -188,6 +189,7 @@ class BaresipPeer(PeerProcess):
         self.video_size = video_size
         self.video_fps = video_fps
         self.video_bitrate = video_bitrate
+        self.contacts = list(contacts or [])
         self.dir = Path(workdir) / name
         self.video_file: Path | None = None  # the clip it sends, made by write_config()
         self.record_dir = self.dir / "audio"
@@ -267,7 +269,9 @@ class BaresipPeer(PeerProcess):
         srtp = ["srtp.so"] if "mediaenc=srtp" in self.account_params else []
         if "mediaenc=dtls_srtp" in self.account_params:  # keys from a DTLS handshake
             srtp = ["dtls_srtp.so"]
-        return ["cons.so", *codec_modules, "sndfile.so", source, "aubridge.so", *srtp]
+        contact = ["contact.so"] if self.contacts else []  # its /message texts a contact
+        return ["cons.so", *codec_modules, "sndfile.so", source, "aubridge.so", *srtp,
+                *contact]
 
     def accounts_text(self) -> str:
         codecs = ",".join(CODECS[c][1] for c in self.audio_codecs)
@@ -288,7 +292,7 @@ class BaresipPeer(PeerProcess):
             self.video_file = colour_clip(self.video_colour, self.video_size, self.video_fps)
         (self.dir / "config").write_text(self.config_text())
         (self.dir / "accounts").write_text(self.accounts_text())
-        (self.dir / "contacts").write_text("")
+        (self.dir / "contacts").write_text("".join(f"<{uri}>\n" for uri in self.contacts))
 
     # ---- process ---------------------------------------------------------
     def start(self, timeout: float = 10.0) -> BaresipPeer:
@@ -399,6 +403,17 @@ class BaresipPeer(PeerProcess):
             raise ValueError(f"bad DTMF digits {digits!r}")
         return self.command(f"/sndcode {digits}")
 
+    def message(self, text: str) -> str:
+        """Send `text` by SIP MESSAGE (RFC 3428, pager mode) to the first contact."""
+        if not self.contacts:
+            raise BaresipError(f"{self.name}: no contact to message")
+        return self.command(f"/message {text}")
+
+    def console_tap(self) -> ConsoleTap:
+        """A console client that stays: baresip shows what the UI prints (a received
+        SIP MESSAGE, as `peer: "text"`) to the console client that spoke last."""
+        return ConsoleTap(self)
+
     def snapshot(self, path: str | Path, timeout: float = 10.0) -> Path:
         """Save the next picture this peer receives as a PNG at `path`; return it.
 
@@ -455,6 +470,35 @@ class BaresipPeer(PeerProcess):
     def sent_wav_path(self) -> Path | None:
         """Newest WAV of audio this peer sent (sndfile's `*-enc.wav`)."""
         return _newest(self.record_dir, "*-enc.wav")
+
+
+class ConsoleTap:
+    """Says one harmless command from its own socket, then reads what baresip's UI
+    prints to it (see `BaresipPeer.console_tap`). Use as a context manager."""
+
+    def __init__(self, peer: BaresipPeer) -> None:
+        self.peer = peer
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind((LOOPBACK, 0))
+        self.seen = ""
+        self.sock.sendto(b"/callstat\n", (LOOPBACK, peer.ctrl_port))
+
+    def __enter__(self) -> ConsoleTap:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.sock.close()
+
+    def wait_for(self, text: str, timeout: float = 10.0) -> str:
+        """Everything printed until `text` showed up; BaresipError if it did not."""
+        deadline = time.monotonic() + timeout
+        while text not in self.seen:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise BaresipError(f"{self.peer.name}: console never showed {text!r}; "
+                                   f"it showed {self.seen[-500:]!r}")
+            self.seen += _collect_replies(self.sock, min(left, 0.5))
+        return self.seen
 
 
 def colour_clip(

@@ -67,7 +67,7 @@ EXPECTED: dict[str, int | None] = {
     "dblreq": 200,
     "semiuri": 200,
     "transports": 200,
-    "mpart01": 405,  # MESSAGE is a known method we do not implement
+    "mpart01": 404,  # MESSAGE (RFC 3428) is taken only from a party we are in a call with
     "unreason": None,
     "noreason": None,
 }

@@ -25,6 +25,12 @@ TABLES = {
     "call_records",
     "audit_log",
     "cameras",
+    "chats",
+    "chat_participants",
+    "chat_messages",
+    "chat_hidden_messages",
+    "chat_poll_votes",
+    "chat_files",
     "alembic_version",
 }
 
@@ -44,7 +50,7 @@ async def test_migrations_create_schema_and_rerun_is_harmless(store_url: str) ->
     finally:
         await first.close()
     assert TABLES <= tables
-    assert version == "0003"
+    assert version == "0004"
 
     second = await open_store(store_url, admin_password="ignored-now")
     try:
