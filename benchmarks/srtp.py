@@ -168,8 +168,8 @@ class _Pair:
                         b_ports, self.allocator, inactivity_timeout=3600)
         if self.suite is not None:
             ka, kb = key_pair(self.suite)
-            a.set_srtp(ka)
-            b.set_srtp(kb)
+            a.set_protection(ka)
+            b.set_protection(kb)
         self.ends = [a, b]
         for end in self.ends:
             await end.start()
