@@ -10,8 +10,8 @@ PACKAGES=(baresip baresip-ffmpeg baresip-gstreamer baresip-x11 ffmpeg tshark pos
           linphone-cli espeak-ng
           gstreamer1.0-rtsp gir1.2-gst-rtsp-server-1.0 python3-gi gstreamer1.0-plugins-good
           gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-x
-          gstreamer1.0-tools sip-tester)
-COMMANDS=(baresip ffmpeg ffprobe tshark chromium linphonec espeak-ng gst-launch-1.0 sipp)
+          gstreamer1.0-tools sip-tester kamailio)
+COMMANDS=(baresip ffmpeg ffprobe tshark chromium linphonec espeak-ng gst-launch-1.0 sipp kamailio)
 
 SUDO=()
 if [ "$(id -u)" -ne 0 ]; then

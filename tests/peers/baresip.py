@@ -16,6 +16,10 @@ Things that matter in baresip 1.0.0 (Debian 12):
 - Hold (`/hold`) sends a=sendonly and baresip then stops RTP both ways;
   after `/resume` RTP flows again but `sndfile` no longer writes the dec WAV.
 
+Registering (off unless `registrar` is given, e.g. tests.peers.kamailio.Kamailio): the
+account becomes sip:NAME@REALM with `auth_pass` (digest on REGISTER and on the proxy's
+407), `regint` and the registrar as outbound proxy, so it also dials through it.
+
 Video (off unless `video_codec` is given):
 - Codecs: `avcodec` gives H.264 (packetization-mode 0 only), `vp8` gives VP8; the
   account's `video_codecs=` keeps the offer to the one asked for.
@@ -42,7 +46,9 @@ import subprocess
 import tempfile
 import time
 import wave
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Protocol
 
 from tests.peers.process import LinePredicate, PeerProcess
 
@@ -82,8 +88,19 @@ ESTABLISHED = re.compile(r"Call established")
 TERMINATED = re.compile(r"terminated \(duration|session closed|call: terminate call")
 LOCAL_HANGUP = re.compile(r"call: terminate call")
 READY = "baresip is ready."
+# baresip 1.0 on a successful REGISTER: "sip:alice@example.test: {0/UDP/v4} 200 OK () [1 binding]"
+REGISTERED = re.compile(r"\} 200 OK .*binding")
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
+
+
+class Registrar(Protocol):
+    """What BaresipPeer needs of a registrar (tests.peers.kamailio.Kamailio is one)."""
+
+    realm: str
+    users: Mapping[str, str]
+
+    def outbound(self, transport: str = "udp") -> str: ...
 
 
 class BaresipError(RuntimeError):
@@ -160,6 +177,8 @@ class BaresipPeer(PeerProcess):
         video_fps: int = 15,
         video_bitrate: int = 300_000,
         contacts: list[str] | None = None,  # SIP URIs; the first is what /message texts
+        registrar: Registrar | None = None,
+        regint: int = 60,
     ) -> None:
         if transport not in ("udp", "tcp", "tls"):
             raise ValueError(f"transport must be udp, tcp or tls, not {transport!r}")
@@ -190,6 +209,13 @@ class BaresipPeer(PeerProcess):
         self.video_fps = video_fps
         self.video_bitrate = video_bitrate
         self.contacts = list(contacts or [])
+        # With a registrar the account is sip:NAME@REALM, registers every `regint` s with
+        # the password registrar.users[NAME], and sends everything through the registrar
+        # as its outbound proxy; without one (the default) it never registers (regint=0).
+        if registrar is not None and name not in registrar.users:
+            raise ValueError(f"{name} is not a user of the registrar ({sorted(registrar.users)})")
+        self.registrar = registrar
+        self.regint = regint
         self.dir = Path(workdir) / name
         self.video_file: Path | None = None  # the clip it sends, made by write_config()
         self.record_dir = self.dir / "audio"
@@ -199,7 +225,11 @@ class BaresipPeer(PeerProcess):
     # ---- addresses -------------------------------------------------------
     @property
     def aor(self) -> str:
-        """This peer's own SIP URI (what another peer dials to reach it)."""
+        """This peer's own SIP URI (what another peer dials to reach it).
+
+        With a registrar, its address of record there (dialled through the proxy)."""
+        if self.registrar is not None:
+            return f"sip:{self.name}@{self.registrar.realm}"
         uri = f"sip:{self.name}@{self.host}:{self.sip_port}"
         return uri + (f";transport={self.transport}" if self.transport != "udp" else "")
 
@@ -275,6 +305,8 @@ class BaresipPeer(PeerProcess):
 
     def accounts_text(self) -> str:
         codecs = ",".join(CODECS[c][1] for c in self.audio_codecs)
+        if self.registrar is not None:
+            return self._registered_account(codecs)
         uri = f"sip:{self.name}@{self.host}:{self.sip_port}"
         if self.transport != "udp":
             # tls: dial "sip:ID@MCU:TLSPORT" without ;transport=tls (the account adds it).
@@ -285,6 +317,25 @@ class BaresipPeer(PeerProcess):
         if self.account_params:
             params += f";{self.account_params}"
         return f"<{uri}>;{params}\n"
+
+    def _registered_account(self, codecs: str) -> str:
+        """The account line of a peer that registers to (and calls through) a registrar."""
+        assert self.registrar is not None
+        password = self.registrar.users[self.name]
+        outbound = self.registrar.outbound(self.transport)
+        params = (f"regint={self.regint};auth_pass={password};outbound=\"{outbound}\";"
+                  f"answermode={self.answermode};audio_codecs={codecs}")
+        if self.video_codec is not None:
+            params += f";video_codecs={VIDEO_CODECS[self.video_codec][1]}"
+        if self.account_params:
+            params += f";{self.account_params}"
+        return f"<sip:{self.name}@{self.registrar.realm}>;{params}\n"
+
+    def wait_registered(self, timeout: float = 10.0, after: int = 0) -> str:
+        """Wait for the registrar's 200 OK to this peer's REGISTER; return the log line."""
+        if self.registrar is None:
+            raise BaresipError(f"{self.name}: no registrar (registrar=None)")
+        return self.wait_for(REGISTERED, timeout, after=after)
 
     def write_config(self) -> None:
         self.record_dir.mkdir(parents=True, exist_ok=True)
