@@ -24,7 +24,7 @@ TTL runs out; the time is passed in, the core reads no clock.
 
 ``SipResolver`` is the shell: it runs the queries with dnspython's
 ``dns.asyncresolver`` (never a blocking lookup on the event loop), all the queries of
-a step at once, each under a timeout, through the cache. ``resolve_uri`` is what
+a step at once, all under one timeout, through the cache. ``resolve_uri`` is what
 dial-out (and an outbound proxy) call.
 """
 
@@ -370,7 +370,8 @@ class SipResolver:
 
     ``nameservers`` are "ip" or "ip:port" strings; none: the system's
     (/etc/resolv.conf, read once, when the first query is made). ``timeout`` bounds
-    each query (all of a step's queries run at once).
+    the whole resolution of one URI (all of a step's queries run at once; a query
+    still unanswered when it runs out counts as failed).
     """
 
     def __init__(self, nameservers: Sequence[str] = (), timeout: float = 5.0, *,
@@ -403,32 +404,39 @@ class SipResolver:
         """The targets of a SIP URI's parts, in the order to try them; raises
         ResolveError naming the host and why when there are none."""
         resolution = Resolution(scheme, host, port, transport, transports, self.rng)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.timeout
         while not resolution.done:
             queries = resolution.pending()
-            answers = await asyncio.gather(*(self.query(q) for q in queries))
+            lifetime = deadline - loop.time()
+            answers = await asyncio.gather(*(self.query(q, lifetime) for q in queries))
             for query, answer in zip(queries, answers, strict=True):
                 resolution.feed(query, answer)
         if not resolution.targets:
             raise ResolveError(resolution.host, resolution.reason)
         return resolution.targets
 
-    async def query(self, query: Query) -> Answer:
-        """One query, from the cache when it holds a live answer."""
+    async def query(self, query: Query, lifetime: float | None = None) -> Answer:
+        """One query, from the cache when it holds a live answer; at most ``lifetime``
+        seconds (default: the timeout) on the wire."""
         loop = asyncio.get_running_loop()
         cached = self.cache.get(query, loop.time())
         if cached is not None:
             return cached
-        answer = await self._ask(query)
+        lifetime = self.timeout if lifetime is None else lifetime
+        if lifetime <= 0:
+            return Answer(error=f"no answer in {self.timeout:g} s")
+        answer = await self._ask(query, lifetime)
         self.cache.put(query, answer, loop.time())
         return answer
 
-    async def _ask(self, query: Query) -> Answer:
+    async def _ask(self, query: Query, lifetime: float) -> Answer:
         resolver = self._dns()
         if not resolver.nameservers:
             return Answer(error="no DNS server configured")
         try:
             result = await resolver.resolve(query.name + ".", query.rdtype, search=False,
-                                            lifetime=self.timeout, raise_on_no_answer=False)
+                                            lifetime=lifetime, raise_on_no_answer=False)
         except dns.resolver.NXDOMAIN:
             return Answer(ttl=NEGATIVE_TTL_S)
         except dns.exception.Timeout:

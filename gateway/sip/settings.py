@@ -74,8 +74,9 @@ class SipSettings(BaseModel):
                                    "(RFC 3263: NAPTR, SRV, A/AAAA), each \"ip\" or "
                                    "\"ip:port\" (\"[v6]:port\"); empty: the system's "
                                    "(/etc/resolv.conf)")
-    dns_timeout_s: float = Field(5.0, gt=0, le=60, description="how long one DNS query "
-                                 "may take before that name counts as unresolvable")
+    dns_timeout_s: float = Field(5.0, gt=0, le=60, description="how long resolving one "
+                                 "name (all of its NAPTR, SRV and A/AAAA queries) may take "
+                                 "before it counts as unresolvable")
 
     @field_validator("dns_servers")
     @classmethod

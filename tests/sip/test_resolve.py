@@ -238,7 +238,7 @@ class ScriptedResolver(SipResolver):
         self.zone = zone
         self.asked: list[Query] = []
 
-    async def _ask(self, query: Query) -> Answer:
+    async def _ask(self, query: Query, lifetime: float) -> Answer:
         self.asked.append(query)
         await asyncio.sleep(0)
         return self.zone.get(query, Answer(ttl=30))
