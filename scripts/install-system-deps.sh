@@ -2,12 +2,14 @@
 # Install the third-party peers the tests drive (baresip; linphonec, which sends DTMF by SIP
 # INFO; ffmpeg, tshark, PostgreSQL; Chromium for the web control tests; espeak-ng, whose
 # speech must not be heard as DTMF; GStreamer's RTSP server as the IP camera; SIPp, which
-# runs the session timer scenarios). The tests fail, naming this script, when one is missing.
+# runs the session timer scenarios; dnsmasq, the DNS server of the dial-out-by-name tests:
+# dnsmasq-base is the program without the service). The tests fail, naming this script,
+# when one is missing.
 # Idempotent: does nothing (not even apt-get update) when everything is present.
 set -euo pipefail
 
 PACKAGES=(baresip baresip-ffmpeg baresip-gstreamer baresip-x11 ffmpeg tshark postgresql chromium
-          linphone-cli espeak-ng
+          linphone-cli espeak-ng dnsmasq-base
           gstreamer1.0-rtsp gir1.2-gst-rtsp-server-1.0 python3-gi gstreamer1.0-plugins-good
           gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-x
           gstreamer1.0-tools sip-tester kamailio)

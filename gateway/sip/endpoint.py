@@ -42,6 +42,19 @@ class SipEndpoint(UasRole, UacRole, RegistrantRole):
     """A SIP user agent in both roles; see the module docstring. Built as
     ``SipEndpoint(config, check_info=...)`` (``SipCore.__init__``)."""
 
+    def transport_failed(self, transport: str, remote: tuple[str, int], *,
+                         now: float | None = None) -> None:
+        """The shell could not reach ``remote`` over ``transport`` (a TCP or TLS
+        connection refused or unreachable): the client transactions still waiting for
+        an answer from there fail now (RFC 3261 8.1.3.1, RFC 3263 4.3), as on their
+        timeout, instead of waiting out Timer B or F. An INVITE's call gets
+        CallFailed (408) and ends, so a caller with another target can try it."""
+        now = self._time(now)
+        for tx in list(self.layer.client.values()):
+            if (tx.dest.transport == transport and tx.dest.addr == tuple(remote)
+                    and tx.state in ("calling", "trying", "proceeding")):
+                tx.transport_error(now)
+
 
 __all__ = [
     "ALLOW", "KNOWN_UNSUPPORTED", "SDP", "SUPPORTED_METHODS",

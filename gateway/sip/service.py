@@ -13,7 +13,8 @@ answered until it ends, whichever way it ends, so ports never leak.
 from __future__ import annotations
 
 import asyncio
-import ipaddress
+import dataclasses
+import itertools
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -61,6 +62,7 @@ from gateway.sip.media_control import (
     is_fast_update,
 )
 from gateway.sip.message import SipParseError, parse_uri
+from gateway.sip.resolve import ResolveError, SipResolver, Target, is_ip
 from gateway.sip.settings import SipSettings
 from gateway.sip.transport import SipTransport
 from gateway.tls import TlsIdentity, client_context
@@ -105,6 +107,23 @@ class _Call:
     negotiated: Negotiated | None = None
     leg: RtpLeg | None = None
     transport: str = "udp"  # of the signalling: "tls" may carry SRTP keys
+    dial: _Dial | None = None  # dial-out: what each INVITE to a next target repeats
+
+
+@dataclass(eq=False, slots=True)
+class _Dial:
+    """A dial-out by name (RFC 3263): its Leg id is fixed before any SIP call exists,
+    and the targets not tried yet are where the INVITE goes next when one fails."""
+
+    leg_id: str
+    request_uri: str
+    conference: str
+    display_name: str
+    name: str  # the host resolved, for log lines
+    targets: list[Target] = field(default_factory=list)
+    tried: list[str] = field(default_factory=list)  # "transport:ip:port status reason"
+    progressed: bool = False  # a provisional came: the callee was reached, no failover
+    task: asyncio.Task[None] | None = None  # resolving
 
 
 def send_format(video: VideoAnswer, mtu: int) -> VideoSendFormat:
@@ -201,6 +220,15 @@ class SipService:
         self._rtp_host = sip_settings.host
         self.calls: dict[str, _Call] = {}
         self._closing: set[asyncio.Task[None]] = set()
+        # Dial-out by name (RFC 3263): resolved off the loop, through a TTL cache; the
+        # same resolver serves any other SIP URI to locate (an outbound proxy).
+        self.resolver = SipResolver(sip_settings.dns_servers, sip_settings.dns_timeout_s)
+        self._resolving: dict[str, _Call] = {}  # by Leg id, until their first INVITE
+        self._dial_ids = itertools.count(1)
+        self._transports = tuple(name for name, on in (
+            ("udp", sip_settings.udp), ("tcp", sip_settings.tcp), ("tls", tls is not None))
+            if on)
+        self._stopping = False
 
     async def start(self) -> None:
         await self.transport.start()
@@ -211,6 +239,13 @@ class SipService:
 
     async def stop(self, grace: float = 2.0) -> None:
         """End every call with BYE (or a final answer), wait for them, close sockets."""
+        self._stopping = True
+        resolving = [call.dial.task for call in self._resolving.values()
+                     if call.dial is not None and call.dial.task is not None]
+        for task in resolving:
+            task.cancel()  # each gives back its seat and ports
+        if resolving:
+            await asyncio.gather(*resolving, return_exceptions=True)
         for handle in list(self.calls):
             self.hang_up(handle, "shutdown")
         loop = asyncio.get_running_loop()
@@ -227,8 +262,9 @@ class SipService:
 
     def statistics(self) -> dict[str, int]:
         """The gateway's counters (``Gateway.statistics``)."""
-        return {"calls": len(self.calls),
-                "rtp_ports_in_use": sum(c.media.ports_held for c in self.calls.values()),
+        calls = [*self.calls.values(), *self._resolving.values()]
+        return {"calls": len(calls),
+                "rtp_ports_in_use": sum(c.media.ports_held for c in calls),
                 **self.transport.statistics(), **self.admission.counts}
 
     def _screen(self, address: str, now: float) -> Verdict:
@@ -256,10 +292,14 @@ class SipService:
         """Call out (UAC); the Leg joins ``seat`` once the callee answers. Returns
         the Leg's id. We call from ``conference`` (the From user part).
 
-        The URI's host must be an IP address (no DNS yet); ``;transport=tcp`` and
-        ``;transport=tls`` are honoured, and a ``sips:`` URI is called over TLS (port
-        5061 unless it says otherwise). Raises UnsupportedUri for a URI we cannot dial
-        and PortsExhausted when no RTP ports are left; nothing is held after either.
+        ``;transport=tcp`` and ``;transport=tls`` are honoured, and a ``sips:`` URI is
+        called over TLS (port 5061 unless it says otherwise). A host that is a name
+        is located by RFC 3263 (NAPTR, SRV, A/AAAA) in a task: the Leg id is returned
+        at once; an unresolvable name ends the dial (logged with the name and why, the
+        seat abandoned, the ports released); a target that does not answer (timeout,
+        503, connection refused) is followed by the next one (RFC 3263 section 4.3).
+        Raises UnsupportedUri for a URI we cannot dial and PortsExhausted when no RTP
+        ports are left; nothing is held after either.
         """
         try:
             target = parse_uri(uri)
@@ -272,32 +312,135 @@ class SipService:
             transport = "tls"
         if transport not in ("udp", "tcp", "tls") or (transport == "tls" and self.tls is None):
             raise UnsupportedUri(f"unsupported transport {transport!r} in {uri!r}")
-        remote = (target.host.strip("[]"), target.port or (5061 if transport == "tls" else 5060))
-        try:  # a name would need a (blocking) DNS lookup on the event loop
-            ipaddress.ip_address(remote[0])
-        except ValueError:
-            raise UnsupportedUri(f"the host of {uri!r} must be an IP address") from None
-        local = self.transport.local_address(remote[0], transport)
+        host = target.host.strip("[]")
+        if not is_ip(host):
+            return self._dial_by_name(uri, target.scheme, host, target.port,
+                                      target.params.get("transport"), str(target), seat,
+                                      conference, display_name)
+        remote = (host, target.port or (5061 if transport == "tls" else 5060))
         info = CallInfo(target.user or "", display_name, uri, f"{remote[0]}:{remote[1]}",
                         encrypted=transport == "tls")
         call = self._new_call("", info, seat)
-        call.transport = transport
-        call.local_ip = self._media.advertised_address or local[0]
         call.media.reserve_audio()
         try:
-            call.our_offer = self._offer(call)
-            call.handle = self.endpoint.invite(str(target), remote, transport,
-                                               from_user=conference,
-                                               display_name=display_name or None,
-                                               sdp=call.our_offer, local=local,
-                                               now=self.transport.now())
+            self._invite(call, Target(transport, *remote), str(target), conference,
+                         display_name)
         except Exception:
             call.media.release()
             raise
+        return leg_id_of(call.handle)
+
+    def _invite(self, call: _Call, target: Target, request_uri: str, conference: str,
+                display_name: str) -> None:
+        """Send the call's INVITE to ``target``: our addresses and offer for it."""
+        local = self.transport.local_address(target.ip, target.transport)
+        call.transport = target.transport
+        call.local_ip = self._media.advertised_address or local[0]
+        call.info = dataclasses.replace(call.info, remote=f"{target.ip}:{target.port}",
+                                        encrypted=target.transport == "tls")
+        call.sdp_session = LocalSession()  # each attempt is a new dialog
+        call.our_offer = self._offer(call)
+        call.handle = self.endpoint.invite(request_uri, (target.ip, target.port),
+                                           target.transport, from_user=conference,
+                                           display_name=display_name or None,
+                                           sdp=call.our_offer, local=local,
+                                           now=self.transport.now())
         self.calls[call.handle] = call
         self.transport.flush()
-        log_event(log, "sip.dialing", call=call.handle, remote=info.remote, transport=transport)
-        return leg_id_of(call.handle)
+        extra = {"leg": call.dial.leg_id} if call.dial is not None else {}
+        log_event(log, "sip.dialing", call=call.handle, remote=call.info.remote,
+                  transport=target.transport, **extra)
+
+    # -- dial-out by name (RFC 3263) -------------------------------------------------
+
+    def _dial_by_name(self, uri: str, scheme: str, host: str, port: int | None,
+                      transport: str | None, request_uri: str, seat: Seat,
+                      conference: str, display_name: str) -> str:
+        leg_id = leg_id_of(f"d{next(self._dial_ids)}")
+        info = CallInfo(_user_of(uri), display_name, uri,
+                        f"{host}:{port}" if port else host, encrypted=scheme == "sips")
+        call = self._new_call("", info, seat)
+        call.dial = _Dial(leg_id, request_uri, conference, display_name, host)
+        call.media.reserve_audio()  # PortsExhausted here: nothing else is held yet
+        self._resolving[leg_id] = call
+        call.dial.task = asyncio.get_running_loop().create_task(
+            self._resolve_and_call(call, scheme, host, port, transport))
+        log_event(log, "sip.resolving", leg=leg_id, uri=uri, name=host)
+        return leg_id
+
+    async def _resolve_and_call(self, call: _Call, scheme: str, host: str,
+                                port: int | None, transport: str | None) -> None:
+        dial = call.dial
+        assert dial is not None
+        try:
+            targets = await self.resolver.resolve_uri(scheme, host, port, transport,
+                                                      self._transports)
+        except ResolveError as error:
+            self._dial_failed(call, f"cannot resolve {error.name}: {error.reason}")
+            return
+        except asyncio.CancelledError:
+            self._dial_failed(call, "shutdown")
+            raise
+        except Exception as error:  # a resolver bug must still give the seat back
+            log.exception("sip: resolving %s failed", host)
+            self._dial_failed(call, f"cannot resolve {host}: {error}")
+            return
+        finally:
+            self._resolving.pop(dial.leg_id, None)
+            dial.task = None
+        if self._stopping:
+            self._dial_failed(call, "shutdown")
+            return
+        dial.targets = targets
+        log_event(log, "sip.resolved", leg=dial.leg_id, name=host,
+                  targets=" ".join(str(t) for t in targets))
+        self._call_next_target(call)
+
+    def _call_next_target(self, call: _Call) -> None:
+        """INVITE the next target; when none is left, the dial has failed."""
+        dial = call.dial
+        assert dial is not None
+        while dial.targets and not self._stopping:
+            target = dial.targets.pop(0)
+            try:
+                self._invite(call, target, dial.request_uri, dial.conference,
+                             dial.display_name)
+                return
+            except Exception as error:  # this target cannot be called: the next may
+                log.exception("sip: calling %s failed", target)
+                dial.tried.append(f"{target} {error}")
+        self._dial_failed(call, "shutdown" if self._stopping else
+                          "no target answered: " + "; ".join(dial.tried))
+
+    def _failover(self, call: _Call, handle: str, status: int, reason: str) -> bool:
+        """RFC 3263 section 4.3: an INVITE to one target that timed out, was refused
+        (no connection) or answered 503 is sent to the next target, if any."""
+        dial = call.dial
+        if (dial is None or dial.progressed or status not in (408, 503)
+                or self._stopping or self.calls.get(handle) is not call):
+            return False
+        dial.tried.append(f"{call.info.remote} {status} {reason}")
+        if not dial.targets:
+            return False
+        del self.calls[handle]  # its CallEnded follows and finds nothing to end
+        log_event(log, "sip.dial_failover", level=logging.WARNING, leg=dial.leg_id,
+                  call=handle, remote=call.info.remote, status=status, reason=reason,
+                  next=str(dial.targets[0]))
+        self._call_next_target(call)  # same ports (media never started), new offer
+        return True
+
+    def _dial_failed(self, call: _Call, reason: str) -> None:
+        """A dial by name that never became a SIP call (unresolvable, no target left
+        to try, shutdown while resolving): its ports and seat go back."""
+        dial = call.dial
+        assert dial is not None
+        self._resolving.pop(dial.leg_id, None)
+        call.media.release()
+        if call.seat is not None:
+            call.seat.abandon()
+            call.seat = None
+        log_event(log, "sip.dial_failed", level=logging.WARNING, leg=dial.leg_id,
+                  uri=call.info.from_uri, name=dial.name, reason=reason)
 
     def _respond(self, handle: str, status: int, reason: str, **kwargs: object) -> None:
         self.endpoint.respond_invite(handle, status, reason, now=self.transport.now(),
@@ -340,6 +483,14 @@ class SipService:
                 if (call and call.leg and status in (415, 501)
                         and MEDIA_CONTROL_TYPE in (content_type or "").lower()):
                     call.leg.post(KeyFrameMethodRefused("info"))
+            case sip.CallProgress(call=handle):
+                call = self.calls.get(handle)
+                if call is not None and call.dial is not None:
+                    call.dial.progressed = True
+            case sip.CallFailed(call=handle, status=status, reason=reason):
+                call = self.calls.get(handle)
+                if call is not None:
+                    self._failover(call, handle, status, reason)
             case sip.CallEnded(call=handle, reason=reason, by_remote=by_remote):
                 call = self.calls.get(handle)
                 if call is not None:
@@ -445,7 +596,8 @@ class SipService:
         handle = call.handle
         # Endpoints that send no display name are shown by their From user part.
         name = call.info.display_name or _user_of(call.info.from_uri)
-        return RtpLeg(leg_id_of(handle), self.name, name, call.info.remote, call.media,
+        leg_id = call.dial.leg_id if call.dial is not None else leg_id_of(handle)
+        return RtpLeg(leg_id, self.name, name, call.info.remote, call.media,
                       secure_signalling=call.transport == "tls",
                       hang_up=lambda reason: self.hang_up(handle, reason),
                       # SIP INFO works whatever RTCP feedback the peer negotiated.
@@ -529,8 +681,11 @@ class SipService:
             call.leg.post(Hangup(reason, by_remote))
         elif call.seat is not None:
             call.seat.abandon()
+        # A dial by name that never got up: every target it tried, and how each failed.
+        tried = call.dial.tried if call.dial is not None and call.leg is None else []
+        extra = {"leg": call.dial.leg_id, "tried": "; ".join(tried)} if tried else {}
         log_event(log, "sip.ended", call=call.handle, remote=call.info.remote, reason=reason,
-                  by_remote=by_remote)
+                  by_remote=by_remote, **extra)
 
 
 def _user_of(uri: str) -> str:

@@ -9,6 +9,8 @@ import ipaddress
 
 from pydantic import BaseModel, Field, field_validator
 
+from gateway.sip.resolve import parse_nameserver
+
 
 class SipLimits(BaseModel):
     """What one source address may ask of the MCU (issue 19). The defaults never
@@ -68,3 +70,21 @@ class SipSettings(BaseModel):
     user_agent: str = "mcu/0.1"
     t1: float = Field(0.5, gt=0, le=5, description="RFC 3261 T1 (RTT estimate), seconds")
     limits: SipLimits = SipLimits()
+    dns_servers: list[str] = Field([], description="DNS servers for dial-out by name "
+                                   "(RFC 3263: NAPTR, SRV, A/AAAA), each \"ip\" or "
+                                   "\"ip:port\" (\"[v6]:port\"); empty: the system's "
+                                   "(/etc/resolv.conf)")
+    dns_timeout_s: float = Field(5.0, gt=0, le=60, description="how long resolving one "
+                                 "name (all of its NAPTR, SRV and A/AAAA queries) may take "
+                                 "before it counts as unresolvable")
+
+    @field_validator("dns_servers")
+    @classmethod
+    def _dns_servers(cls, entries: list[str]) -> list[str]:
+        for entry in entries:
+            try:
+                parse_nameserver(entry)
+            except ValueError:
+                raise ValueError(f"sip.dns_servers: {entry!r} is not \"ip\" or "
+                                 "\"ip:port\"") from None
+        return [entry.strip() for entry in entries]

@@ -279,6 +279,10 @@ class ClientTransaction(Transaction):
         if cb is not None:
             cb(self)
 
+    def transport_error(self, now: float) -> None:
+        """The request could not be sent (RFC 3261 17.1.4): ends as on a timeout."""
+        self._timeout(now)
+
 
 class ClientInviteTransaction(ClientTransaction):
     """States: calling → proceeding → completed (non-2xx, ACK sent) or accepted (2xx)."""

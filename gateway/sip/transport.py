@@ -414,6 +414,10 @@ class SipTransport:
         except OSError as exc:
             log.warning("sip: cannot connect to %s:%s: %s", remote[0], remote[1], exc)
             self._connecting.pop(remote, None)
+            if not self._closed:  # what waits on it fails now, not at its timeout
+                self.endpoint.transport_failed("tls" if secure else "tcp", remote,
+                                               now=self.now())
+                self.flush()
             return
         for data in self._connecting.pop(remote, []):
             proto.write(data)

@@ -75,7 +75,8 @@ def test_an_undiallable_uri_is_refused_and_holds_nothing(start_mcu):
     async def dial(uri: str) -> None:
         mcu.mcu.dial_out("1000", uri)
 
-    for uri in ("sip:bob@example.com", "tel:+15551234", "sip:bob@127.0.0.1;transport=sctp"):
+    # A host name is dialled (RFC 3263): unresolvable ones are in test_dns_dialout.py.
+    for uri in ("sip:", "tel:+15551234", "sip:bob@127.0.0.1;transport=sctp"):
         with pytest.raises(ValueError):
             mcu.run(dial(uri))
     mcu.wait_idle()

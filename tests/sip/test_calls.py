@@ -17,6 +17,7 @@ from gateway.sip.endpoint import (
     ReInvite,
     ReInviteAnswered,
     ReInviteConfirmed,
+    SipCoreConfig,
     SipEndpoint,
 )
 from gateway.sip.message import parse_message, parse_via
@@ -327,3 +328,19 @@ def test_response_addresses(pair: Pair) -> None:
     answer(pair)
     assert all(t for t in pair.wire)
     assert UAS_ADDR != UAC_ADDR
+
+
+def test_a_refused_connection_fails_the_invite_at_once_not_at_timer_b() -> None:
+    """RFC 3261 8.1.3.1 / RFC 3263 4.3: the shell could not connect over TCP; the
+    INVITE fails now (CallFailed 408, CallEnded) so a caller can try the next target."""
+    uac = SipEndpoint(SipCoreConfig(local_host=UAC_ADDR[0], local_port=UAC_ADDR[1]))
+    call = uac.invite("sip:x@example.test", UAS_ADDR, "tcp", sdp=OFFER, now=0.0)
+    assert [t.transport for t in uac.transmissions()] == ["tcp"]
+    uac.transport_failed("udp", UAS_ADDR, now=0.1)  # another transport: not this one
+    uac.transport_failed("tcp", ("192.0.2.99", 5060), now=0.1)  # another peer
+    assert uac.events() == [] and uac.call_count == 1
+    uac.transport_failed("tcp", UAS_ADDR, now=0.2)
+    events = uac.events()
+    assert [type(e) for e in events] == [CallFailed, CallEnded]
+    assert events[0].call == call and events[0].status == 408
+    assert uac.call_count == 0 and uac.transaction_count == 0 and uac.transmissions() == []
