@@ -55,15 +55,16 @@ from gateway.sdp.negotiate import (
 from gateway.sdp.video import VideoAnswer, VideoPolicy
 from gateway.sip import endpoint as sip
 from gateway.sip.admission import AdmissionGuard, Drop, Refuse503, Verdict
+from gateway.sip.credentials import Credentials
 from gateway.sip.media_control import (
     FAST_UPDATE_BODY,
     MEDIA_CONTROL_TYPE,
     MediaControlError,
     is_fast_update,
 )
-from gateway.sip.message import SipParseError, parse_uri
+from gateway.sip.message import SipParseError, SipUri, parse_uri
 from gateway.sip.resolve import ResolveError, SipResolver, Target, is_ip
-from gateway.sip.settings import SipSettings
+from gateway.sip.settings import SipRegistration, SipSettings
 from gateway.sip.transport import SipTransport
 from gateway.tls import TlsIdentity, client_context
 
@@ -120,6 +121,7 @@ class _Dial:
     conference: str
     display_name: str
     name: str  # the host resolved, for log lines
+    route: list[str] = field(default_factory=list)  # the outbound proxy's, preloaded
     targets: list[Target] = field(default_factory=list)
     tried: list[str] = field(default_factory=list)  # "transport:ip:port status reason"
     progressed: bool = False  # a provisional came: the callee was reached, no failover
@@ -229,6 +231,15 @@ class SipService:
             ("udp", sip_settings.udp), ("tcp", sip_settings.tcp), ("tls", tls is not None))
             if on)
         self._stopping = False
+        # Issue 20: calls through an outbound proxy, digest answers, registrations.
+        self._proxy = parse_uri(sip_settings.outbound_proxy) if sip_settings.outbound_proxy \
+            else None
+        account = sip_settings.credentials
+        self._credentials = Credentials(account.username, account.password.get_secret_value(),
+                                        account.realm) if account is not None else None
+        self._registrations = list(sip_settings.registrations)
+        self._registering: set[asyncio.Task[None]] = set()
+        self._binding_aors: dict[str, str] = {}  # registrant handle -> AOR
 
     async def start(self) -> None:
         await self.transport.start()
@@ -236,10 +247,55 @@ class SipService:
             log_event(log, "sip.tls", port=self.transport.tls_port,
                       certificate=str(self.tls.certificate), generated=self.tls.generated,
                       fingerprint=self.tls.fingerprint)
+        loop = asyncio.get_running_loop()
+        for registration in self._registrations:
+            task = loop.create_task(self._register(registration))
+            self._registering.add(task)
+            task.add_done_callback(self._registering.discard)
+
+    # -- the registrant (issue 20) -----------------------------------------------------
+
+    async def _register(self, registration: SipRegistration) -> None:
+        """Locate the registrar (RFC 3263 when it is a name) and start its binding; the
+        core keeps it registered from then on."""
+        registrar = parse_uri(registration.registrar)
+        try:
+            targets = await self.resolver.resolve_uri(
+                registrar.scheme, registrar.host.strip("[]"), registrar.port,
+                registrar.params.get("transport"), self._transports)
+        except ResolveError as error:
+            log_event(log, "sip.registration", level=logging.WARNING, aor=registration.aor,
+                      registrar=registration.registrar, state="failed",
+                      reason=f"cannot resolve {error.name}: {error.reason}")
+            return
+        target = targets[0]
+        aor_user = _user_of(registration.aor)
+        password = registration.password.get_secret_value()
+        credentials = Credentials(registration.username or aor_user, password) \
+            if password else self._credentials
+        handle = self.endpoint.register(
+            f"{registrar.scheme}:{registrar.host}", (target.ip, target.port), registration.aor,
+            transport=target.transport, contact_user=registration.contact_user or aor_user,
+            expires=registration.expires, credentials=credentials,
+            local=self.transport.local_address(target.ip, target.transport),
+            now=self.transport.now())
+        self._binding_aors[handle] = registration.aor
+        self.transport.flush()
+
+    def registrations(self) -> list[dict[str, object]]:
+        """Each registration's state for the status page: aor, registrar, state
+        (registering, registered, failed, unregistered), reason, granted expiry."""
+        return self.endpoint.registrant_bindings()
 
     async def stop(self, grace: float = 2.0) -> None:
-        """End every call with BYE (or a final answer), wait for them, close sockets."""
+        """End every call with BYE (or a final answer), remove our registrations, wait
+        for both, close sockets."""
         self._stopping = True
+        for task in list(self._registering):
+            task.cancel()
+        for handle in list(self._binding_aors):
+            self.endpoint.unregister(handle, now=self.transport.now())
+        self.transport.flush()
         resolving = [call.dial.task for call in self._resolving.values()
                      if call.dial is not None and call.dial.task is not None]
         for task in resolving:
@@ -252,7 +308,8 @@ class SipService:
         deadline = loop.time() + grace
         # Wait for the BYEs to be answered, not just sent: the SIP core ends a call
         # for us at once, but its dialog lives until the BYE transaction completes.
-        while (self.calls or self.endpoint.call_count) and loop.time() < deadline:
+        while ((self.calls or self.endpoint.call_count or self.endpoint.registrant_bindings())
+               and loop.time() < deadline):
             await asyncio.sleep(0.02)
         for call in list(self.calls.values()):  # peers that never answered our BYE
             self._end(call, "shutdown", by_remote=False)
@@ -263,9 +320,12 @@ class SipService:
     def statistics(self) -> dict[str, int]:
         """The gateway's counters (``Gateway.statistics``)."""
         calls = [*self.calls.values(), *self._resolving.values()]
+        states = [b["state"] for b in self.endpoint.registrant_bindings()]
         return {"calls": len(calls),
                 "rtp_ports_in_use": sum(c.media.ports_held for c in calls),
-                **self.transport.statistics(), **self.admission.counts}
+                **self.transport.statistics(), **self.admission.counts,
+                **{f"registrations_{state}": states.count(state)
+                   for state in ("registered", "registering", "failed")}}
 
     def _screen(self, address: str, now: float) -> Verdict:
         """The core's question for a new INVITE: the guard's verdict, and operators told
@@ -312,6 +372,12 @@ class SipService:
             transport = "tls"
         if transport not in ("udp", "tcp", "tls") or (transport == "tls" and self.tls is None):
             raise UnsupportedUri(f"unsupported transport {transport!r} in {uri!r}")
+        if self._proxy is not None:  # every call through the outbound proxy (loose routing)
+            proxy = self._proxy
+            return self._dial_by_name(uri, proxy.scheme, proxy.host.strip("[]"), proxy.port,
+                                      proxy.params.get("transport"), str(target), seat,
+                                      conference, display_name,
+                                      route=[f"<{_loose(proxy)}>"])
         host = target.host.strip("[]")
         if not is_ip(host):
             return self._dial_by_name(uri, target.scheme, host, target.port,
@@ -344,7 +410,9 @@ class SipService:
                                            target.transport, from_user=conference,
                                            display_name=display_name or None,
                                            sdp=call.our_offer, local=local,
-                                           now=self.transport.now())
+                                           now=self.transport.now(),
+                                           credentials=self._credentials,
+                                           route=call.dial.route if call.dial else None)
         self.calls[call.handle] = call
         self.transport.flush()
         extra = {"leg": call.dial.leg_id} if call.dial is not None else {}
@@ -355,12 +423,14 @@ class SipService:
 
     def _dial_by_name(self, uri: str, scheme: str, host: str, port: int | None,
                       transport: str | None, request_uri: str, seat: Seat,
-                      conference: str, display_name: str) -> str:
+                      conference: str, display_name: str,
+                      route: list[str] | None = None) -> str:
         leg_id = leg_id_of(f"d{next(self._dial_ids)}")
         info = CallInfo(_user_of(uri), display_name, uri,
                         f"{host}:{port}" if port else host, encrypted=scheme == "sips")
         call = self._new_call("", info, seat)
-        call.dial = _Dial(leg_id, request_uri, conference, display_name, host)
+        call.dial = _Dial(leg_id, request_uri, conference, display_name, host,
+                          route=list(route or []))
         call.media.reserve_audio()  # PortsExhausted here: nothing else is held yet
         self._resolving[leg_id] = call
         call.dial.task = asyncio.get_running_loop().create_task(
@@ -491,6 +561,13 @@ class SipService:
                 call = self.calls.get(handle)
                 if call is not None:
                     self._failover(call, handle, status, reason)
+            case sip.RegistrationChanged(registration=handle, aor=aor, state=state,
+                                         reason=reason):
+                log_event(log, "sip.registration",
+                          level=logging.WARNING if state == "failed" else logging.INFO,
+                          aor=aor, state=state, reason=reason)
+                if state == "unregistered":
+                    self._binding_aors.pop(handle, None)
             case sip.CallEnded(call=handle, reason=reason, by_remote=by_remote):
                 call = self.calls.get(handle)
                 if call is not None:
@@ -686,6 +763,12 @@ class SipService:
         extra = {"leg": call.dial.leg_id, "tried": "; ".join(tried)} if tried else {}
         log_event(log, "sip.ended", call=call.handle, remote=call.info.remote, reason=reason,
                   by_remote=by_remote, **extra)
+
+
+def _loose(proxy: SipUri) -> str:
+    """The proxy's URI as a Route entry: loose routing (RFC 3261 16.12)."""
+    text = str(proxy)
+    return text if ";lr" in text else f"{text};lr"
 
 
 def _user_of(uri: str) -> str:

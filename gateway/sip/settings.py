@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import ipaddress
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator
 
 from gateway.sip.resolve import parse_nameserver
 
@@ -51,6 +51,51 @@ class SipLimits(BaseModel):
         return [entry.strip() for entry in entries]
 
 
+def _sip_uri(setting: str, value: str) -> str:
+    """A SIP or SIPS URI with a host, else a start-up error naming ``setting``."""
+    from .message import SipParseError, parse_uri
+
+    try:
+        uri = parse_uri(value.strip())
+    except SipParseError as error:
+        raise ValueError(f"{setting}: {value!r} is not a SIP URI ({error.reason})") from None
+    if uri.scheme not in ("sip", "sips") or not uri.host:
+        raise ValueError(f"{setting}: {value!r} is not a sip: or sips: URI with a host")
+    return value.strip()
+
+
+class SipAccount(BaseModel):
+    """Digest credentials (RFC 3261 22): what we answer a 401/407 with. The password is
+    a secret: never shown in logs, pages or API answers."""
+
+    username: str = Field(min_length=1)
+    password: SecretStr
+    realm: str | None = Field(None, description="answer only this realm's challenges")
+
+
+class SipRegistration(BaseModel):
+    """One address of record the MCU keeps registered (issue 20): a conference number,
+    or the prefix or domain a PBX routes to the MCU."""
+
+    registrar: str = Field(description="sip:host[:port][;transport=tcp]: where REGISTER "
+                           "goes (a name is resolved by RFC 3263)")
+    aor: str = Field(description="sip:user@domain registered (From and To)")
+    username: str = Field("", description="digest user; empty: the AOR's user part")
+    password: SecretStr = SecretStr("")
+    expires: int = Field(600, ge=10, description="seconds asked; refreshed at half")
+    contact_user: str = Field("", description="user part of our Contact; empty: the AOR's")
+
+    @field_validator("registrar")
+    @classmethod
+    def _registrar(cls, value: str) -> str:
+        return _sip_uri("sip.registrations.registrar", value)
+
+    @field_validator("aor")
+    @classmethod
+    def _aor(cls, value: str) -> str:
+        return _sip_uri("sip.registrations.aor", value)
+
+
 class SipSettings(BaseModel):
     host: str = "0.0.0.0"
     port: int = Field(5060, ge=1, le=65535)
@@ -66,10 +111,17 @@ class SipSettings(BaseModel):
     sdes_without_tls: bool = Field(False, description="accept SDES SRTP keys (a=crypto) "
                                    "over unencrypted signalling, where anyone on the path "
                                    "reads them")
+    outbound_proxy: str = Field("", description="sip:host[:port][;transport=..]: every "
+                                "call we place goes through it (a Route with ;lr)")
+    credentials: SipAccount | None = Field(None, description="answer 401/407 to our calls "
+                                           "(a proxy's or a callee's challenge)")
+    registrations: list[SipRegistration] = Field([], description="addresses of record the "
+                                                 "MCU keeps registered")
     max_message_bytes: int = Field(65535, ge=1024)
     user_agent: str = "mcu/0.1"
     t1: float = Field(0.5, gt=0, le=5, description="RFC 3261 T1 (RTT estimate), seconds")
     limits: SipLimits = SipLimits()
+
     dns_servers: list[str] = Field([], description="DNS servers for dial-out by name "
                                    "(RFC 3263: NAPTR, SRV, A/AAAA), each \"ip\" or "
                                    "\"ip:port\" (\"[v6]:port\"); empty: the system's "
@@ -88,3 +140,8 @@ class SipSettings(BaseModel):
                 raise ValueError(f"sip.dns_servers: {entry!r} is not \"ip\" or "
                                  "\"ip:port\"") from None
         return [entry.strip() for entry in entries]
+
+    @field_validator("outbound_proxy")
+    @classmethod
+    def _proxy(cls, value: str) -> str:
+        return _sip_uri("sip.outbound_proxy", value) if value.strip() else ""
