@@ -79,6 +79,11 @@ class Gateway(Protocol):
         held after either.
         """
 
+    def registrations(self) -> list[dict[str, object]]:
+        """What this gateway keeps registered with registrars or gatekeepers (SIP
+        REGISTER, H.323 RAS): ``aor``, ``registrar``, ``state`` (registering,
+        registered, failed, unregistered), ``reason``, ``expires``; [] when none."""
+
     def statistics(self) -> dict[str, int]:
         """Counters for the operator: at least ``calls`` (calls up or being set up) and
         ``rtp_ports_in_use`` (media ports this gateway holds now). Every other key is a

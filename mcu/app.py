@@ -293,6 +293,10 @@ class Mcu:
         log_event(log, "camera.stopped", conference=running[0], camera=camera_id)
         return self.drop(*running)
 
+    def registrations(self) -> list[dict[str, object]]:
+        return [{"protocol": gateway.name, **registration}
+                for gateway in self.gateways for registration in gateway.registrations()]
+
     def camera_states(self, numeric_id: str | None = None
                       ) -> dict[int, tuple[str, str, str | None]]:
         states: dict[int, tuple[str, str, str | None]] = {}

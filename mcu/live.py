@@ -145,6 +145,9 @@ class LiveControl(Protocol):
     def stop_camera(self, camera_id: int) -> bool:
         """Drop the camera's participant (TEARDOWN); False when it was not running."""
 
+    def registrations(self) -> list[dict[str, object]]:
+        """Every gateway's registrations (``Gateway.registrations``), with ``protocol``."""
+
     def camera_states(self, numeric_id: str | None = None
                       ) -> dict[int, tuple[str, str, str | None]]:
         """Camera id -> (state, reason, participant id) of every camera started (in

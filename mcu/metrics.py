@@ -31,6 +31,7 @@ MIXER_KINDS = ("audio", "video")
 PARTICIPANT_STATES = ("lobby", "waiting", "connected")
 LOCKOUT_SCOPES = ("source", "conference")
 GAUGES = frozenset({"calls", "rtp_ports_in_use"})  # the rest of statistics() counts events
+REGISTRATION_KEY = "registrations_"  # statistics() gauges of registrations, by state
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +111,10 @@ class McuCollector(Collector):
             "mcu_gateway_events", "Events a gateway counts (blocked or dropped requests, "
             "refused or closed connections), by protocol and event.",
             labels=["protocol", "event"])
+        registrations = GaugeMetricFamily(
+            "mcu_registrations", "Registrations kept with registrars (SIP REGISTER), by "
+            "protocol and state (registered, registering, failed).",
+            labels=["protocol", "state"])
         protocols: list[str] = []
         for gateway in self._gateways():
             stats = gateway.statistics()
@@ -117,11 +122,15 @@ class McuCollector(Collector):
             calls.add_metric([gateway.name], stats.get("calls", 0))
             ports.add_metric([gateway.name], stats.get("rtp_ports_in_use", 0))
             for event, count in sorted(stats.items()):
-                if event not in GAUGES:
+                if event.startswith(REGISTRATION_KEY):
+                    registrations.add_metric(
+                        [gateway.name, event.removeprefix(REGISTRATION_KEY)], count)
+                elif event not in GAUGES:
                     events.add_metric([gateway.name, event], count)
         yield calls
         yield ports
         yield events
+        yield registrations
 
         conferences = list(self._conferences())
         people: dict[tuple[str, str], int] = {

@@ -174,6 +174,9 @@ class RtspGateway:
         tasks = [c.task for c in cameras if c.task is not None]
         await asyncio.gather(*tasks, return_exceptions=True)
 
+    def registrations(self) -> list[dict[str, object]]:
+        return []  # cameras are pulled: nothing to register
+
     def statistics(self) -> dict[str, int]:
         return {"calls": sum(not c.stopping for c in self._cameras.values()),
                 "rtp_ports_in_use": sum(c.ports_held for c in self._cameras.values()),

@@ -45,6 +45,7 @@ def nav_links(principal: Principal | None) -> list[dict[str, str]]:
         ("users", "/users", "Users", Op.LIST_USERS, None),
         ("records", "/records", "Call records", Op.VIEW_CALL_RECORDS, None),
         ("audit", "/audit", "Audit log", Op.VIEW_AUDIT_LOG, None),
+        ("status", "/status", "Status", Op.VIEW_AUDIT_LOG, None),
         ("account", _user_path(actor.username), "My account", Op.VIEW_USER, me),
     ]
     links = [
@@ -279,6 +280,18 @@ def build_router() -> APIRouter:
             entries=[api_records.audit_json(e) for e in entries],
             actor=q.get("actor", ""),
         )
+
+    @router.get("/status")
+    async def status_page(request: Request) -> Response:
+        """Registrations with registrars (issue 20): those who may read the audit log
+        (administrators) see how the MCU stands with the PBXes in front of it."""
+        principal = await session_principal(request)
+        if principal is None:
+            return to_login(request)
+        ctl = control_of(request)
+        await require(ctl, principal.actor, Op.VIEW_AUDIT_LOG, None)
+        return render(request, "status.html", principal=principal,
+                      registrations=ctl.live.registrations())
 
     return router
 

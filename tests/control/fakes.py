@@ -181,6 +181,9 @@ class FakeLive:
             del self.rooms[running[0]][i]
         return True
 
+    def registrations(self) -> list[dict[str, object]]:
+        return list(getattr(self, "registered", []))
+
     def camera_states(self, numeric_id: str | None = None
                       ) -> dict[int, tuple[str, str, str | None]]:
         return {cid: ("live", "", pid) if self._find(n, pid) is not None

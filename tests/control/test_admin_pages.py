@@ -46,8 +46,9 @@ def forms(html: str) -> set[str]:
 
 
 EXPECTED_NAV = {
-    "administrator": ["conferences", "users", "records", "audit", "chats", "account"],
-    "security_administrator": ["records", "audit", "chats", "account"],
+    "administrator": ["conferences", "users", "records", "audit", "status", "chats",
+                      "account"],
+    "security_administrator": ["records", "audit", "status", "chats", "account"],
     **{p: ["conferences", "chats", "account"] for p in NOT_ADMIN
        if p != "security_administrator"},
 }
@@ -61,13 +62,14 @@ async def test_nav_shows_only_allowed_pages(client: httpx.AsyncClient, privilege
     assert NAV.findall(page.text) == EXPECTED_NAV[privilege]
     # And every link shown opens; every admin page not shown is refused.
     shown = set(EXPECTED_NAV[privilege])
-    for key, path in [("users", "/users"), ("records", "/records"), ("audit", "/audit")]:
+    for key, path in [("users", "/users"), ("records", "/records"), ("audit", "/audit"),
+                      ("status", "/status")]:
         r = await client.get(path)
         assert r.status_code == (200 if key in shown else 403), (key, r.status_code)
 
 
 async def test_pages_redirect_to_login_without_session(client: httpx.AsyncClient) -> None:
-    for path in ("/users", "/users/admin", "/records", "/audit"):
+    for path in ("/users", "/users/admin", "/records", "/audit", "/status"):
         r = await client.get(path)
         assert (r.status_code, r.headers["location"]) == (303, f"/login?next={path}")
     r = await client.post("/users", data={"username": "x"})

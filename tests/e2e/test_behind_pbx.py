@@ -76,7 +76,26 @@ def test_registered_mcu_is_reached_by_its_aor_through_the_proxy(
             peer.close()
     stats = mcu.inspect(lambda m: m.gateway("sip").statistics())
     assert stats["registrations_registered"] == 1
+    page, metrics = status_and_metrics(mcu)
+    assert 'data-aor="sip:7000@example.test" data-state="registered"' in page
+    assert USERS["7000"] not in page
+    assert 'mcu_registrations{protocol="sip",state="registered"} 1.0' in metrics
     mcu.wait_idle()
+
+
+def status_and_metrics(mcu: RunningMcu) -> tuple[str, str]:
+    """The status page (as admin, through the login form) and /metrics."""
+    import httpx
+
+    password = mcu.mcu.store.generated_admin_password
+    with httpx.Client(base_url=f"http://127.0.0.1:{mcu.mcu.web.port}", timeout=10) as web:
+        form = web.get("/login")
+        csrf = form.text.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
+        web.post("/login", data={"csrf_token": csrf, "username": "admin",
+                                 "password": password})
+        page = web.get("/status")
+        assert page.status_code == 200, page.text
+        return page.text, web.get("/metrics").text
 
 
 def test_the_mcu_dials_an_aor_through_its_outbound_proxy(

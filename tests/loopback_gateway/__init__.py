@@ -48,6 +48,9 @@ class LoopbackGateway:
         await asyncio.gather(*self._closing, return_exceptions=True)
         self.running = False
 
+    def registrations(self) -> list[dict[str, object]]:
+        return []
+
     def statistics(self) -> dict[str, int]:
         return {"calls": len(self.legs),
                 "rtp_ports_in_use": sum(leg.media.ports_held for leg in self.legs.values())}
