@@ -41,6 +41,8 @@ def served(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
     env = {
         "PATH": os.environ["PATH"],
         "MCU_SIP__PORT": str(port),
+        "MCU_SIP__TLS_PORT": "0",  # SIP over TLS on any free port
+        "MCU_TLS__DIRECTORY": str(tmp_path / "tls"),
         "MCU_HTTP__PORT": "18080",
         "MCU_RTP__PORT_MIN": str(MCU_RTP_PORTS[0] + 200),
         "MCU_RTP__PORT_MAX": str(MCU_RTP_PORTS[1] + 200),
