@@ -39,6 +39,7 @@ from gateway.rtp.feedback import (
     build_pli,
     parse_feedback,
 )
+from gateway.rtp.header import RtpHeader, parse_rtp
 from gateway.rtp.payload import h263, h264, vp8
 from gateway.rtp.payload.base import Depacketizer
 from gateway.rtp.payload.h263 import H263Depacketizer
@@ -47,7 +48,7 @@ from gateway.rtp.payload.h265 import H265Depacketizer
 from gateway.rtp.payload.jpeg import JpegDepacketizer
 from gateway.rtp.payload.vp8 import Vp8Depacketizer
 from gateway.rtp.reorder import ReorderBuffer
-from gateway.rtp.session import Address, RtpStream
+from gateway.rtp.session import Address, RtpStream, _is_rtcp
 
 MAX_QUEUED_FRAMES = 8
 """Pictures kept for the mixer between ticks; older ones are dropped (a stalled mixer
@@ -99,7 +100,7 @@ class VideoRtpSession(RtpStream):
         self.payload_type = send_format.payload_type
         self._fmtp = fmtp  # the sender's parameters (parameter sets given only in SDP)
         self._depacketizer = depacketizer_for(send_format.codec, fmtp)
-        self._reorder: ReorderBuffer[RtpPacket] = ReorderBuffer()
+        self._reorder: ReorderBuffer[RtpHeader] = ReorderBuffer()
         self._frames: deque[EncodedVideo] = deque()
         self._asks: list[KeyFrameAsk] = []
         self._fir_seen = FirHistory()
@@ -131,8 +132,13 @@ class VideoRtpSession(RtpStream):
         return self._depacketizer.needs_keyframe
 
     def receive_rtp(self, data: bytes, addr: Address, now: float) -> None:
-        packet = self._parse_rtp(data, addr, now)
-        if packet is None:
+        if _is_rtcp(data):  # rtcp-mux
+            self.receive_rtcp(data, addr, now)
+            return
+        try:
+            packet = parse_rtp(data)  # the header fields only: no RtpPacket object
+        except ValueError:
+            self.counters["malformed"] += 1
             return
         if packet.payload_type != self.payload_type:
             self.counters["unknown_pt"] += 1  # a codec we did not negotiate
@@ -147,12 +153,14 @@ class VideoRtpSession(RtpStream):
     def poll(self, now: float) -> None:
         self._depacketize(self._reorder.poll(now))  # a gap that was a real loss
 
-    def _depacketize(self, packets: list[RtpPacket]) -> None:
+    def _depacketize(self, packets: list[RtpHeader]) -> None:
+        push = self._depacketizer.push
         for packet in packets:
-            frames = self._depacketizer.push(packet.payload, packet.sequence_number,
-                                             packet.timestamp, bool(packet.marker))
-            for frame in frames:
-                self._queue(frame)
+            frames = push(packet.payload, packet.sequence_number, packet.timestamp,
+                          packet.marker)
+            if frames:
+                for frame in frames:
+                    self._queue(frame)
 
     def _queue(self, frame: EncodedVideo) -> None:
         self.counters["frames_received"] += 1

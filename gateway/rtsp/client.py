@@ -142,10 +142,9 @@ class Playing:
     rtp_info: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Interleaved:
-    channel: int
-    data: bytes
+Interleaved = InterleavedFrame
+"""One RTP/RTCP packet on the connection (``channel``, ``data``): the parser's own
+record, handed on as the event without building a second object per packet."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -309,17 +308,19 @@ class RtspClient:
         self._now = now
         if self.done:
             return
+        events = self._events
         for item in self._parser.feed(data):
-            if self.done:
-                return
-            if isinstance(item, InterleavedFrame):
-                self._events.append(Interleaved(item.channel, item.data))
-            elif isinstance(item, ParseError):
+            if type(item) is InterleavedFrame:  # most items: the event is the item itself
+                events.append(item)
+                continue
+            if isinstance(item, ParseError):
                 self._fail(f"bad data from the server: {item.reason}", True)
             elif isinstance(item, RtspRequest):
                 self._answer_server_request(item)
             else:
                 self._on_response(item)
+            if self.done:  # nothing after a failure or the close counts
+                return
 
     def handle_timer(self, now: float) -> None:
         self._now = now

@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 MAX_HEADER_BYTES = 16 * 1024
 MAX_BODY_BYTES = 1024 * 1024
@@ -70,8 +71,11 @@ class RtspRequest:
         return _header(self.headers, name)
 
 
-@dataclass(frozen=True, slots=True)
-class InterleavedFrame:
+class InterleavedFrame(NamedTuple):
+    """One RTP or RTCP packet on the stream (``client.Interleaved`` is this class).
+    A tuple, not a frozen dataclass: a playing camera brings hundreds a second, and a
+    tuple is the cheapest immutable record to build."""
+
     channel: int
     data: bytes
 
@@ -146,9 +150,16 @@ class ResponseParser:
     def feed(self, data: bytes) -> list[ParsedItem]:
         if self.failed is not None:
             return []
-        self._buf += data
+        buf = self._buf
+        buf += data
         out: list[ParsedItem] = []
         while True:
+            if self._head is None and buf[:1] == b"$":
+                # Interleaved frames (most of a playing stream), as many as are whole,
+                # in one pass: one copy each and one cut of the buffer.
+                self._frames(buf, out)
+                if buf[:1] == b"$" or not buf:
+                    return out
             try:
                 item = self._next()
             except _Fault as fault:
@@ -161,8 +172,22 @@ class ResponseParser:
             out.append(item)
 
     @staticmethod
+    def _frames(buf: bytearray, out: list[ParsedItem]) -> None:
+        """"$", channel, 16-bit length, the packet: every whole frame at the front of
+        ``buf``, copied out once each, then cut from ``buf``."""
+        pos, size = 0, len(buf)
+        with memoryview(buf) as view:
+            while size - pos >= 4 and buf[pos] == 0x24:
+                end = pos + 4 + ((buf[pos + 2] << 8) | buf[pos + 3])
+                if end > size:
+                    break
+                out.append(InterleavedFrame(buf[pos + 1], view[pos + 4 : end].tobytes()))
+                pos = end
+        del buf[:pos]
+
+    @staticmethod
     def _interleaved(buf: bytearray) -> InterleavedFrame | None:
-        """"$", channel, 16-bit length, the packet: copied out once."""
+        """One frame at the front of ``buf`` (after blank lines), or None if partial."""
         if len(buf) < 4:
             return None
         end = 4 + ((buf[2] << 8) | buf[3])
@@ -183,7 +208,7 @@ class ResponseParser:
             del buf[: self._body_len]
             self._head = None
             return msg
-        if buf[:1] == b"$":  # interleaved binary frame (most of a playing stream)
+        if buf[:1] == b"$":  # a partial frame (``feed`` took the whole ones)
             return self._interleaved(buf)
         # blank lines between messages are tolerated (keep-alive CRLFs)
         while buf[:2] == b"\r\n" or buf[:1] == b"\n":

@@ -10,6 +10,14 @@ bytes and time. Usage::
 
 ``on_event`` is called synchronously for every event, ``Interleaved`` RTP included; it
 must not block. The core gets ``loop.time()`` with every chunk, timer and call.
+
+The connection is an ``asyncio.Protocol`` whose ``data_received`` feeds the client and
+hands its events on in the same callback, as ``gateway/sip/transport.py`` does: a
+playing camera sends a few hundred interleaved RTP packets a second, and a
+``StreamReader`` with a reader task would add a buffer copy and a task wake-up to every
+read, which the ingest benchmark (issue 12) counts against us. The only task is the
+one that connects; it ends once connected. The timer is re-armed only when the core's
+``next_timer()`` changes (a chunk of RTP rarely changes it).
 """
 
 from __future__ import annotations
@@ -18,13 +26,36 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable, Coroutine
-from typing import Any
+from typing import Any, cast
 
-from .client import Closed, Connect, Event, Failed, RtspClient, redact_url
+from .client import Closed, Connect, Event, Failed, Interleaved, RtspClient, redact_url
 
 log = logging.getLogger("gateway.rtsp.shell")
 
-READ_CHUNK = 65536
+
+class _RtspProtocol(asyncio.Protocol):
+    """One TCP connection's callbacks, handed to its ``RtspConnection`` while it is the
+    connection's current one (a dropped connection's late callbacks are ignored)."""
+
+    def __init__(self, conn: RtspConnection) -> None:
+        self._conn = conn
+        self.transport: asyncio.Transport | None = None
+        self.closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
+        self._conn._attach(self)
+
+    def data_received(self, data: bytes) -> None:
+        self._conn._on_data(self, data)
+
+    def eof_received(self) -> bool:
+        return False  # the server is done: close our side too (connection_lost follows)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.closed.done():
+            self.closed.set_result(None)
+        self._conn._on_lost(self)
 
 
 class RtspConnection:
@@ -39,12 +70,14 @@ class RtspConnection:
         self.on_event = on_event
         self.connect_timeout = connect_timeout
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._writer: asyncio.StreamWriter | None = None
-        self._reader_task: asyncio.Task[None] | None = None
+        self._protocol: _RtspProtocol | None = None  # the current connection
+        self._closing: list[_RtspProtocol] = []  # dropped ones not yet closed
         self._connect_task: asyncio.Task[None] | None = None
         self._timer: asyncio.TimerHandle | None = None
+        self._timer_at: float | None = None
         self._tasks: set[asyncio.Task[None]] = set()  # every task we start, awaited on close
         self._finished = asyncio.Event()
+        self._shut = False
 
     def __repr__(self) -> str:
         return f"<RtspConnection {redact_url(self.client.url)} {self.client.state}>"
@@ -53,6 +86,11 @@ class RtspConnection:
     def finished(self) -> asyncio.Event:
         """Set once the client is closed or failed and the connection is gone."""
         return self._finished
+
+    @property
+    def connected(self) -> bool:
+        """Whether a TCP connection to the server is up now."""
+        return self._protocol is not None
 
     def now(self) -> float:
         assert self._loop is not None
@@ -80,14 +118,24 @@ class RtspConnection:
 
     def _flush(self) -> None:
         data = self.client.data_to_send()
-        if data and self._writer is not None and not self._writer.is_closing():
-            self._writer.write(data)
+        if data:
+            protocol = self._protocol
+            transport = protocol.transport if protocol is not None else None
+            if transport is not None and not transport.is_closing():
+                transport.write(data)
+        on_event = self.on_event
         for event in self.client.events():
+            if type(event) is Interleaved:  # most events of a playing stream: nothing else
+                try:
+                    on_event(event)
+                except Exception:  # a caller's bug must not kill the connection's plumbing
+                    log.exception("rtsp event callback failed on Interleaved")
+                continue
             if isinstance(event, Connect):
                 self._start_connect(event.host, event.port)
             try:
-                self.on_event(event)
-            except Exception:  # a caller's bug must not kill the connection's plumbing
+                on_event(event)
+            except Exception:
                 log.exception("rtsp event callback failed on %s", type(event).__name__)
             if isinstance(event, Closed | Failed):
                 self._finished.set()
@@ -95,15 +143,19 @@ class RtspConnection:
         self._arm_timer()
 
     def _arm_timer(self) -> None:
+        when = self.client.next_timer()
+        if when == self._timer_at and (when is None or self._timer is not None):
+            return  # unchanged (the usual case while playing)
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        when = self.client.next_timer()
+        self._timer_at = when
         if when is not None and self._loop is not None:
             self._timer = self._loop.call_at(when, self._on_timer)
 
     def _on_timer(self) -> None:
         self._timer = None
+        self._timer_at = None
         self.client.handle_timer(self.now())
         self._flush()
 
@@ -118,59 +170,65 @@ class RtspConnection:
         return task
 
     async def _connect(self, host: str, port: int) -> None:
+        loop = asyncio.get_running_loop()
         try:
-            reader, writer = await asyncio.wait_for(
-                asyncio.open_connection(host, port, limit=READ_CHUNK), self.connect_timeout
+            await asyncio.wait_for(
+                loop.create_connection(lambda: _RtspProtocol(self), host, port),
+                self.connect_timeout,
             )
         except TimeoutError:
             self.client.connection_failed(self.now(), f"no answer in {self.connect_timeout:g} s")
             self._flush()
-            return
         except OSError as exc:
             self.client.connection_failed(self.now(), exc.strerror or str(exc))
             self._flush()
+
+    def _attach(self, protocol: _RtspProtocol) -> None:
+        """A connection is up (``connection_made``): it becomes the current one."""
+        assert protocol.transport is not None
+        if self._shut or self.client.done:
+            protocol.transport.close()
+            self._closing.append(protocol)
             return
-        self._writer = writer
-        self._reader_task = self._spawn(self._read(reader))
+        self._drop_connection()
+        self._protocol = protocol
         self.client.connection_made(self.now())
         self._flush()
 
-    async def _read(self, reader: asyncio.StreamReader) -> None:
-        try:
-            while True:
-                data = await reader.read(READ_CHUNK)
-                if not data:
-                    break
-                self.client.feed(data, self.now())
-                self._flush()
-        except (ConnectionError, OSError):
-            pass
-        if asyncio.current_task() is self._reader_task:
-            self._reader_task = None
+    def _on_data(self, protocol: _RtspProtocol, data: bytes) -> None:
+        if protocol is self._protocol:
+            self.client.feed(data, self.now())
+            self._flush()
+
+    def _on_lost(self, protocol: _RtspProtocol) -> None:
+        if protocol in self._closing:
+            self._closing.remove(protocol)
+        if protocol is self._protocol:
+            self._protocol = None
             self.client.connection_lost(self.now())
             self._flush()
 
     def _drop_connection(self) -> None:
-        """Close the socket now; the reader task ends on its own (or is cancelled)."""
-        writer, self._writer = self._writer, None
-        task, self._reader_task = self._reader_task, None
-        if task is not None and task is not asyncio.current_task():
-            task.cancel()
-        if writer is not None:
-            writer.close()
+        """Close the socket now; its late callbacks are ignored."""
+        protocol, self._protocol = self._protocol, None
+        if protocol is not None and protocol.transport is not None:
+            self._closing.append(protocol)
+            protocol.transport.close()
 
     async def _shutdown(self) -> None:
+        self._shut = True
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        tasks = list(self._tasks)
-        writer = self._writer
+        self._timer_at = None
         self._drop_connection()
-        for task in tasks:
+        for task in list(self._tasks):
             if task is not asyncio.current_task():
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
-        if writer is not None:
+        closing = [p.closed for p in self._closing]
+        if closing:
             with contextlib.suppress(Exception):
-                await writer.wait_closed()
+                await asyncio.wait_for(asyncio.gather(*closing), 1.0)
+        self._closing.clear()

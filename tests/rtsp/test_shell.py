@@ -70,8 +70,12 @@ async def test_close_before_any_session_is_immediate() -> None:
     try:
         await conn.start()
         await asyncio.sleep(0.1)
-        assert other_tasks() != []  # its reader task, which close() must end
+        # Connected and waiting for the answer to OPTIONS: the socket is read by a
+        # protocol's callbacks, so no task is left running, only the connection.
+        assert conn.connected and conn.client.state == "options"
+        assert other_tasks() == []
         await asyncio.wait_for(conn.close(), 1.0)
+        assert not conn.connected
     finally:
         server.close()
         await server.wait_closed()

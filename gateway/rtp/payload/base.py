@@ -25,7 +25,7 @@ import base64
 import binascii
 import struct
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from gateway.media import EncodedVideo
 
@@ -37,9 +37,9 @@ Frame = EncodedVideo
 """One complete access unit, in the form a decoder takes (Annex B for H.264)."""
 
 
-@dataclass(frozen=True, slots=True)
-class Piece:
-    """What one payload contributes to its access unit."""
+class Piece(NamedTuple):
+    """What one payload contributes to its access unit (a tuple: one is built per
+    packet, and a tuple is the cheapest immutable record to build)."""
 
     data: bytes
     starts_frame: bool  # its first bytes begin a frame (so nothing before it is missing)
@@ -98,6 +98,23 @@ class Depacketizer:
 
     def push(self, payload: bytes, seq: int, timestamp: int, marker: bool) -> list[Frame]:
         """Take one RTP packet's payload; return the frames it completed (0, 1 or 2)."""
+        if (self._fragment_open and timestamp == self._timestamp and not self._broken
+                and seq == self._sequence.next_seq):
+            # The next fragment of the unit being rebuilt (most packets of a big
+            # picture): when the codec says it is a plain continuation, it is simply
+            # appended, which is all the general path below would do with it.
+            continuation = self._continuation(payload)
+            if continuation is not None:
+                data, end = continuation
+                size = self._size + len(data)
+                if size <= self.max_frame_bytes:
+                    self.stats["packets"] += 1
+                    self._sequence.next_seq = (seq + 1) & 0xFFFF
+                    self._size = size
+                    self._parts.append(data)
+                    if end:
+                        self._fragment_open = False
+                    return self._finish(whole=True) if marker else []
         self.stats["packets"] += 1
         gap = self._sequence.check(seq, self.stats)
         if gap is None:
@@ -132,6 +149,13 @@ class Depacketizer:
     def _parse(self, payload: bytes) -> Piece:
         """Read one payload; raise ValueError (or IndexError) when it is malformed."""
         raise NotImplementedError
+
+    def _continuation(self, payload: bytes) -> tuple[bytes, bool] | None:
+        """For a codec that fragments units: when ``payload`` is a well-formed middle
+        or end fragment (not a start), its bytes for the unit and whether it ends the
+        fragmented unit; None for anything else, which then takes the general path.
+        Called only while a fragmented unit is open and the packet follows in order."""
+        return None
 
     def _accept(self, piece: Piece) -> bool:
         """Whether ``piece`` may follow what the unit holds (False breaks the unit)."""

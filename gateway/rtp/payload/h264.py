@@ -170,7 +170,19 @@ class H264Depacketizer(Depacketizer):
 
     def push(self, payload: bytes, seq: int, timestamp: int, marker: bool) -> list[Frame]:
         frames = super().push(payload, seq, timestamp, marker)
+        if not frames:
+            return frames
         return with_parameter_sets(frames, self._parameter_sets, _has_sps)
+
+    def _continuation(self, payload: bytes) -> tuple[bytes, bool] | None:
+        """An FU-A fragment that is not a start: F bit clear, an inner type that is not
+        an RTP-only one, something after the FU header (``_parse`` accepts it alike)."""
+        if len(payload) < 3 or payload[0] & 0x9F != NAL_FU_A:
+            return None
+        header = payload[1]
+        if header & 0x80 or (header & 0x1F) in _RTP_ONLY_TYPES:
+            return None
+        return payload[2:], bool(header & 0x40)
 
     def _parse(self, payload: bytes) -> Piece:
         if len(payload) < 2:

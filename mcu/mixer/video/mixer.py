@@ -7,7 +7,8 @@ the event loop never waits on pixels, like the audio mixer's:
   what (``views.plan_views``), and ask senders for key frames where a picture is
   needed and cannot be decoded (join, becoming visible, loss, decoder error);
 * ``mix(collected)`` in the clock's worker thread, fanning out over a bounded pool
-  shared by all conferences (PyAV releases the GIL): decode the inputs someone sees,
+  shared by all conferences (PyAV releases the GIL; a stage with one job runs it in
+  the clock's thread instead, sparing two thread switches): decode the inputs someone sees,
   scale each once per (input, cell size), compose each distinct picture once, encode
   it once per distinct (stream owner, codec, size, rate, bit rate);
 * ``deliver(outputs)`` on the loop: hand each leg its encoded picture.
@@ -33,7 +34,7 @@ import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import av
 
@@ -50,6 +51,8 @@ from mcu.mixer.video.views import Owner, Room, ViewPlan, plan_views, visible
 if TYPE_CHECKING:
     from mcu.settings import VideoSettings
 
+_J = TypeVar("_J")
+_R = TypeVar("_R")
 log = logging.getLogger(__name__)
 
 LABEL_SHARE = 7  # a name label is 1/7 of its cell's height
@@ -350,9 +353,20 @@ class VideoMixer:
         outputs.work_s = ended - started
         return outputs
 
+    def _map(self, fn: Callable[[_J], _R], jobs: Iterable[_J]) -> list[_R]:
+        """``fn`` over ``jobs`` on the pool, in order; a lone job runs right here in the
+        mix thread. Handing it to the pool would only add two thread switches a tick
+        and move its codec's state to whichever core the woken worker is on (one
+        camera's decode, one view's encode: the common case, and issue 12's ingest
+        benchmark counts that cost against ffmpeg's single thread)."""
+        jobs = list(jobs)
+        if len(jobs) <= 1:
+            return [fn(job) for job in jobs]
+        return list(self._pool.map(fn, jobs))
+
     def _decode_all(self, collected: Collected, outputs: MixOutputs) -> None:
         jobs = [(leg_id, frames) for leg_id, frames in collected.frames.items() if frames]
-        for leg_id, decoded, count, error, key in self._pool.map(
+        for leg_id, decoded, count, error, key in self._map(
                 lambda job: self._decode(collected, *job), jobs):
             self.counters["decoded"] += count
             if decoded is not None:
@@ -411,7 +425,7 @@ class VideoMixer:
         pictures: dict[EncoderKey, Picture] = {}
         # Compositions only read the scaled tiles and write their own picture, so they
         # run side by side (numpy copies release the GIL).
-        composed = self._pool.map(lambda target: self._compose(collected, target), views)
+        composed = self._map(lambda target: self._compose(collected, target), views)
         for picture, keys in zip(composed, by_content.values(), strict=True):
             self.counters["composed"] += 1
             for key in keys:
@@ -456,7 +470,7 @@ class VideoMixer:
                 self._label(tile, name, 0, 0, width, height)
             return tile
 
-        for (key, (latest, name, _)), tile in zip(jobs.items(), self._pool.map(run, jobs.items()),
+        for (key, (latest, name, _)), tile in zip(jobs.items(), self._map(run, jobs.items()),
                                                   strict=True):
             self._scaled[key] = (latest.serial, name, tile)
         self.counters["scaled"] += len(jobs)
@@ -527,7 +541,7 @@ class VideoMixer:
             self._pictures[key] = pictures[key]
         self.counters["encoded"] += len(jobs)
         self.counters["keyframes_forced"] += sum(1 for job in jobs if job[2])
-        for stream, encoded in self._pool.map(lambda job: (job[0], self._encode(*job)), jobs):
+        for stream, encoded in self._map(lambda job: (job[0], self._encode(*job)), jobs):
             if encoded is None:
                 continue
             if encoded.keyframe:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import struct
 
 import pytest
@@ -129,3 +130,60 @@ def test_marker_left_off_ends_the_frame_at_the_next_timestamp() -> None:
     assert dep.push(IDR, 1, 0, False) == []
     (frame,) = dep.push(b"\x41\x9a\x00", 2, 3000, False)
     assert frame.timestamp == 0 and frame.keyframe
+
+
+class _GeneralPathOnly(H264Depacketizer):
+    """Every packet through ``_parse``: what the FU-A continuation fast path must match."""
+
+    def _continuation(self, payload: bytes) -> tuple[bytes, bool] | None:
+        return None
+
+
+def _damaged(packets: list[tuple[bytes, int, int, bool]], seed: int
+             ) -> list[tuple[bytes, int, int, bool]]:
+    """Loss, duplicates, swaps, truncation, flipped header bits and oversized frames."""
+    rng = random.Random(seed)
+    out: list[tuple[bytes, int, int, bool]] = []
+    for payload, seq, ts, marker in packets:
+        roll = rng.random()
+        if roll < 0.05:
+            continue  # lost
+        if roll < 0.10:
+            payload = payload[: rng.randrange(0, 4)]  # truncated
+        elif roll < 0.18 and len(payload) > 1:
+            flipped = bytearray(payload)
+            flipped[rng.randrange(2)] ^= 1 << rng.randrange(8)  # NAL or FU header bit
+            payload = bytes(flipped)
+        out.append((payload, seq, ts, marker))
+        if roll > 0.97:
+            out.append((payload, seq, ts, marker))  # duplicate
+        if roll > 0.94 and len(out) > 2:
+            out[-1], out[-2] = out[-2], out[-1]  # reordered
+    return out
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_fu_a_fast_path_matches_the_general_path_under_damage(seed: int) -> None:
+    packets = list(rtp(h264.packetize(unit, 300) for unit in mode1_clip()))
+    packets = _damaged(packets, seed) if seed else packets
+    max_bytes = 6000 if seed % 3 == 2 else None  # some frames over the limit
+    kwargs = {"max_frame_bytes": max_bytes} if max_bytes else {}
+    fast, general = H264Depacketizer(**kwargs), _GeneralPathOnly(**kwargs)
+    for packet in packets:
+        assert fast.push(*packet) == general.push(*packet)
+        assert fast.needs_keyframe == general.needs_keyframe
+    assert fast.stats == general.stats
+    assert seed or fast.stats["frames"] + fast.stats["keyframes"] > 0
+
+
+@pytest.mark.parametrize("payload", [
+    bytes([0x7C, 0x1C, 0x00]),  # continuation of an FU-A "carrying" an FU-A
+    bytes([0x7C, 0x58]),  # end fragment with nothing after the FU header
+    bytes([0xFC, 0x05, 0x00]),  # forbidden_zero_bit
+])
+def test_a_malformed_continuation_breaks_the_frame(payload: bytes) -> None:
+    for dep in (H264Depacketizer(), _GeneralPathOnly()):
+        assert dep.push(_fu(IDR, True, False) + b"\x88\x84", 1, 90, False) == []
+        assert dep.push(payload, 2, 90, False) == []
+        assert dep.push(_fu(IDR, False, True) + b"\x00\x33", 3, 90, True) == []
+        assert dep.stats["malformed"] == 1 and dep.stats["dropped"] == 1
