@@ -48,7 +48,7 @@ from gateway.rtp.payload.h265 import H265Depacketizer
 from gateway.rtp.payload.jpeg import JpegDepacketizer
 from gateway.rtp.payload.vp8 import Vp8Depacketizer
 from gateway.rtp.reorder import ReorderBuffer
-from gateway.rtp.session import Address, RtpStream, _is_rtcp
+from gateway.rtp.session import Address, RtpStream, is_rtcp
 
 MAX_QUEUED_FRAMES = 8
 """Pictures kept for the mixer between ticks; older ones are dropped (a stalled mixer
@@ -132,7 +132,7 @@ class VideoRtpSession(RtpStream):
         return self._depacketizer.needs_keyframe
 
     def receive_rtp(self, data: bytes, addr: Address, now: float) -> None:
-        if _is_rtcp(data):  # rtcp-mux
+        if is_rtcp(data):  # rtcp-mux
             self.receive_rtcp(data, addr, now)
             return
         try:
