@@ -5,7 +5,8 @@
   200); a baresip registered there dials ``sip:7000@example.test`` through Kamailio and
   lands in the conference, where it hears a direct caller and is heard (FFT).
 - The MCU dials a baresip by its address of record through Kamailio as its outbound
-  proxy (a preloaded Route, loose routing; the BYE goes the same way).
+  proxy (a preloaded Route, loose routing; the BYE goes the same way), answering the
+  proxy's 407 challenge to its INVITE with the credentials of its settings.
 - A registrar that refuses (403) or never answers leaves the registration ``failed``
   with the reason, retried with backoff, never in a hot loop; nothing blocks calls.
 """
@@ -98,8 +99,16 @@ def status_and_metrics(mcu: RunningMcu) -> tuple[str, str]:
         return page.text, web.get("/metrics").text
 
 
-def test_the_mcu_dials_an_aor_through_its_outbound_proxy(
-        start_mcu, proxy: Kamailio, tmp_path: Path) -> None:
+def test_the_mcu_dials_an_aor_through_its_outbound_proxy(start_mcu, tmp_path: Path) -> None:
+    """Kamailio challenges every INVITE from the MCU's address (407, as a PBX does a
+    trunk): the MCU answers with its credentials and the call goes through."""
+    with kamailio(tmp_path, users=USERS, challenged=["127.0.0.1"]) as proxy:
+        _dial_an_aor_through(proxy, start_mcu, tmp_path)
+        log = proxy.log_text()
+    assert "407: INVITE" in log, log[-3000:]
+
+
+def _dial_an_aor_through(proxy: Kamailio, start_mcu, tmp_path: Path) -> None:
     mcu = start_mcu(sip={"outbound_proxy": proxy.uri,
                          "credentials": {"username": "mcu", "password": USERS["mcu"]}})
     alice = BaresipPeer(tmp_path, "alice", 0, TONES[0], ["pcmu"], registrar=proxy)
@@ -119,7 +128,9 @@ def test_the_mcu_dials_an_aor_through_its_outbound_proxy(
     finally:
         for peer in (alice, caller):
             peer.close()
-    mcu.wait_idle()
+    # The challenged INVITE's client transaction keeps absorbing retransmitted 407s
+    # for Timer D (32 s over UDP, RFC 3261 17.1.1.2) after the call is over.
+    mcu.wait_idle(timeout=40)
 
 
 def test_a_refusing_or_silent_registrar_is_failed_and_retried_slowly(

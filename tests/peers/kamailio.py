@@ -19,7 +19,10 @@ Routing (``request_route`` in :func:`config_text`):
   ``save("location")``.  A REGISTER for another domain gets 403.
 - Every other initial request is record-routed.  One whose From domain is the realm must
   carry proxy credentials (``407``, ``proxy_authorize``) unless it comes from a trusted IP
-  (``trusted=``).  For the proxy's own domains (the realm, the listen IP) the R-URI user is
+  (``trusted=``); so must one from a ``challenged=`` IP whatever its From (a trunk such as
+  the MCU, whose From is a conference number at its own address, authenticates as its
+  account: the auth user need not be the From user there).  For the proxy's own domains
+  (the realm, the listen IP) the R-URI user is
   looked up in the location table; when not registered and the user matches
   ``static_pattern`` (digits by default) and ``static_target`` is set, the R-URI becomes
   ``sip:USER@<static_target host:port>``; otherwise 404.  Requests for other domains are
@@ -184,7 +187,8 @@ class Kamailio:
     """One Kamailio instance: its config, database, process and log.
 
     Attributes: ``host``, ``port``, ``realm``, ``users`` (user -> password),
-    ``trusted`` (IPs that need no proxy auth), ``static_target``, ``dir``, ``db_dir``,
+    ``trusted`` (IPs that need no proxy auth), ``challenged`` (IPs whose every initial
+    request needs proxy auth, whatever the From domain), ``static_target``, ``dir``, ``db_dir``,
     ``cfg_path``, ``log_path``.
     """
 
@@ -197,6 +201,7 @@ class Kamailio:
         port: int = 0,  # 0: a free one
         realm: str = REALM,
         trusted: Sequence[str] = (),
+        challenged: Sequence[str] = (),
         static_target: str | None = None,
         static_pattern: str = STATIC_PATTERN,
         name: str = "kamailio",
@@ -211,6 +216,7 @@ class Kamailio:
         self.port = port or free_port(host)
         self.realm = realm
         self.trusted = tuple(trusted)
+        self.challenged = tuple(challenged)
         self.static_target = static_target
         self.static_hostport = _sip_hostport(static_target) if static_target else None
         self.static_pattern = static_pattern
@@ -468,6 +474,7 @@ def kamailio(
     port: int = 0,
     realm: str = REALM,
     trusted: Sequence[str] = (),
+    challenged: Sequence[str] = (),
     static_target: str | None = None,
     static_pattern: str = STATIC_PATTERN,
     name: str = "kamailio",
@@ -480,8 +487,8 @@ def kamailio(
     """
     proxy = Kamailio(
         tmp_path, {"mcu": "pw1", "alice": "pw2"} if users is None else users,
-        host=host, port=port, realm=realm, trusted=trusted, static_target=static_target,
-        static_pattern=static_pattern, name=name, debug=debug,
+        host=host, port=port, realm=realm, trusted=trusted, challenged=challenged,
+        static_target=static_target, static_pattern=static_pattern, name=name, debug=debug,
     )
     try:
         yield proxy.start()
@@ -500,6 +507,7 @@ def config_text(proxy: Kamailio) -> str:
     db_url = _quoted(f"text://{proxy.db_dir}")
     realm = _quoted(proxy.realm)
     trusted = " || ".join(f'$si == "{ip}"' for ip in proxy.trusted) or "0"
+    challenged = " || ".join(f'$si == "{ip}"' for ip in proxy.challenged) or "0"
     if proxy.static_hostport is not None:
         static = (
             f'        if ($rU =~ {_quoted(proxy.static_pattern)}) {{\n'
@@ -601,13 +609,13 @@ request_route {{
     }}
     remove_hf("Route");
     record_route();
-    if ($fd == {realm} && !({trusted})) {{
+    if (($fd == {realm} || {challenged}) && !({trusted})) {{
         if (!proxy_authorize({realm}, "subscriber")) {{
             xlog("L_INFO", "407: $rm $ru from $fu ($rc)\\n");
             proxy_challenge({realm}, "0");
             exit;
         }}
-        if ($au != $fU) {{
+        if ($fd == {realm} && $au != $fU) {{
             xlog("L_INFO", "403: $rm auth user $au is not $fU\\n");
             sl_send_reply("403", "Forbidden auth ID");
             exit;
