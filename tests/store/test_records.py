@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -70,3 +71,18 @@ async def test_audit_log(store: Store) -> None:
     assert first.at == at and second.at.tzinfo is UTC
     assert await store.list_audit() == [anonymous, second, first]
     assert await store.list_audit(actor="bob") == [second]
+
+
+async def test_call_records_written_all_at_once_are_all_kept(store: Store) -> None:
+    """Calls start and end hundreds a second under load: concurrent writes wait for
+    each other (SQLite in WAL with a busy timeout) instead of failing "database is
+    locked" and losing records."""
+    t0 = datetime(2026, 12, 5, 2, 0, tzinfo=UTC)
+
+    async def one_call(index: int) -> None:
+        entry = await store.record_call("4242", f"sip:{index}@example.com", t0)
+        await store.finish_call(entry.id, t0 + timedelta(seconds=index), "bye")
+
+    await asyncio.gather(*(one_call(index) for index in range(200)))
+    calls = await store.list_calls("4242", limit=500)
+    assert len(calls) == 200 and all(call.reason == "bye" for call in calls)
