@@ -14,6 +14,7 @@ from collections.abc import Coroutine, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
@@ -40,6 +41,7 @@ from mcu.schedule import active_at
 from mcu.settings import Settings
 from mcu.store import EncryptionPolicy, Store, open_store
 from mcu.store.records import CameraRecord, ConferenceRecord
+from mcu.streaming import Streams
 
 log = logging.getLogger("mcu.app")
 MEDIA_WORKERS = 2  # the bounded pool for decode/mix/encode: one per core here
@@ -105,6 +107,8 @@ class Mcu:
         self._closing: set[asyncio.Task[Any]] = set()
         # Stored IP cameras running now: camera id -> (conference numeric id, participant).
         self._cameras: dict[int, tuple[str, str]] = {}
+        # Conferences streamed to watchers over HLS (issue 15), started on demand.
+        self.streams = Streams(settings.streaming, self.directory.get, self.executor)
         # Conference chats <-> SIP MESSAGE (issue 17).
         self.chat = ChatBridge(settings.chat, self.directory.get, self._catalogue_get,
                                self._background)
@@ -148,6 +152,7 @@ class Mcu:
             self._scheduler.cancel()
             await asyncio.gather(self._scheduler, return_exceptions=True)
         await asyncio.gather(*(gateway.stop() for gateway in self.gateways))
+        await self.streams.stop()
         for conference in self.directory.conferences():
             await conference.close("shutdown")
         if self._closing:
@@ -492,6 +497,12 @@ class Mcu:
             return None
         loop = asyncio.get_running_loop()  # JPEG encoding is pixel work: off the loop
         return await loop.run_in_executor(self.video_pool, thumbnail_jpeg, frame)
+
+    async def stream_playlist(self, numeric_id: str) -> Path | None:
+        return await self.streams.playlist(numeric_id)
+
+    def stream_segment(self, numeric_id: str, name: str) -> Path | None:
+        return self.streams.segment(numeric_id, name)
 
     def admit(self, numeric_id: str, participant_id: str) -> bool:
         conference = self.directory.get(numeric_id)

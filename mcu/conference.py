@@ -67,7 +67,7 @@ from mcu.lobby import (
 from mcu.metrics import MixerCounts
 from mcu.mixer.audio import ActiveSpeakerChanged, AudioMixer, MixOutputs, TonesDetected
 from mcu.mixer.clock import MixClock
-from mcu.mixer.video.mixer import VideoMixer
+from mcu.mixer.video.mixer import WATCHING, VideoMixer
 from mcu.pinguard import PinGuard
 from mcu.prompts import PromptPlayer
 from mcu.settings import EntrySettings, MixerSettings, VideoSettings
@@ -217,6 +217,24 @@ class Conference:
             self._enter_lobby(participant, keyed)
         else:
             self._admit(participant, "participant")
+
+    def add_watcher(self, leg: Leg) -> None:
+        """A stream's watchers (issue 15) as one leg: it gets the common picture and the
+        whole mix, and is no participant (not listed, counted, shown or heard)."""
+        self.mixer.add(leg)
+        if self.video is not None:
+            self.video.add(leg)
+            self.video.set_state(leg.id, WATCHING)
+
+    def remove_watcher(self, leg_id: str) -> None:
+        self.mixer.remove(leg_id)
+        if self.video is not None:
+            self.video.remove(leg_id)
+
+    def request_keyframe(self, leg_id: str) -> None:
+        """A key frame in what ``leg_id`` receives (a stream starts a segment with one)."""
+        if self.video is not None:
+            self.video.keyframe_requested(leg_id)
 
     def leave(self, leg_id: str, reason: str = "left") -> None:
         participant = self.participants.pop(leg_id, None)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal, Protocol
 
 from gateway.leg import Refuse
@@ -161,6 +162,13 @@ class LiveControl(Protocol):
                         ) -> bytes | None:
         """A small JPEG of the participant's newest camera picture, or (``view``) of the
         picture the MCU sends them; None when there is none (no video yet)."""
+
+    async def stream_playlist(self, numeric_id: str) -> Path | None:
+        """The conference's HLS playlist, its stream started if need be (issue 15);
+        None when the conference is not running."""
+
+    def stream_segment(self, numeric_id: str, name: str) -> Path | None:
+        """A segment file of a running stream (None when gone); keeps it running."""
 
     async def refresh_conferences(self) -> None:
         """Re-read the configured conferences (PINs, limits) after the store changed."""

@@ -174,6 +174,29 @@ class ChatSettings(BaseModel):
                                "as the caption overlay on the video")
 
 
+class StreamingSettings(BaseModel):
+    """The conference out (issue 15): one stream profile, encoded once per conference
+    however many watch, and HLS segments in ``folder``."""
+
+    width: int = Field(1280, ge=64, le=1920, description="stream picture width")
+    height: int = Field(720, ge=64, le=1080, description="stream picture height")
+    frame_rate: float = Field(30.0, gt=0, le=60, description="stream pictures per second")
+    video_bitrate_bps: int = Field(2_000_000, ge=64_000, description="H.264 bit rate")
+    audio_bitrate_bps: int = Field(96_000, ge=16_000, le=320_000, description="AAC bit rate")
+    segment_s: float = Field(2.0, ge=0.5, le=10, description="HLS segment length (a key "
+                             "frame starts each)")
+    playlist_size: int = Field(6, ge=2, le=60, description="segments in the sliding playlist")
+    idle_stop_s: float = Field(30.0, gt=0, description="a stream nobody fetched from for this "
+                               "long stops (its encoder and files go)")
+    folder: str = Field("var/streams", description="where HLS playlists and segments live")
+
+    @model_validator(mode="after")
+    def _even_size(self) -> StreamingSettings:
+        if self.width % 2 or self.height % 2:
+            raise ValueError("streaming.width and streaming.height must be even")
+        return self
+
+
 class DatabaseSettings(BaseModel):
     url: str = "sqlite+aiosqlite:///var/mcu.db"
 
@@ -183,7 +206,7 @@ class LogSettings(BaseModel):
 
 
 __all__ = ["ChatSettings", "MediaSettings", "RtpSettings", "RtspSettings", "SipSettings",
-           "Settings", "load_settings"]
+           "Settings", "StreamingSettings", "load_settings"]
 
 
 class Settings(BaseSettings):
@@ -202,6 +225,7 @@ class Settings(BaseSettings):
     http: HttpSettings = HttpSettings()
     tls: TlsSettings = TlsSettings()  # SIP over TLS and HTTPS share the certificate
     chat: ChatSettings = ChatSettings()
+    streaming: StreamingSettings = StreamingSettings()
     database: DatabaseSettings = DatabaseSettings()
     log: LogSettings = LogSettings()
 

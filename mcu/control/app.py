@@ -23,6 +23,7 @@ from mcu.control import (
     pages,
     pages_admin,
     pages_chats,
+    pages_watch,
 )
 from mcu.control.access import Control, ControlError
 from mcu.control.body_limit import BodyLimit
@@ -72,6 +73,7 @@ def create_app(
     app.include_router(pages.build_router())
     app.include_router(pages_admin.build_router())
     app.include_router(pages_chats.build_router())
+    app.include_router(pages_watch.build_router())
     app.mount("/static", StaticFiles(directory=pages.HERE / "static"), name="static")
     app.add_middleware(BodyLimit, max_body_bytes=max_body_bytes,
                        on_refused=live.count_http_refused)
@@ -116,7 +118,8 @@ def create_app(
 
 
 def _answer(request: Request, error: ControlError) -> Response:
-    if request.url.path.startswith(API_PREFIX):
+    if request.url.path.startswith(API_PREFIX) or pages_watch.is_stream_path(request.url.path):
+        # players and programs read these answers: a status and JSON, never a login page
         headers = {"WWW-Authenticate": "Bearer"} if error.status == 401 else {}
         if error.retry_after is not None:
             headers["Retry-After"] = str(error.retry_after)

@@ -525,6 +525,8 @@ def _controls(actor: Actor, room: Room) -> dict[str, bool]:
         "layout": configured and allowed(actor, Op.CONFERENCE_CUSTOM_LAYOUT, target),
         "preview": allowed(actor, Op.VIEW_PARTICIPANTS, target)
         and allowed(actor, Op.VIEW_THUMBNAILS, target),
+        "watch": configured and bool(room.record and room.record.streaming)
+        and allowed(actor, Op.WATCH_STREAM, target),
     }
 
 

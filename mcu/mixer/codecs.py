@@ -138,6 +138,22 @@ class G711Decoder:
         return self.concealer.good(_fit(self.table[codes], self.samples))
 
 
+class L16Decoder:
+    """Linear 16-bit PCM, network byte order (RFC 3551 L16)."""
+
+    def __init__(self, fmt: AudioFormat) -> None:
+        self.format = fmt
+        self.sample_rate = fmt.sample_rate
+        self.samples = samples_per_frame(fmt.sample_rate)
+        self.concealer = _Concealer(self.samples)
+
+    def decode(self, payload: bytes | None) -> np.ndarray:
+        if not payload:
+            return self.concealer.conceal()
+        pcm = np.frombuffer(payload[: len(payload) // 2 * 2], ">i2").astype(np.int16)
+        return self.concealer.good(_fit(pcm, self.samples))
+
+
 def decode_g711_batch(
     decoders: Sequence[G711Decoder], payloads: Sequence[bytes | None]
 ) -> np.ndarray:
@@ -268,7 +284,7 @@ class AacDecoder:
                 self._fifo = self._fifo[-self._max :]
 
 
-Decoder = G711Decoder | PyAVDecoder | AacDecoder
+Decoder = G711Decoder | L16Decoder | PyAVDecoder | AacDecoder
 
 
 def make_decoder(fmt: AudioFormat, *, config: bytes | None = None) -> Decoder:
@@ -279,6 +295,8 @@ def make_decoder(fmt: AudioFormat, *, config: bytes | None = None) -> Decoder:
         return G711Decoder(fmt)
     if name == "MPEG4-GENERIC":
         return AacDecoder(fmt, config)
+    if name == "L16":
+        return L16Decoder(fmt)
     if name == "G722":
         return PyAVDecoder(fmt, "g722")
     if name == "OPUS":
@@ -298,6 +316,19 @@ class G711Encoder:
 
     def encode(self, pcm: np.ndarray) -> bytes:
         return self.table[pcm.astype(np.int16, copy=False).view(np.uint16)].tobytes()
+
+
+class L16Encoder:
+    """Linear 16-bit PCM, network byte order (RFC 3551 L16): what a watcher's stream
+    (issue 15) takes from the mixer, to encode AAC once per stream profile."""
+
+    def __init__(self, fmt: AudioFormat) -> None:
+        self.format = fmt
+        self.sample_rate = fmt.sample_rate
+        self.samples = samples_per_frame(fmt.sample_rate)
+
+    def encode(self, pcm: np.ndarray) -> bytes:
+        return pcm.astype(">i2").tobytes()
 
 
 class PyAVEncoder:
@@ -329,7 +360,7 @@ class PyAVEncoder:
         return b"".join(bytes(p) for p in self.context.encode(frame))
 
 
-Encoder = G711Encoder | PyAVEncoder
+Encoder = G711Encoder | L16Encoder | PyAVEncoder
 
 
 def make_encoder(fmt: AudioFormat) -> Encoder:
@@ -338,6 +369,8 @@ def make_encoder(fmt: AudioFormat) -> Encoder:
         return G711Encoder(fmt)
     if name == "G722":
         return PyAVEncoder(fmt, "g722")
+    if name == "L16":
+        return L16Encoder(fmt)
     if name == "OPUS":
         return PyAVEncoder(fmt, "libopus", OPUS_BITRATE)
     raise ValueError(f"no encoder for audio codec {fmt.name!r}")

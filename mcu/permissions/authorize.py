@@ -195,6 +195,12 @@ def _conference(actor: Actor, operation: Operation, conference: ConferenceTarget
     # Seed 003: "will not show thumbnail previews ... if encryption is required".
     if operation is Op.VIEW_THUMBNAILS and conference.encryption_required:
         return _deny("thumbnails-hidden: encryption required")
+    if operation is Op.WATCH_STREAM:
+        # Nor is a conference that must be encrypted streamed (issue 16's policy).
+        if conference.encryption_required:
+            return _deny("streaming-off: encryption required")
+        if actor.privilege in tables.STREAM_WATCHERS:
+            return _allow(f"streaming: {actor.privilege} may watch")
     return _by_control_or_role(actor, operation, conference)
 
 

@@ -98,6 +98,8 @@ class Operation(StrEnum):
     SET_AUDIO_GAIN = "set_audio_gain"
     MESSAGE_PARTICIPANT = "message_participant"
     VIEW_STATISTICS = "view_statistics"
+    # Issue 15: watching a conference's stream (HLS; the watch page).
+    WATCH_STREAM = "watch_stream"
     # Seed 000: owner rights moderators do not get, and appointing moderators.
     DOWNLOAD_RECORDINGS = "download_recordings"
     VIEW_ANALYTICS = "view_analytics"

@@ -86,6 +86,23 @@ LIMITED_OPERATIONS: Final = frozenset(
         Op.SET_AUDIO_GAIN,
         Op.MESSAGE_PARTICIPANT,
         Op.VIEW_STATISTICS,
+        # Issue 15: whoever controls a conference may watch it.
+        Op.WATCH_STREAM,
+    }
+)
+
+# Seed 003 names a level "conference list plus streaming" between "conference detail" and
+# "conference list only": that level and every level above it may watch the streams of
+# conferences it has no control over (issue 15: "`conference_list_streaming` or better");
+# "list only" may not, nor the security administrator (seed 000: reports and recordings).
+STREAM_WATCHERS: Final = frozenset(
+    {
+        P.ADMINISTRATOR,
+        P.CONFERENCE_CREATION_FULL_CONTROL,
+        P.CONFERENCE_CREATION_LIMITED_CONTROL,
+        P.CONFERENCE_CREATION,
+        P.CONFERENCE_DETAIL,
+        P.CONFERENCE_LIST_STREAMING,
     }
 )
 

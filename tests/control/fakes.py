@@ -9,6 +9,7 @@ would; `schemes` are the URI schemes its "gateways" dial.
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 
 from layouts.registry import available_layouts
 from mcu.live import LiveConference, ParticipantView
@@ -194,6 +195,12 @@ class FakeLive:
     async def thumbnail(self, numeric_id: str, participant_id: str, view: bool = False
                         ) -> bytes | None:
         return None  # no video here: pages fall back to the slate
+
+    async def stream_playlist(self, numeric_id: str) -> Path | None:
+        return None  # nothing runs here: a stream is never in progress
+
+    def stream_segment(self, numeric_id: str, name: str) -> Path | None:
+        return None
 
     def end_conference(self, numeric_id: str) -> bool:
         self.calls.append(("end", numeric_id))

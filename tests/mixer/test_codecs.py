@@ -167,3 +167,16 @@ def test_opus_is_sent_mono_at_48k() -> None:
     enc = make_encoder(OPUS)
     assert enc.context.sample_rate == 48000 and enc.context.layout.name == "mono"
     assert enc.context.codec.name == "libopus"
+
+
+def test_l16_is_network_order_pcm_both_ways() -> None:
+    """What a stream's watcher leg (issue 15) takes from the mixer: 16-bit big-endian."""
+    from gateway.media import AudioFormat
+
+    l16 = AudioFormat("L16", -1, 48000)
+    pcm = tone(440.0, 48000, 960)
+    payload = make_encoder(l16).encode(pcm)
+    assert payload[:2] == int(pcm[0]).to_bytes(2, "big", signed=True)
+    decoder = make_decoder(l16)
+    assert np.array_equal(decoder.decode(payload), pcm)
+    assert decoder.decode(None).size == 960  # a lost frame is concealed, never short

@@ -84,6 +84,8 @@ NEEDS: dict[Operation, str] = {
     Op.MESSAGE_PARTICIPANT: "limited",
     # "Viewing participant statistics and diagnostics"
     Op.VIEW_STATISTICS: "limited",
+    # Issue 15: those with control may watch the stream (and, below, the streaming levels).
+    Op.WATCH_STREAM: "limited",
     # Seed 003, full control: "disconnect participants, connect new participants to the
     # conference, and end the conference whenever they want to."
     Op.DISCONNECT_PARTICIPANT: "full",
@@ -161,6 +163,11 @@ def expected(privilege: Privilege, own: bool, operation: Operation) -> bool:
         return privilege in SERVER_EXPECTED[operation][0 if own else 1]
     # Seed 000: security admin "has read-only access to the reports and recording".
     if privilege is P.SECURITY_ADMINISTRATOR and operation is Op.DOWNLOAD_RECORDINGS:
+        return True
+    # Seed 003's "conference list plus streaming" and every level above it watch streams
+    # (issue 15); "list only" and the security administrator do not.
+    if operation is Op.WATCH_STREAM and privilege not in (P.CONFERENCE_LIST_ONLY,
+                                                          P.SECURITY_ADMINISTRATOR):
         return True
     return RANK[EXPECTED_CONTROL[privilege, own]] >= RANK[NEEDS[operation]]
 

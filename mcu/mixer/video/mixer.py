@@ -59,6 +59,7 @@ LABEL_SHARE = 7  # a name label is 1/7 of its cell's height
 MESSAGE_HEIGHT_SHARE = 6  # a message box is 1/6 of the picture's height
 BACKGROUND = (0, 0, 0)  # empty cells and letterbox bars
 KEYFRAME_INTERVAL_S = 10.0  # periodic IDRs, for receivers that never ask
+WATCHING = "watching"  # the state of a watcher: sees the common picture, is never shown
 
 EncoderKey = tuple[Owner, tuple[object, ...]]
 
@@ -69,7 +70,7 @@ class _Input:
 
     leg: Leg
     name: str
-    state: str = "lobby"  # lobby / waiting / connected, as the conference says
+    state: str = "lobby"  # lobby / waiting / connected as the conference says; watching
     muted: bool = False  # video withheld (guests_send_video false)
     layout: str | None = None
     message: str | None = None
@@ -292,8 +293,10 @@ class VideoMixer:
 
     def _room(self) -> Room:
         connected = tuple(i for i, p in self._inputs.items() if p.state == "connected")
+        # A watcher (issue 15: a stream's viewers) is neither shown nor slated: it sees
+        # the conference's common picture, nobody excluded.
         slates = {i: "lobby" if p.state == "lobby" else "waiting_for_chair"
-                  for i, p in self._inputs.items() if p.state != "connected"}
+                  for i, p in self._inputs.items() if p.state not in ("connected", WATCHING)}
         return Room(connected, self.layout,
                     {i: p.layout for i, p in self._inputs.items() if p.layout},
                     slates, self.important, self.speaker, self.settings.self_view,
