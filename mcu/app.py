@@ -108,7 +108,8 @@ class Mcu:
         # Stored IP cameras running now: camera id -> (conference numeric id, participant).
         self._cameras: dict[int, tuple[str, str]] = {}
         # Conferences streamed to watchers over HLS (issue 15), started on demand.
-        self.streams = Streams(settings.streaming, self.directory.get, self.executor)
+        self.streams = Streams(settings.streaming, self.directory.get, self.executor,
+                               self._recording_ended)
         # Conference chats <-> SIP MESSAGE (issue 17).
         self.chat = ChatBridge(settings.chat, self.directory.get, self._catalogue_get,
                                self._background)
@@ -120,6 +121,7 @@ class Mcu:
         if self.store.generated_admin_password:  # first start: shown once, never logged
             print(f"mcu: created user 'admin' with password {self.store.generated_admin_password}",
                   flush=True)
+        await self._close_interrupted_recordings()
         await self.refresh_conferences()
         for gateway in self.gateways:
             await gateway.start()
@@ -503,6 +505,37 @@ class Mcu:
 
     def stream_segment(self, numeric_id: str, name: str) -> Path | None:
         return self.streams.segment(numeric_id, name)
+
+    def start_recording(self, numeric_id: str, recording_id: int, file_name: str) -> bool:
+        return self.streams.start_recording(numeric_id, recording_id, file_name) is not None
+
+    async def stop_recording(self, recording_id: int) -> bool:
+        return await self.streams.stop_recording(recording_id)
+
+    def recording_size(self, recording_id: int) -> int | None:
+        writer = self.streams.recording(recording_id)
+        return None if writer is None else writer.size
+
+    def recording_path(self, file_name: str) -> Path:
+        return self.streams.recording_path(file_name)
+
+    async def _recording_ended(self, recording_id: int, reason: str, size: int) -> None:
+        """Every end of a recording lands in the store; one nobody asked for (the
+        conference ended, the disk filled, the MCU stopped) is audited here."""
+        assert self.store is not None
+        await self.store.finish_recording(recording_id, reason, size)
+        if reason != "stopped":
+            await self.store.audit(None, "control_recording", f"recording:{recording_id}",
+                                   f"stopped by itself: {reason}")
+
+    async def _close_interrupted_recordings(self) -> None:
+        """Recordings a killed MCU left running: their files hold what was written."""
+        assert self.store is not None
+        for recording in await self.store.interrupted_recordings():
+            path = self.recording_path(recording.file_name)
+            size = path.stat().st_size if path.is_file() else 0
+            await self.store.finish_recording(recording.id, "the MCU stopped while recording",
+                                              size, state="interrupted")
 
     def admit(self, numeric_id: str, participant_id: str) -> bool:
         conference = self.directory.get(numeric_id)

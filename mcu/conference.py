@@ -172,6 +172,7 @@ class Conference:
         self.active_speaker: str | None = None
         self._on_leave = on_leave
         self.participants: dict[str, Participant] = {}
+        self.ended = False  # closed (ended by an operator or the schedule) since its last join
         self._ending: asyncio.Task[None] | None = None
         # Chosen by the web control; the video mixer reads them (issue 4).
         self.important: str | None = None
@@ -196,6 +197,7 @@ class Conference:
     def join(self, leg: Leg, *, keyed: str = "", role: ParticipantRole | None = None) -> None:
         """A leg arrives: through the lobby, or straight in as ``role`` (already keyed
         its PIN at the attendant)."""
+        self.ended = False  # a conference ended by an operator opens again with a call
         self.mixer.add(leg)
         if self.video is not None:
             self.video.add(leg)
@@ -255,6 +257,7 @@ class Conference:
 
     async def close(self, reason: str = "conference-ended") -> None:
         """Hang up everyone (BYE) and stop the clock."""
+        self.ended = True  # its streams and recordings end too (mcu.streaming)
         legs = [p.leg for p in self.participants.values()]
         await asyncio.gather(*(leg.hang_up(reason) for leg in legs), return_exceptions=True)
         for leg in legs:

@@ -170,6 +170,20 @@ class LiveControl(Protocol):
     def stream_segment(self, numeric_id: str, name: str) -> Path | None:
         """A segment file of a running stream (None when gone); keeps it running."""
 
+    def start_recording(self, numeric_id: str, recording_id: int, file_name: str) -> bool:
+        """Start recording the running conference into ``file_name`` under the recording
+        folder (issue 15); False when it is not running. When the recording ends, for
+        whatever reason, the MCU marks it stopped in the store."""
+
+    async def stop_recording(self, recording_id: int) -> bool:
+        """Stop a running recording (closed, marked stopped); False when none runs."""
+
+    def recording_size(self, recording_id: int) -> int | None:
+        """Bytes written so far by a running recording; None when it is not running."""
+
+    def recording_path(self, file_name: str) -> Path:
+        """Where a recording's file lives."""
+
     async def refresh_conferences(self) -> None:
         """Re-read the configured conferences (PINs, limits) after the store changed."""
 

@@ -189,6 +189,10 @@ class StreamingSettings(BaseModel):
     idle_stop_s: float = Field(30.0, gt=0, description="a stream nobody fetched from for this "
                                "long stops (its encoder and files go)")
     folder: str = Field("var/streams", description="where HLS playlists and segments live")
+    recording_folder: str = Field("var/recordings", description="where recordings are "
+                                  "written (fragmented MP4)")
+    recording_min_free_mb: int = Field(500, ge=0, description="recordings stop by themselves "
+                                       "when the recording folder's disk has less free")
 
     @model_validator(mode="after")
     def _even_size(self) -> StreamingSettings:

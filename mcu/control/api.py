@@ -3,6 +3,7 @@
 - `api_auth`: tokens; `api_conferences` over `conferences` (list, create, read, change,
   delete); `api_participants` over `participants` (who is in a running conference, dial
   out, messages, end); `api_cameras` over `cameras` (IP cameras: add, list, remove);
+  `api_recordings` over `recordings` (start, stop, list, download, delete);
   `api_roles` (seed 000's moderators and speakers); `api_users`,
   `api_records` (accounts, call records and the audit log).
 - `schemas`: the bodies and answers; `configuration`: a conference's field groups, PIN
@@ -29,6 +30,7 @@ from mcu.control import (
     api_cameras,
     api_conferences,
     api_participants,
+    api_recordings,
     api_roles,
 )
 from mcu.control.conferences import conference_detail_json, conference_json
@@ -38,7 +40,8 @@ from mcu.control.schemas import ERRORS
 def build_router() -> APIRouter:
     """The auth, conference, participant and role routes (`app` adds users and records)."""
     router = APIRouter()
-    for module in (api_auth, api_conferences, api_participants, api_cameras, api_roles):
+    for module in (api_auth, api_conferences, api_participants, api_cameras, api_roles,
+                   api_recordings):
         router.include_router(module.build_router())
     return router
 

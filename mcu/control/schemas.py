@@ -269,6 +269,24 @@ class CameraOut(BaseModel):
     participant_id: str | None = None
 
 
+class RecordingOut(BaseModel):
+    """A recording (issue 15): its conference (name and number kept if it is deleted),
+    when it started and stopped, its length and size so far, its state and why it
+    stopped (``stopped`` by someone, ``conference-ended``, ``disk-full``, ...)."""
+
+    id: int
+    conference_id: int | None
+    conference: str
+    numeric_id: str
+    started_by: str | None
+    start: str
+    stop: str | None
+    duration_s: float
+    size_bytes: int
+    state: str  # recording, stopped, interrupted
+    reason: str | None
+
+
 class ErrorOut(BaseModel):
     detail: str
     rule: str | None = None

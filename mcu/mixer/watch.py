@@ -43,35 +43,29 @@ QUEUE_LIMIT = 120  # about two seconds of pictures and audio frames together
 AAC_FRAME = 1024
 PLAYLIST = "index.m3u8"
 SEGMENT_PATTERN = "seg%05d.ts"
+FRAGMENT_S = 1.0  # a recording loses at most about this much in a crash
 
 
-class HlsWriter:
-    """One HLS rendition in ``folder``, written by its own thread."""
+class MuxWriter:
+    """Muxes a watcher's pictures and audio into one output, in its own thread.
 
-    def __init__(self, folder: Path, fmt: VideoSendFormat, *, audio_bitrate_bps: int,
-                 segment_s: float, playlist_size: int) -> None:
-        self.folder = folder
+    Subclasses say what the output is (``_open``) and what closing leaves behind.
+    """
+
+    def __init__(self, name: str, fmt: VideoSendFormat, *, audio_bitrate_bps: int) -> None:
         self.format = fmt
         self.audio_bitrate_bps = audio_bitrate_bps
-        self.segment_s = segment_s
-        self.playlist_size = playlist_size
         self.dropped = 0  # items the thread was too far behind to take
         self.pictures = 0
+        self.failure: str | None = None  # why the thread stopped early, if it did
         self._queue: queue.Queue[tuple[str, object, float] | None] = queue.Queue(QUEUE_LIMIT)
-        self._thread = threading.Thread(target=self._run, name=f"hls-{folder.name}",
-                                        daemon=True)
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
 
     @property
     def alive(self) -> bool:
         return self._thread.is_alive()
 
-    @property
-    def playlist(self) -> Path:
-        return self.folder / PLAYLIST
-
     def start(self) -> None:
-        shutil.rmtree(self.folder, ignore_errors=True)  # a previous run's segments
-        self.folder.mkdir(parents=True, exist_ok=True)
         self._thread.start()
 
     def put_video(self, frame: EncodedVideo, at: float) -> None:
@@ -87,28 +81,26 @@ class HlsWriter:
             self.dropped += 1
 
     def close(self) -> None:
-        """Finish the playlist and stop the thread (call off the loop: it joins)."""
+        """Finish the output and stop the thread (call off the loop: it joins)."""
         with contextlib.suppress(queue.Full):
             self._queue.put(None, timeout=1.0)
         if self._thread.is_alive():
             self._thread.join(timeout=5.0)
-        shutil.rmtree(self.folder, ignore_errors=True)
+
+    def _open(self) -> av.container.OutputContainer:
+        raise NotImplementedError
 
     # ---- the writer's thread
 
     def _run(self) -> None:
         try:
             self._write()
-        except Exception:  # noqa: BLE001 - a broken stream must not take the MCU down
-            log.exception("hls writer for %s failed", self.folder)
+        except Exception as exc:  # noqa: BLE001 - a broken output must not take the MCU down
+            self.failure = f"{type(exc).__name__}: {exc}"
+            log.exception("%s failed", self._thread.name)
 
     def _write(self) -> None:
-        output = av.open(str(self.playlist), "w", format="hls", options={
-            "hls_time": f"{self.segment_s:g}",
-            "hls_list_size": str(self.playlist_size),
-            "hls_flags": "delete_segments+omit_endlist+independent_segments",
-            "hls_segment_filename": str(self.folder / SEGMENT_PATTERN),
-        })
+        output = self._open()
         video = output.add_stream("h264", rate=round(self.format.frame_rate))
         video.width, video.height = self.format.width, self.format.height
         video.pix_fmt = "yuv420p"
@@ -168,8 +160,70 @@ class HlsWriter:
         return pts
 
 
+class HlsWriter(MuxWriter):
+    """One HLS rendition in ``folder``: MPEG-TS segments and a sliding playlist, old
+    segments deleted by the muxer; the folder goes when the writer closes."""
+
+    def __init__(self, folder: Path, fmt: VideoSendFormat, *, audio_bitrate_bps: int,
+                 segment_s: float, playlist_size: int) -> None:
+        super().__init__(f"hls-{folder.name}", fmt, audio_bitrate_bps=audio_bitrate_bps)
+        self.folder = folder
+        self.segment_s = segment_s
+        self.playlist_size = playlist_size
+
+    @property
+    def playlist(self) -> Path:
+        return self.folder / PLAYLIST
+
+    def start(self) -> None:
+        shutil.rmtree(self.folder, ignore_errors=True)  # a previous run's segments
+        self.folder.mkdir(parents=True, exist_ok=True)
+        super().start()
+
+    def close(self) -> None:
+        super().close()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+    def _open(self) -> av.container.OutputContainer:
+        return av.open(str(self.playlist), "w", format="hls", options={
+            "hls_time": f"{self.segment_s:g}",
+            "hls_list_size": str(self.playlist_size),
+            "hls_flags": "delete_segments+omit_endlist+independent_segments",
+            "hls_segment_filename": str(self.folder / SEGMENT_PATTERN),
+        })
+
+
+class RecordingWriter(MuxWriter):
+    """A recording: fragmented MP4 written as it goes (a fragment at least every
+    ``FRAGMENT_S``, each flushed), so a crash loses at most the last fragment and what
+    is on disk plays."""
+
+    def __init__(self, path: Path, fmt: VideoSendFormat, *, audio_bitrate_bps: int) -> None:
+        super().__init__(f"recording-{path.stem}", fmt, audio_bitrate_bps=audio_bitrate_bps)
+        self.path = path
+
+    def start(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        super().start()
+
+    @property
+    def size(self) -> int:
+        try:
+            return self.path.stat().st_size
+        except FileNotFoundError:
+            return 0
+
+    def _open(self) -> av.container.OutputContainer:
+        return av.open(str(self.path), "w", format="mp4", options={
+            "movflags": "frag_keyframe+empty_moov+default_base_moof",
+            "frag_duration": str(int(FRAGMENT_S * 1_000_000)),
+            "flush_packets": "1",
+        })
+
+
 class WatcherLeg:
-    """What the mixers see of a stream's watchers: one leg per stream profile."""
+    """What the mixers see of a conference's watchers and recordings: one leg per
+    stream profile, handing each picture and audio frame to every writer using it."""
 
     protocol = "watch"
     remote = ""
@@ -182,31 +236,43 @@ class WatcherLeg:
     video_needs_keyframe = False
     keyframe_methods: tuple[str, ...] = ()
 
-    def __init__(self, leg_id: str, fmt: VideoSendFormat, writer: HlsWriter,
-                 clock: Callable[[], float]) -> None:
+    def __init__(self, leg_id: str, fmt: VideoSendFormat, clock: Callable[[], float]) -> None:
         self.id = leg_id
         self.display_name = "stream"
         self.video_format: VideoSendFormat | None = fmt
-        self.writer = writer
+        # Replaced whole, never changed in place: the mixers read it from their threads.
+        self.writers: tuple[MuxWriter, ...] = ()
         self._clock = clock
+
+    def attach(self, writer: MuxWriter) -> None:
+        self.writers = (*self.writers, writer)
+
+    def detach(self, writer: MuxWriter) -> None:
+        self.writers = tuple(w for w in self.writers if w is not writer)
 
     def read_audio(self) -> EncodedAudio | None:
         return None  # watchers are never heard
 
     def write_audio(self, frame: EncodedAudio) -> None:
-        self.writer.put_audio(frame.payload, self._clock())
+        at = self._clock()
+        for writer in self.writers:
+            writer.put_audio(frame.payload, at)
 
     def read_video(self) -> list[EncodedVideo]:
         return []  # nor seen
 
     def write_video(self, frame: EncodedVideo) -> None:
-        self.writer.put_video(frame, self._clock())
+        at = self._clock()
+        for writer in self.writers:
+            writer.put_video(frame, at)
 
     def request_keyframe(self, method: str, repeat: bool = False) -> bool:
         return False
 
     def statistics(self) -> dict[str, object]:
-        return {"pictures": self.writer.pictures, "dropped": self.writer.dropped}
+        return {"writers": len(self.writers),
+                "pictures": max((w.pictures for w in self.writers), default=0),
+                "dropped": sum(w.dropped for w in self.writers)}
 
     async def events(self) -> AsyncIterator[LegEvent]:
         return

@@ -195,6 +195,8 @@ def _conference(actor: Actor, operation: Operation, conference: ConferenceTarget
     # Seed 003: "will not show thumbnail previews ... if encryption is required".
     if operation is Op.VIEW_THUMBNAILS and conference.encryption_required:
         return _deny("thumbnails-hidden: encryption required")
+    if operation in tables.RECORDING_FILE_OPERATIONS:
+        return _recording_file(actor, operation, conference)
     if operation is Op.WATCH_STREAM:
         # Nor is a conference that must be encrypted streamed (issue 16's policy).
         if conference.encryption_required:
@@ -202,6 +204,18 @@ def _conference(actor: Actor, operation: Operation, conference: ConferenceTarget
         if actor.privilege in tables.STREAM_WATCHERS:
             return _allow(f"streaming: {actor.privilege} may watch")
     return _by_control_or_role(actor, operation, conference)
+
+
+def _recording_file(
+    actor: Actor, operation: Operation, conference: ConferenceTarget
+) -> Decision:
+    if is_owner(actor, conference):
+        return _allow("recordings: owner of the conference")
+    if actor.privilege in tables.RECORDING_KEEPERS:
+        return _allow(f"recordings: {actor.privilege}")
+    if roles_of(actor, conference) & {ConferenceRole.MODERATOR, ConferenceRole.OPERATOR}:
+        return _deny("moderator: recordings and analytics are the owner's")
+    return _deny("recordings: the owner's and the administrators' only")
 
 
 def _by_control_or_role(

@@ -100,6 +100,9 @@ class Operation(StrEnum):
     VIEW_STATISTICS = "view_statistics"
     # Issue 15: watching a conference's stream (HLS; the watch page).
     WATCH_STREAM = "watch_stream"
+    # Issue 15: starting and stopping a recording (the seeds disagree; see tables).
+    CONTROL_RECORDING = "control_recording"
+    DELETE_RECORDING = "delete_recording"
     # Seed 000: owner rights moderators do not get, and appointing moderators.
     DOWNLOAD_RECORDINGS = "download_recordings"
     VIEW_ANALYTICS = "view_analytics"

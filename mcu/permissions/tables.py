@@ -146,6 +146,11 @@ FULL_OPERATIONS: Final = (
         Op.MESSAGE_ALL,
         Op.CONFERENCE_CUSTOM_LAYOUT,
         Op.APPOINT_MODERATOR,
+        # Issue 15, where the seeds disagree: seed 002 gives a room's moderator "Recording
+        # control: start/stop recordings", seed 000 denies moderators only "the right to
+        # download video recordings". Starting and stopping is therefore control of the
+        # meeting's flow: owner, moderators, operators and full control.
+        Op.CONTROL_RECORDING,
     }
 )
 
@@ -170,6 +175,14 @@ OPERATIONS_BY_ROLE: Final = MappingProxyType(
 SECURITY_ADMIN_OPERATIONS: Final = frozenset(
     {Op.VIEW_CALL_RECORDS, Op.VIEW_AUDIT_LOG, Op.DOWNLOAD_RECORDINGS}
 )
+
+# Issue 15: a recording's file -- seed 000's "right to download video recordings" is the
+# owner's (moderators excepted), the administrator "has full access", the security
+# administrator "read-only access to the reports and recording" (download, never delete).
+# Seed 002's moderators "retrieve and delete recordings" is not taken: seed 000 is the
+# stricter, and a recording outlives the meeting its moderators ran.
+RECORDING_FILE_OPERATIONS: Final = frozenset({Op.DOWNLOAD_RECORDINGS, Op.DELETE_RECORDING})
+RECORDING_KEEPERS: Final = frozenset({P.ADMINISTRATOR})
 
 # Server-wide reading, for the two administrator kinds only.
 RECORD_OPERATIONS: Final = frozenset({Op.VIEW_CALL_RECORDS, Op.VIEW_AUDIT_LOG})

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     DateTime,
     Enum,
@@ -167,6 +168,28 @@ class Camera(Base):
     transport: Mapped[str] = mapped_column(String(8), default="auto")
     audio: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Recording(Base):
+    """A recording of a conference (issue 15, migration 0005): a fragmented MP4 file
+    under the recording folder. The conference may be deleted after; its name and
+    number stay, and so does the recording until it is deleted itself."""
+
+    __tablename__ = "recordings"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    conference_id: Mapped[int | None] = mapped_column(
+        ForeignKey("conferences.id", ondelete="SET NULL"), index=True
+    )
+    conference_name: Mapped[str] = mapped_column(String(200))
+    numeric_id: Mapped[str] = mapped_column(String(32))
+    started_by: Mapped[str | None] = mapped_column(String(64))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    stopped_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    state: Mapped[str] = mapped_column(String(16), default="recording")
+    reason: Mapped[str | None] = mapped_column(String(200))
+    size_bytes: Mapped[int] = mapped_column(BigInteger, default=0)  # > 2 GiB happens
+    file_name: Mapped[str] = mapped_column(String(200), default="")
 
 
 class ConferenceRoleRow(Base):

@@ -74,6 +74,24 @@ class CameraRecord(_FromRow):
 
 
 @dataclass(frozen=True)
+class RecordingRecord(_FromRow):
+    """A recording; `state` is recording, stopped (by someone or by itself, `reason`
+    says why) or interrupted (the MCU stopped without closing it)."""
+
+    id: int
+    conference_id: int | None
+    conference_name: str
+    numeric_id: str
+    started_by: str | None
+    started_at: datetime
+    stopped_at: datetime | None
+    state: str
+    reason: str | None
+    size_bytes: int
+    file_name: str
+
+
+@dataclass(frozen=True)
 class RoleRecord(_FromRow):
     conference_id: int
     username: str

@@ -41,6 +41,7 @@ from mcu.store.models import (
     ConferenceRoleRow,
     EncryptionPolicy,
     PreconfiguredParticipant,
+    Recording,
     Repetition,
     RoleName,
     User,
@@ -53,6 +54,7 @@ from mcu.store.records import (
     ConferenceRecord,
     IssuedToken,
     ParticipantRecord,
+    RecordingRecord,
     RoleRecord,
     TokenRecord,
     UserRecord,
@@ -498,6 +500,62 @@ class Store(ChatRepository):
     async def delete_camera(self, camera_id: int) -> bool:
         async with self._transaction() as session:
             result = await session.execute(delete(Camera).where(Camera.id == camera_id))
+            return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    # Recordings (issue 15) --------------------------------------------------
+
+    async def create_recording(
+        self, conference_id: int, started_by: str | None, started_at: datetime | None = None
+    ) -> RecordingRecord:
+        """A recording of the conference, in state ``recording``; its file is named
+        after its id."""
+        async with self._transaction() as session:
+            conference = await _conference_row(session, conference_id)
+            row = Recording(
+                conference_id=conference.id, conference_name=conference.name,
+                numeric_id=conference.numeric_id, started_by=started_by,
+                started_at=started_at or utcnow(), state="recording", size_bytes=0,
+            )
+            session.add(row)
+            await session.flush()
+            row.file_name = f"recording-{row.id}.mp4"
+            await session.flush()
+            return RecordingRecord.from_row(row)
+
+    async def get_recording(self, recording_id: int) -> RecordingRecord | None:
+        async with self._transaction() as session:
+            row = await session.get(Recording, recording_id)
+            return None if row is None else RecordingRecord.from_row(row)
+
+    async def list_recordings(self) -> list[RecordingRecord]:
+        """Newest first."""
+        query = select(Recording).order_by(Recording.id.desc())
+        async with self._transaction() as session:
+            return [RecordingRecord.from_row(r) for r in await session.scalars(query)]
+
+    async def finish_recording(
+        self, recording_id: int, reason: str, size_bytes: int, *,
+        state: str = "stopped", stopped_at: datetime | None = None,
+    ) -> RecordingRecord | None:
+        """Mark a running recording ended (a finished one is left as it is)."""
+        async with self._transaction() as session:
+            row = await session.get(Recording, recording_id)
+            if row is None:
+                return None
+            if row.state == "recording":
+                row.state, row.reason, row.size_bytes = state, reason, size_bytes
+                row.stopped_at = stopped_at or utcnow()
+            return RecordingRecord.from_row(row)
+
+    async def interrupted_recordings(self) -> list[RecordingRecord]:
+        """Recordings still marked running: at start-up, those a stopped MCU left."""
+        query = select(Recording).where(Recording.state == "recording")
+        async with self._transaction() as session:
+            return [RecordingRecord.from_row(r) for r in await session.scalars(query)]
+
+    async def delete_recording(self, recording_id: int) -> bool:
+        async with self._transaction() as session:
+            result = await session.execute(delete(Recording).where(Recording.id == recording_id))
             return bool(result.rowcount)  # type: ignore[attr-defined]
 
     # Conference roles ----------------------------------------------------

@@ -8,6 +8,7 @@ would; `schemes` are the URI schemes its "gateways" dial.
 
 from __future__ import annotations
 
+import tempfile
 from dataclasses import replace
 from pathlib import Path
 
@@ -28,6 +29,8 @@ class FakeLive:
         self.schemes: list[str] = ["sip"]
         self.cameras: dict[int, tuple[str, str]] = {}  # camera id -> (numeric id, pid)
         self.camera_dials: list[CameraRecord] = []  # what start_camera was given
+        self.recordings: dict[int, str] = {}  # running recording id -> file name
+        self.recording_folder = Path(tempfile.mkdtemp(prefix="fake-recordings-"))
 
     def conferences(self) -> list[LiveConference]:
         return [
@@ -201,6 +204,24 @@ class FakeLive:
 
     def stream_segment(self, numeric_id: str, name: str) -> Path | None:
         return None
+
+    def start_recording(self, numeric_id: str, recording_id: int, file_name: str) -> bool:
+        if numeric_id not in self.rooms:
+            return False
+        self.recording_folder.mkdir(parents=True, exist_ok=True)
+        self.recording_path(file_name).write_bytes(b"\0" * 1000)
+        self.recordings[recording_id] = file_name
+        return True
+
+    async def stop_recording(self, recording_id: int) -> bool:
+        return self.recordings.pop(recording_id, None) is not None
+
+    def recording_size(self, recording_id: int) -> int | None:
+        name = self.recordings.get(recording_id)
+        return None if name is None else self.recording_path(name).stat().st_size
+
+    def recording_path(self, file_name: str) -> Path:
+        return self.recording_folder / file_name
 
     def end_conference(self, numeric_id: str) -> bool:
         self.calls.append(("end", numeric_id))

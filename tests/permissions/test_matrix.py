@@ -117,6 +117,11 @@ NEEDS: dict[Operation, str] = {
     # recordings, views analytics, and assigns moderators.
     Op.DOWNLOAD_RECORDINGS: "full",
     Op.VIEW_ANALYTICS: "full",
+    # Issue 15: starting/stopping a recording is the meeting's flow (seed 002 gives it to
+    # moderators: "Recording control: start/stop recordings"); deleting one goes with
+    # downloading (see expected()).
+    Op.CONTROL_RECORDING: "full",
+    Op.DELETE_RECORDING: "full",
     Op.APPOINT_MODERATOR: "full",
 }
 
@@ -161,9 +166,14 @@ SERVER_EXPECTED: dict[Operation, tuple[set[Privilege], set[Privilege]]] = {
 def expected(privilege: Privilege, own: bool, operation: Operation) -> bool:
     if operation in SERVER_EXPECTED:
         return privilege in SERVER_EXPECTED[operation][0 if own else 1]
-    # Seed 000: security admin "has read-only access to the reports and recording".
-    if privilege is P.SECURITY_ADMINISTRATOR and operation is Op.DOWNLOAD_RECORDINGS:
-        return True
+    # Issue 15 on seed 000: downloading recordings is the owner's (moderators excepted),
+    # the administrator's ("full access") and the security admin's ("read-only access to
+    # the reports and recording": download, never delete) -- not other full control.
+    if operation is Op.DOWNLOAD_RECORDINGS:
+        return (privilege in (P.ADMINISTRATOR, P.SECURITY_ADMINISTRATOR)
+                or (own and privilege in CREATORS))
+    if operation is Op.DELETE_RECORDING:
+        return privilege is P.ADMINISTRATOR or (own and privilege in CREATORS)
     # Seed 003's "conference list plus streaming" and every level above it watch streams
     # (issue 15); "list only" and the security administrator do not.
     if operation is Op.WATCH_STREAM and privilege not in (P.CONFERENCE_LIST_ONLY,

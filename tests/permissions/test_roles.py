@@ -21,7 +21,7 @@ ME = "alice"
 
 # Seed 000: a moderator "has all the rights of the owner, except the right to download
 # video recordings and view analytics."
-NOT_FOR_MODERATORS = {Op.DOWNLOAD_RECORDINGS, Op.VIEW_ANALYTICS}
+NOT_FOR_MODERATORS = {Op.DOWNLOAD_RECORDINGS, Op.VIEW_ANALYTICS, Op.DELETE_RECORDING}
 
 # Seed 003: users below conference creation are "not able to own conferences or change
 # any conference's configuration" — a role does not lift that.

@@ -50,7 +50,7 @@ async def test_migrations_create_schema_and_rerun_is_harmless(store_url: str) ->
     finally:
         await first.close()
     assert TABLES <= tables
-    assert version == "0004"
+    assert version == "0005"
 
     second = await open_store(store_url, admin_password="ignored-now")
     try:
