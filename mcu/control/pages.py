@@ -28,6 +28,7 @@ from fastapi.templating import Jinja2Templates
 from mcu.control import cameras as camera_ops
 from mcu.control import chats
 from mcu.control import conferences as conference_ops
+from mcu.control import recordings as recording_ops
 from mcu.control.access import (
     CSRF_FIELD,
     LOGIN_CSRF_COOKIE,
@@ -358,6 +359,8 @@ def build_router() -> APIRouter:
         can = _controls(actor, room)
         participants = ctl.live.participants(room.numeric_id) if can["view"] else []
         cameras = await camera_ops.list_cameras(ctl, actor, room) if can["cameras"] else []
+        recordings = (await recording_ops.list_recordings(ctl, actor, room.record.id)
+                      if can["record"] and room.record is not None else [])
         chat = await chats.conference_chat_panel(
             ctl, principal, room.record.id if room.record is not None else None)
         return render(
@@ -368,6 +371,8 @@ def build_router() -> APIRouter:
             details=_details(room.record),
             participants=participants,
             cameras=cameras,
+            recordings=[r | {"downloadable": allowed(actor, Op.DOWNLOAD_RECORDINGS, room.target)}
+                        for r in recordings],
             can=can,
             layouts=ctl.live.layouts() if can["layout"] else [],
             dial_schemes=ctl.live.dial_schemes() if can["dial_out"] else [],
@@ -527,6 +532,8 @@ def _controls(actor: Actor, room: Room) -> dict[str, bool]:
         and allowed(actor, Op.VIEW_THUMBNAILS, target),
         "watch": configured and bool(room.record and room.record.streaming)
         and allowed(actor, Op.WATCH_STREAM, target),
+        "record": configured and allowed(actor, Op.CONTROL_RECORDING, target),
+        "delete_recording": configured and allowed(actor, Op.DELETE_RECORDING, target),
     }
 
 

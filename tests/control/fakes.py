@@ -14,7 +14,7 @@ from pathlib import Path
 
 from layouts.registry import available_layouts
 from mcu.live import LiveConference, ParticipantView
-from mcu.store import CameraRecord
+from mcu.store import CameraRecord, Store
 
 
 class FakeLive:
@@ -31,6 +31,7 @@ class FakeLive:
         self.camera_dials: list[CameraRecord] = []  # what start_camera was given
         self.recordings: dict[int, str] = {}  # running recording id -> file name
         self.recording_folder = Path(tempfile.mkdtemp(prefix="fake-recordings-"))
+        self.store: Store | None = None  # given, ended recordings are marked there
 
     def conferences(self) -> list[LiveConference]:
         return [
@@ -214,7 +215,11 @@ class FakeLive:
         return True
 
     async def stop_recording(self, recording_id: int) -> bool:
-        return self.recordings.pop(recording_id, None) is not None
+        name = self.recordings.pop(recording_id, None)
+        if name is not None and self.store is not None:  # as the MCU marks it, when told
+            size = self.recording_path(name).stat().st_size
+            await self.store.finish_recording(recording_id, "stopped", size)
+        return name is not None
 
     def recording_size(self, recording_id: int) -> int | None:
         name = self.recordings.get(recording_id)

@@ -208,3 +208,33 @@ def test_kill_9_while_recording_leaves_a_file_that_plays(
         if proc.poll() is None:
             proc.terminate()
             proc.wait(timeout=30)
+
+
+def test_a_recording_stops_by_itself_when_the_disk_runs_low(start_mcu, peers,
+                                                            tmp_path: Path) -> None:
+    """``recording_min_free_mb`` above what the disk has: it stops at the next look,
+    with the reason in its row and in the audit log, and its file stays."""
+    mcu = start_mcu(video=VIDEO, streaming=PROFILE | {
+        "recording_folder": str(tmp_path / "rec"), "recording_min_free_mb": 10**12})
+    store = mcu.mcu.store
+    record = mcu.run(store.create_conference("Empty room", ROOM))
+    mcu.run(mcu.mcu.refresh_conferences())
+    caller = peers("caller", 440.0, ["pcmu"])
+    caller.dial(f"sip:{ROOM}@{mcu.uri_host}")
+    caller.wait_established(timeout=15)
+    with httpx.Client(base_url=f"http://127.0.0.1:{mcu.mcu.web.port}", timeout=30) as api:
+        token = api.post("/api/v1/auth/token", json={
+            "username": "admin", "password": store.generated_admin_password}).json()
+        h = {"Authorization": f"Bearer {token['access_token']}"}
+        r = api.post(f"/api/v1/conferences/{record.id}/recordings", headers=h)
+        assert r.status_code == 201, r.text
+        rid = r.json()["id"]
+        deadline = time.monotonic() + 10
+        while (shown := api.get("/api/v1/recordings", headers=h).json()[0])["state"] == \
+                "recording" and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert (shown["id"], shown["state"], shown["reason"]) == (rid, "stopped", "disk-full")
+        assert "stopped by itself: disk-full" in api.get("/api/v1/audit", headers=h).text
+    assert mcu.inspect(lambda m: m.streams.running) == 0
+    caller.hangup()
+    mcu.wait_idle()

@@ -287,6 +287,28 @@
     });
   }
 
+  // ---- recordings: start, stop and delete through the API, then show the new list
+
+  const recordings = document.getElementById("recordings");
+  if (recordings) {
+    const startButton = document.getElementById("start-recording");
+    startButton.addEventListener("click", async function () {
+      startButton.disabled = true;
+      if (await call("POST", api + "/recordings")) window.location.reload();
+      else startButton.disabled = false;
+    });
+    recordings.addEventListener("click", async function (event) {
+      const b = event.target.closest("button[data-action=stop-recording], button[data-action=delete-recording]");
+      if (!b) return;
+      b.disabled = true;
+      const url = "/api/v1/recordings/" + encodeURIComponent(b.dataset.recordingId);
+      const done = b.dataset.action === "stop-recording"
+        ? await call("POST", url + "/stop") : await call("DELETE", url);
+      if (done) window.location.reload();
+      else b.disabled = false;
+    });
+  }
+
   // ---- the composed picture: reloaded every 2 s while the page is shown
 
   const preview = document.getElementById("preview");
