@@ -462,7 +462,34 @@ class Mcu:
             video_pool=self.video_pool,
             layouts=self.layout_registry,
             on_text=self.chat.from_endpoint,
+            on_keypad=self._keypad,
         )
+
+    def _keypad(self, conference: Conference, leg: Leg, action: str) -> None:
+        if action == "toggle_recording":
+            self._background(self._toggle_recording(conference.numeric_id, leg))
+
+    async def _toggle_recording(self, numeric_id: str, leg: Leg) -> None:
+        """A chairperson's keypad starts a recording, or stops the running ones; audited
+        as the API's are, with the participant in place of a user."""
+        record = self._catalogue.get(numeric_id)
+        if record is None or self.store is None:
+            return  # a conference without configuration keeps no recordings
+        who = f"from the keypad of {leg.display_name} ({leg.remote})"
+        target = f"conference:{record.id}"
+        running = self.streams.recordings_of(numeric_id)
+        for recording_id in running:
+            await self.streams.stop_recording(recording_id)
+            await self.store.audit(None, "control_recording", target,
+                                   f"stopped recording:{recording_id} {who}")
+        if running:
+            return
+        recording = await self.store.create_recording(record.id, None)
+        if not self.start_recording(numeric_id, recording.id, recording.file_name):
+            await self.store.delete_recording(recording.id)
+            return
+        await self.store.audit(None, "control_recording", target,
+                               f"started recording:{recording.id} {who}")
 
     # ---- what the web control asks (mcu.live.LiveControl)
 

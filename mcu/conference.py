@@ -151,10 +151,13 @@ class Conference:
         video_pool: Executor | None = None,
         layouts: LayoutRegistry | None = None,
         on_text: Callable[[Conference, Leg, str], None] = lambda conference, leg, text: None,
+        on_keypad: Callable[[Conference, Leg, str], None] = lambda conference, leg, action: None,
     ):
         self.numeric_id = numeric_id
         # Text a connected participant sent (SIP MESSAGE): the MCU puts it in the chat.
         self.on_text = on_text
+        # Keypad commands the MCU carries out beyond this conference (recording).
+        self.on_keypad = on_keypad
         self.name = name
         self.access = access or Access(numeric_id)
         self.attendant = attendant  # the auto attendant's menu room
@@ -494,7 +497,14 @@ class Conference:
             self._key_command(participant, participant.keys.digit(dtmf.digit, now))
 
     def _key_command(self, participant: Participant, action: str | None) -> None:
-        if action == "toggle_mute":
+        if action == "toggle_recording":
+            # Where the conference allows it: one with a chairperson PIN, for its chairs.
+            allowed = participant.role == "chair"
+            log_event(log, "conference.keypad", conference=self.numeric_id,
+                      leg=participant.leg.id, action=action, allowed=allowed)
+            if allowed:
+                self.on_keypad(self, participant.leg, action)
+        elif action == "toggle_mute":
             self.set_muted(participant.leg.id, not participant.muted)
         elif action in ("next_layout", "previous_layout"):
             if not self.policy.participant_layout_control:

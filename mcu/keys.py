@@ -1,4 +1,5 @@
-"""In-conference keypad commands (``*6`` mute/unmute self, ``2``/``8`` layouts). Sans-IO.
+"""In-conference keypad commands (``*6`` mute/unmute self, ``2``/``8`` layouts, ``*7``
+recording for chairpersons). Sans-IO.
 
 A ``KeyMap`` turns one participant's digits into the names of bound actions. A key
 sequence may be longer than one digit (``*6``); digits that start a longer binding
@@ -10,7 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-ACTIONS = frozenset({"toggle_mute", "previous_layout", "next_layout"})
+# toggle_recording (issue 15): a chairperson starts or stops recording the conference.
+ACTIONS = frozenset({"toggle_mute", "previous_layout", "next_layout", "toggle_recording"})
 DIGITS = frozenset("0123456789*#ABCD")
 
 

@@ -134,7 +134,8 @@ class EntrySettings(BaseModel):
     inband_dtmf: Literal["auto", "always", "off"] = Field(
         "auto", description="auto: detect tones only on legs without telephone-event")
     keys: dict[str, str] = Field(
-        {"*6": "toggle_mute", "2": "previous_layout", "8": "next_layout"},
+        {"*6": "toggle_mute", "2": "previous_layout", "8": "next_layout",
+         "*7": "toggle_recording"},
         description="in-conference keypad commands",
     )
 

@@ -93,7 +93,7 @@ class Streams:
         stream.used_at = self._clock()
         if stream.hls is None:
             stream.hls = self._attach(stream, HlsWriter(
-                Path(self.settings.folder) / numeric_id, self.format(),
+                Path(self.settings.folder) / numeric_id, self._picture(stream),
                 audio_bitrate_bps=self.settings.audio_bitrate_bps,
                 segment_s=self.settings.segment_s, playlist_size=self.settings.playlist_size))
         hls = stream.hls
@@ -126,9 +126,13 @@ class Streams:
             return None
         path = self.recording_path(file_name)
         stream.recordings[recording_id] = self._attach(stream, RecordingWriter(
-            path, self.format(), audio_bitrate_bps=self.settings.audio_bitrate_bps))
+            path, self._picture(stream), audio_bitrate_bps=self.settings.audio_bitrate_bps))
         log_event(log, "recording.started", conference=numeric_id, recording=recording_id)
         return path
+
+    def recordings_of(self, numeric_id: str) -> list[int]:
+        stream = self._streams.get(numeric_id)
+        return [] if stream is None else list(stream.recordings)
 
     def recording(self, recording_id: int) -> RecordingWriter | None:
         return next((s.recordings[recording_id] for s in self._streams.values()
@@ -170,6 +174,10 @@ class Streams:
         if self._task is None:
             self._task = asyncio.get_running_loop().create_task(self._housekeeping())
         return stream
+
+    def _picture(self, stream: _Stream) -> VideoSendFormat | None:
+        """The profile's picture, or None: a conference without video is heard only."""
+        return self.format() if stream.conference.video is not None else None
 
     def _attach(self, stream: _Stream, writer: W) -> W:
         writer.start()

@@ -8,7 +8,8 @@ from pydantic import ValidationError
 from mcu.keys import ACTIONS, KeyMap, KeyMapError, check_bindings
 from mcu.settings import EntrySettings, Settings
 
-DEFAULT = {"*6": "toggle_mute", "2": "previous_layout", "8": "next_layout"}
+DEFAULT = {"*6": "toggle_mute", "2": "previous_layout", "8": "next_layout",
+           "*7": "toggle_recording"}
 
 
 def keymap(bindings: dict[str, str] | None = None, timeout_s: float = 2.0) -> KeyMap:

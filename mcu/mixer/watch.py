@@ -52,8 +52,9 @@ class MuxWriter:
     Subclasses say what the output is (``_open``) and what closing leaves behind.
     """
 
-    def __init__(self, name: str, fmt: VideoSendFormat, *, audio_bitrate_bps: int) -> None:
-        self.format = fmt
+    def __init__(self, name: str, fmt: VideoSendFormat | None, *,
+                 audio_bitrate_bps: int) -> None:
+        self.format = fmt  # None: audio only (a conference without video)
         self.audio_bitrate_bps = audio_bitrate_bps
         self.dropped = 0  # items the thread was too far behind to take
         self.pictures = 0
@@ -101,16 +102,18 @@ class MuxWriter:
 
     def _write(self) -> None:
         output = self._open()
-        video = output.add_stream("h264", rate=round(self.format.frame_rate))
-        video.width, video.height = self.format.width, self.format.height
-        video.pix_fmt = "yuv420p"
-        video.time_base = VIDEO_TIME_BASE
+        if self.format is not None:
+            video = output.add_stream("h264", rate=round(self.format.frame_rate))
+            video.width, video.height = self.format.width, self.format.height
+            video.pix_fmt = "yuv420p"
+            video.time_base = VIDEO_TIME_BASE
         audio = output.add_stream("aac", rate=INTERNAL_RATE)
         audio.layout = "mono"
         audio.time_base = AUDIO_TIME_BASE
         audio.bit_rate = self.audio_bitrate_bps
         fifo = av.AudioFifo()
-        started: float | None = None  # arrival time of the first key frame: pts 0
+        # pts 0: the arrival of the first key frame (of the first audio, without video)
+        started: float | None = None
         last_video_pts = -1
         audio_samples: int | None = None  # pts of the next audio sample
         try:
@@ -132,8 +135,9 @@ class MuxWriter:
                     packet.is_keyframe = frame.keyframe
                     output.mux(packet)
                     self.pictures += 1
-                elif started is not None:
+                elif started is not None or self.format is None:
                     assert isinstance(payload, bytes)
+                    started = at if started is None else started
                     if audio_samples is None:
                         audio_samples = max(0, round((at - started) * INTERNAL_RATE))
                     audio_samples = self._audio(output, audio, fifo, payload, audio_samples)
@@ -164,7 +168,7 @@ class HlsWriter(MuxWriter):
     """One HLS rendition in ``folder``: MPEG-TS segments and a sliding playlist, old
     segments deleted by the muxer; the folder goes when the writer closes."""
 
-    def __init__(self, folder: Path, fmt: VideoSendFormat, *, audio_bitrate_bps: int,
+    def __init__(self, folder: Path, fmt: VideoSendFormat | None, *, audio_bitrate_bps: int,
                  segment_s: float, playlist_size: int) -> None:
         super().__init__(f"hls-{folder.name}", fmt, audio_bitrate_bps=audio_bitrate_bps)
         self.folder = folder
@@ -198,7 +202,8 @@ class RecordingWriter(MuxWriter):
     ``FRAGMENT_S``, each flushed), so a crash loses at most the last fragment and what
     is on disk plays."""
 
-    def __init__(self, path: Path, fmt: VideoSendFormat, *, audio_bitrate_bps: int) -> None:
+    def __init__(self, path: Path, fmt: VideoSendFormat | None, *,
+                 audio_bitrate_bps: int) -> None:
         super().__init__(f"recording-{path.stem}", fmt, audio_bitrate_bps=audio_bitrate_bps)
         self.path = path
 

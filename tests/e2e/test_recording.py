@@ -238,3 +238,57 @@ def test_a_recording_stops_by_itself_when_the_disk_runs_low(start_mcu, peers,
     assert mcu.inspect(lambda m: m.streams.running) == 0
     caller.hangup()
     mcu.wait_idle()
+
+
+def test_a_chairperson_records_from_the_keypad_and_a_guest_cannot(start_mcu, peers,
+                                                                  tmp_path: Path) -> None:
+    """Where the conference allows it -- one with a chairperson PIN -- ``*7`` from a
+    chair starts a recording and ``*7`` again stops it; a guest's ``*7`` does nothing.
+    The conference has no video: the recording is audio only, everyone in it."""
+    mcu = start_mcu(video={"enabled": False},
+                    streaming={"recording_folder": str(tmp_path / "rec")})
+    store = mcu.mcu.store
+    record = mcu.run(store.create_conference("Keyed", ROOM, pin="2468", guest_pin="1357"))
+    mcu.run(mcu.mcu.refresh_conferences())
+    chair, guest = peers("chair", 440.0, ["pcmu"]), peers("guest", 800.0, ["pcmu"])
+    for peer, pin in ((guest, "1357"), (chair, "2468")):
+        peer.dial(f"sip:{ROOM}@{mcu.uri_host}")
+        peer.wait_established(timeout=15)
+        time.sleep(1.0)  # the PIN prompt has started
+        peer.send_dtmf(pin + "#")
+    mcu.wait_until(lambda m: sorted(p.role or "" for p in m.participants(ROOM)
+                                    if p.state == "connected") == ["chair", "guest"],
+                   timeout=20)
+
+    def recordings() -> list[Any]:
+        return mcu.run(store.list_recordings())
+
+    guest.send_dtmf("*7")
+    time.sleep(2.0)
+    assert recordings() == []
+    chair.send_dtmf("*7")
+    deadline = time.monotonic() + 10
+    while not recordings() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    [started] = recordings()
+    assert started.state == "recording" and started.conference_id == record.id
+    time.sleep(4.0)
+    chair.send_dtmf("*7")
+    while recordings()[0].state == "recording" and time.monotonic() < deadline + 10:
+        time.sleep(0.2)
+    [stopped] = recordings()
+    assert (stopped.state, stopped.reason) == ("stopped", "stopped")
+    audit = [a.outcome for a in mcu.run(store.list_audit(limit=50))]
+    assert any(o.startswith(f"started recording:{started.id} from the keypad") for o in audit)
+    assert any(o.startswith(f"stopped recording:{started.id} from the keypad") for o in audit)
+    file = tmp_path / "rec" / stopped.file_name
+    info = probe(file)
+    assert [s["codec_type"] for s in info["streams"]] == ["audio"]
+    assert 2.5 <= float(info["format"]["duration"]) <= 6.0, info["format"]
+    wav = tmp_path / "keyed.wav"
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", str(file), "-ac", "1", "-ar", "16000",
+                    str(wav)], check=True, timeout=60)
+    assert hears(wav, 440.0) and hears(wav, 800.0)
+    for peer in (chair, guest):
+        peer.hangup()
+    mcu.wait_idle()
