@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 from dataclasses import dataclass, field
 
 
@@ -219,3 +220,43 @@ def authorization(
     if challenge.scheme == "basic":
         return basic_authorization(username, password)
     return digest_authorization(challenge, username, password, method, uri, nc=nc, cnonce=cnonce)
+
+
+# ---- the server side: what a client presented (RTSP out, issue 15)
+
+
+def parse_authorization(value: str) -> tuple[str, str | None, dict[str, str]] | None:
+    """``Authorization`` as (scheme, Basic's decoded ``user:password`` or None, Digest
+    params); None when it does not parse."""
+    scheme, _, rest = value.strip().partition(" ")
+    if scheme.lower() == "basic":
+        try:
+            return "basic", base64.b64decode(rest.strip(), validate=True).decode("utf-8"), {}
+        except (ValueError, UnicodeDecodeError):
+            return None
+    if scheme.lower() != "digest":
+        return None
+    try:
+        params = {name: val for name, val in _tokens(rest) if val is not None}
+    except AuthError:
+        return None
+    return "digest", None, params
+
+
+def digest_matches(params: dict[str, str], ha1: str, method: str) -> bool:
+    """Whether a Digest ``response`` (MD5, with or without qop=auth) was made from the
+    account's ``ha1`` = MD5(username:realm:password) for this request."""
+    if params.get("algorithm", "MD5").upper() != "MD5" or "response" not in params:
+        return False
+    ha2 = _hash("MD5", f"{method}:{params.get('uri', '')}")
+    nonce = params.get("nonce", "")
+    if params.get("qop", "").lower() == "auth":
+        expected = _hash("MD5", f"{ha1}:{nonce}:{params.get('nc', '')}:"
+                                f"{params.get('cnonce', '')}:auth:{ha2}")
+    else:
+        expected = _hash("MD5", f"{ha1}:{nonce}:{ha2}")
+    return hmac.compare_digest(expected, params["response"].lower())
+
+
+def digest_ha1(username: str, realm: str, password: str) -> str:
+    return _hash("MD5", f"{username}:{realm}:{password}")

@@ -23,6 +23,7 @@ import uvloop
 from gateway.gateway import Gateway, GatewayContext, Notice, UnsupportedUri
 from gateway.leg import CallInfo, Leg, Refuse, RefuseCause
 from gateway.log import log_event
+from gateway.publish import PublishContext, Publisher
 from gateway.rtp.ports import PortAllocator
 from gateway.tls import TlsIdentity, TlsSettingsError, load_identity
 from mcu.cdr import CallRecorder
@@ -30,13 +31,14 @@ from mcu.chat_bridge import ChatBridge
 from mcu.conference import Conference, EntryServices, RoomPolicy
 from mcu.control import WebServer, create_app
 from mcu.entry import Admit, ConferenceDirectory, RoomSpec
-from mcu.gateways import GATEWAYS, GatewayFactory
+from mcu.gateways import GATEWAYS, PUBLISHERS, GatewayFactory, PublisherFactory
 from mcu.live import DialOutRefused, LiveConference, ParticipantView, VideoShape
 from mcu.lobby import Access, Enter, Locked
 from mcu.log import configure_logging
 from mcu.metrics import Metrics
 from mcu.mixer.video.mixer import thumbnail_jpeg
 from mcu.pinguard import GuardSettings, PinGuard
+from mcu.publishing import McuStreamSource
 from mcu.schedule import active_at
 from mcu.settings import Settings
 from mcu.store import EncryptionPolicy, Store, open_store
@@ -73,7 +75,8 @@ class _ConferenceSeat:
 
 class Mcu:
     def __init__(self, settings: Settings,
-                 gateways: tuple[GatewayFactory, ...] = GATEWAYS):
+                 gateways: tuple[GatewayFactory, ...] = GATEWAYS,
+                 publishers: tuple[PublisherFactory, ...] = PUBLISHERS):
         self.settings = settings
         self.executor = ThreadPoolExecutor(MEDIA_WORKERS, thread_name_prefix="media")
         # Decode/scale/encode of every conference's video share this bounded pool.
@@ -107,9 +110,13 @@ class Mcu:
         self._closing: set[asyncio.Task[Any]] = set()
         # Stored IP cameras running now: camera id -> (conference numeric id, participant).
         self._cameras: dict[int, tuple[str, str]] = {}
-        # Conferences streamed to watchers over HLS (issue 15), started on demand.
+        # The conference out (issue 15): HLS, recordings and publishers, on demand.
         self.streams = Streams(settings.streaming, self.directory.get, self.executor,
                                self._recording_ended)
+        source = McuStreamSource(lambda: self.store, self.streams, self._in_progress,
+                                 video=settings.video.enabled)
+        self.publishers: list[Publisher] = [
+            p for make in publishers if (p := make(settings, PublishContext(source, self.ports)))]
         # Conference chats <-> SIP MESSAGE (issue 17).
         self.chat = ChatBridge(settings.chat, self.directory.get, self._catalogue_get,
                                self._background)
@@ -125,6 +132,8 @@ class Mcu:
         await self.refresh_conferences()
         for gateway in self.gateways:
             await gateway.start()
+        for publisher in self.publishers:
+            await publisher.start()
         for record in list(self._catalogue.values()):  # scheduled ones: _run_schedules
             if record.start_time is None:
                 await self._start_cameras(record)
@@ -154,6 +163,7 @@ class Mcu:
             self._scheduler.cancel()
             await asyncio.gather(self._scheduler, return_exceptions=True)
         await asyncio.gather(*(gateway.stop() for gateway in self.gateways))
+        await asyncio.gather(*(publisher.stop() for publisher in self.publishers))
         await self.streams.stop()
         for conference in self.directory.conferences():
             await conference.close("shutdown")
@@ -526,6 +536,13 @@ class Mcu:
             return None
         loop = asyncio.get_running_loop()  # JPEG encoding is pixel work: off the loop
         return await loop.run_in_executor(self.video_pool, thumbnail_jpeg, frame)
+
+    def _in_progress(self, numeric_id: str) -> bool:
+        conference = self.directory.get(numeric_id)
+        return conference is not None and not conference.ended
+
+    def publisher(self, name: str) -> Publisher | None:
+        return next((p for p in self.publishers if p.name == name), None)
 
     async def stream_playlist(self, numeric_id: str) -> Path | None:
         return await self.streams.playlist(numeric_id)

@@ -3,7 +3,8 @@
 ``mcu/app.py`` builds every factory listed here and then knows each gateway only as a
 ``gateway.gateway.Gateway`` keyed by the URI schemes it dials. A factory takes the
 composed settings and a ``GatewayContext``: the admission callback (``CallInfo`` →
-``Refuse`` | ``Seat``) and the RTP port range every gateway shares.
+``Refuse`` | ``Seat``) and the RTP port range every gateway shares. Publishers (who
+serve conferences out to watchers) register the same way with a ``PublishContext``.
 """
 
 from __future__ import annotations
@@ -11,12 +12,16 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from gateway.gateway import Gateway, GatewayContext
+from gateway.publish import PublishContext, Publisher
 from gateway.rtsp.gateway import RtspGateway
+from gateway.rtsp.publisher import RtspPublisher
 from gateway.sip.service import SipService
 from gateway.tls import load_identity
 from mcu.settings import Settings
 
 GatewayFactory = Callable[[Settings, GatewayContext], Gateway]
+# A publisher serves conferences out (issue 15); None when its settings turn it off.
+PublisherFactory = Callable[[Settings, PublishContext], Publisher | None]
 
 
 def _sip(settings: Settings, context: GatewayContext) -> Gateway:
@@ -32,4 +37,8 @@ def _sip(settings: Settings, context: GatewayContext) -> Gateway:
 GATEWAYS: tuple[GatewayFactory, ...] = (
     _sip,
     RtspGateway.factory,
+)
+
+PUBLISHERS: tuple[PublisherFactory, ...] = (
+    RtspPublisher.factory,
 )

@@ -22,7 +22,7 @@ from pydantic_settings import (
 )
 
 from gateway.rtp.settings import MediaSettings, RtpSettings
-from gateway.rtsp.settings import RtspSettings
+from gateway.rtsp.settings import RtspServerSettings, RtspSettings
 from gateway.sdp.video import VideoPolicy
 from gateway.sip.settings import SipSettings
 from gateway.tls import TlsSettings
@@ -222,7 +222,8 @@ class Settings(BaseSettings):
     sip: SipSettings = SipSettings()
     rtp: RtpSettings = RtpSettings()
     media: MediaSettings = MediaSettings()
-    rtsp_client: RtspSettings = RtspSettings()  # cameras we pull; "rtsp" is the server's
+    rtsp_client: RtspSettings = RtspSettings()  # cameras we pull
+    rtsp: RtspServerSettings = RtspServerSettings()  # conferences watched over RTSP
     mixer: MixerSettings = MixerSettings()
     video: VideoSettings = VideoSettings()
     conferences: ConferenceSettings = ConferenceSettings()

@@ -22,16 +22,24 @@ import contextlib
 import logging
 import shutil
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from gateway.log import log_event
 from gateway.media import VideoSendFormat
+from gateway.publish import StreamSubscriber
 from mcu.conference import Conference
-from mcu.mixer.watch import HlsWriter, MuxWriter, RecordingWriter, WatcherLeg, stream_leg
+from mcu.mixer.watch import (
+    FeedWriter,
+    HlsWriter,
+    MuxWriter,
+    RecordingWriter,
+    WatcherLeg,
+    stream_leg,
+)
 from mcu.settings import StreamingSettings
 
 log = logging.getLogger(__name__)
@@ -51,10 +59,12 @@ class _Stream:
     keyframe_at: float
     hls: HlsWriter | None = None
     recordings: dict[int, RecordingWriter] = field(default_factory=dict)
+    # Publishers' subscriptions (RTSP): the writer feeding each, and whom to tell the end.
+    feeds: dict[int, tuple[FeedWriter, StreamSubscriber]] = field(default_factory=dict)
 
     @property
     def idle(self) -> bool:
-        return self.hls is None and not self.recordings
+        return self.hls is None and not self.recordings and not self.feeds
 
 
 RecordingEnded = Callable[[int, str, int], Awaitable[None]]
@@ -72,6 +82,8 @@ class Streams:
         self._streams: dict[str, _Stream] = {}
         self._task: asyncio.Task[None] | None = None
         self.started = 0  # watcher legs (encoders) ever started: what the tests count
+        self._subscriptions = 0
+        self._closing: set[asyncio.Task[None]] = set()
 
     @property
     def running(self) -> int:
@@ -129,6 +141,45 @@ class Streams:
             path, self._picture(stream), audio_bitrate_bps=self.settings.audio_bitrate_bps))
         log_event(log, "recording.started", conference=numeric_id, recording=recording_id)
         return path
+
+    # ---- publishers (RTSP)
+
+    def subscribe(self, numeric_id: str, subscriber: StreamSubscriber
+                  ) -> Callable[[], None] | None:
+        """Feed ``subscriber`` the conference's stream; None when it is not running.
+        Returns what ends the subscription."""
+        stream = self._stream(numeric_id)
+        if stream is None:
+            return None
+        self._subscriptions += 1
+        key = self._subscriptions
+        stream.feeds[key] = (self._attach(stream, FeedWriter(
+            f"feed-{numeric_id}-{key}", self._picture(stream),
+            audio_bitrate_bps=self.settings.audio_bitrate_bps,
+            loop=asyncio.get_running_loop(), video=subscriber.video,
+            audio=subscriber.audio)), subscriber)
+
+        def unsubscribe() -> None:
+            feed = stream.feeds.pop(key, None)
+            if feed is not None:
+                self._spawn(self._end_feed(numeric_id, stream, feed[0]))
+
+        return unsubscribe
+
+    async def _end_feed(self, numeric_id: str, stream: _Stream, writer: FeedWriter) -> None:
+        await self._close(stream, writer)
+        await self._stop_if_idle(numeric_id, stream)
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(work)
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
+
+    def keyframe(self, numeric_id: str) -> None:
+        stream = self._streams.get(numeric_id)
+        if stream is not None:
+            stream.keyframe_at = self._clock()
+            stream.conference.request_keyframe(stream.leg.id)
 
     def recordings_of(self, numeric_id: str) -> list[int]:
         stream = self._streams.get(numeric_id)
@@ -217,6 +268,10 @@ class Streams:
         await self._end_hls(stream)
         for recording_id in list(stream.recordings):
             await self._end_recording(stream, recording_id, reason)
+        for key, (writer, subscriber) in list(stream.feeds.items()):
+            stream.feeds.pop(key, None)
+            await self._close(stream, writer)
+            subscriber.ended(reason)
         await self._stop_if_idle(numeric_id, stream)
 
     async def _housekeeping(self) -> None:
@@ -239,6 +294,11 @@ class Streams:
                 if low_disk or not writer.alive:
                     await self._end_recording(stream, recording_id,
                                               "disk-full" if low_disk else "writer-failed")
+            for key, (feed, subscriber) in list(stream.feeds.items()):
+                if not feed.alive:
+                    stream.feeds.pop(key, None)
+                    await self._close(stream, feed)
+                    subscriber.ended("writer-failed")
             hls = stream.hls
             if hls is not None and (now - stream.used_at > self.settings.idle_stop_s
                                     or not hls.alive):
@@ -252,6 +312,8 @@ class Streams:
     async def stop(self) -> None:
         for numeric_id in list(self._streams):
             await self._stop(numeric_id, "mcu-stopping")
+        if self._closing:
+            await asyncio.gather(*self._closing, return_exceptions=True)
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

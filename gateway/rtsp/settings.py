@@ -29,3 +29,19 @@ class RtspSettings(BaseModel):
         if self.reconnect_max_s < self.reconnect_min_s:
             raise ValueError("rtsp_client.reconnect_max_s must be >= reconnect_min_s")
         return self
+
+
+class RtspServerSettings(BaseModel):
+    """The RTSP server conferences are watched through (issue 15; section ``rtsp``,
+    e.g. ``MCU_RTSP__PORT=8554``): ``rtsp://host:port/<numeric id>``."""
+
+    enabled: bool = Field(True, description="serve conferences over RTSP")
+    host: str = Field("127.0.0.1", description="address the RTSP server listens on")
+    port: int = Field(8554, ge=0, le=65535, description="RTSP port (0: any free port)")
+    session_timeout_s: float = Field(60.0, ge=5, description="a session with no request "
+                                     "for this long ends (players send keep-alives)")
+    max_viewers: int = Field(200, ge=1, description="viewers at once; more get 503")
+    max_send_buffer_bytes: int = Field(1_000_000, ge=65_536, description="each viewer's "
+                                       "socket send buffer; one whose unsent data passes "
+                                       "this too is dropped (it stopped reading); the "
+                                       "others never wait for it")

@@ -18,7 +18,9 @@ picture it was mixed with.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import functools
 import logging
 import queue
 import shutil
@@ -26,6 +28,7 @@ import threading
 from collections.abc import AsyncIterator, Callable
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import av
 import numpy as np
@@ -224,6 +227,66 @@ class RecordingWriter(MuxWriter):
             "frag_duration": str(int(FRAGMENT_S * 1_000_000)),
             "flush_packets": "1",
         })
+
+
+def aac_encoder(bit_rate: int) -> av.audio.codeccontext.AudioCodecContext:
+    """The AAC-LC encoder of a stream's audio: mono at the mix rate."""
+    context = av.CodecContext.create("aac", "w")
+    context.sample_rate = INTERNAL_RATE
+    context.layout = "mono"
+    context.format = "fltp"
+    context.bit_rate = bit_rate
+    context.open()
+    return context
+
+
+@functools.cache
+def aac_config(bit_rate: int) -> bytes:
+    """The AudioSpecificConfig our AAC streams carry (the SDP's ``config=``)."""
+    return bytes(aac_encoder(bit_rate).extradata or b"")
+
+
+class FeedWriter(MuxWriter):
+    """Feeds a publisher (RTSP) the stream's H.264 as it is and its audio encoded to
+    AAC once, in this writer's thread; both are handed over on the event loop."""
+
+    def __init__(self, name: str, fmt: VideoSendFormat | None, *, audio_bitrate_bps: int,
+                 loop: asyncio.AbstractEventLoop,
+                 video: Callable[[EncodedVideo, float], None],
+                 audio: Callable[[bytes, int], None]) -> None:
+        super().__init__(name, fmt, audio_bitrate_bps=audio_bitrate_bps)
+        self._loop = loop
+        self._video = video
+        self._audio_out = audio
+
+    def _write(self) -> None:
+        encoder = aac_encoder(self.audio_bitrate_bps)
+        fifo = av.AudioFifo()
+        sample = 0  # samples taken in
+        emitted = 0  # samples handed over: the next access unit's first (from 0)
+        while (item := self._queue.get()) is not None:
+            kind, payload, at = item
+            if kind == "video":
+                assert isinstance(payload, EncodedVideo)
+                self.pictures += 1
+                self._hand_over(self._video, payload, at)
+                continue
+            assert isinstance(payload, bytes)
+            pcm = np.frombuffer(payload, dtype=">i2").astype(np.int16).reshape(1, -1)
+            frame = av.AudioFrame.from_ndarray(pcm, format="s16", layout="mono")
+            frame.sample_rate = INTERNAL_RATE
+            fifo.write(frame)
+            while fifo.samples >= AAC_FRAME:
+                chunk = fifo.read(AAC_FRAME)
+                chunk.pts, chunk.time_base = sample, AUDIO_TIME_BASE
+                for packet in encoder.encode(chunk):
+                    self._hand_over(self._audio_out, bytes(packet), emitted)
+                    emitted += AAC_FRAME
+                sample += AAC_FRAME
+
+    def _hand_over(self, to: Callable[[Any, Any], None], what: object, when: object) -> None:
+        with contextlib.suppress(RuntimeError):  # the loop closed: the MCU is stopping
+            self._loop.call_soon_threadsafe(to, what, when)
 
 
 class WatcherLeg:

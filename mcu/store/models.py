@@ -100,6 +100,9 @@ class User(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     username: Mapped[str] = mapped_column(String(64), unique=True)
     password_hash: Mapped[str] = mapped_column(String(255))
+    # MD5(username:realm:password) for Digest (RTSP viewers; migration 0005): set with
+    # the password, so accounts whose password predates it answer Basic only.
+    digest_ha1: Mapped[str | None] = mapped_column(String(64))
     privilege: Mapped[Privilege] = mapped_column(_enum(Privilege, "privilege"))
     is_operator: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import secrets
 from functools import lru_cache
 
@@ -27,6 +28,15 @@ def verify_hash(password_hash: str, password: str) -> bool:
         return _hasher.verify(password_hash, password)
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
+
+
+# Digest authentication (RTSP viewers, issue 15) checks against MD5(user:realm:password),
+# which must be kept beside the argon2 hash: Digest never sends the password.
+DIGEST_REALM = "mcu"
+
+
+def digest_ha1(username: str, password: str) -> str:
+    return hashlib.md5(f"{username}:{DIGEST_REALM}:{password}".encode()).hexdigest()
 
 
 def generate_password() -> str:

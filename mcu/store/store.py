@@ -234,6 +234,7 @@ class Store(ChatRepository):
             row = User(
                 username=username,
                 password_hash=password_hash,
+                digest_ha1=passwords.digest_ha1(username, password),
                 privilege=privilege,
                 is_operator=is_operator,
                 created_at=utcnow(),
@@ -270,8 +271,9 @@ class Store(ChatRepository):
             row = await _user_row(session, username)
             if row is None:
                 raise NotFound("user", username)
-            if password_hash is not None:
+            if password_hash is not None and password is not None:
                 row.password_hash = password_hash
+                row.digest_ha1 = passwords.digest_ha1(username, password)
             if new_privilege is not None:
                 row.privilege = new_privilege
             if is_operator is not None:
@@ -303,6 +305,15 @@ class Store(ChatRepository):
         stored = user[1] if user else passwords.dummy_hash()
         ok = await passwords.verify_hash_async(stored, password)
         return user[0] if ok and user else None
+
+    async def digest_ha1(self, username: str) -> tuple[UserRecord, str] | None:
+        """The user and their Digest HA1 (realm ``passwords.DIGEST_REALM``); None when
+        there is no such user or their password predates Digest."""
+        async with self._transaction() as session:
+            row = await _user_row(session, username)
+            if row is None or row.digest_ha1 is None:
+                return None
+            return UserRecord.from_row(row), row.digest_ha1
 
     async def verify_password(self, username: str, password: str) -> bool:
         return await self.authenticate(username, password) is not None

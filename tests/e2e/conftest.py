@@ -113,10 +113,11 @@ def mcu_settings(**sections: Any) -> Settings:
     # Each MCU gets its own store, so conferences one test creates never reach another.
     database = {"url": f"sqlite+aiosqlite:///{tempfile.mkdtemp(prefix='mcu-e2e-')}/mcu.db"}
     http = {"port": 0} | sections.pop("http", {})  # any free port: tests run side by side
+    rtsp = {"port": 0} | sections.pop("rtsp", {})
     # The self-signed TLS identity is generated into a folder of its own.
     tls = {"directory": tempfile.mkdtemp(prefix="mcu-e2e-tls-")} | sections.pop("tls", {})
     return Settings(sip=sip, rtp=rtp, database=sections.pop("database", database), http=http,
-                    tls=tls, **sections)
+                    rtsp=rtsp, tls=tls, **sections)
 
 
 @pytest.fixture

@@ -226,3 +226,12 @@ class AacDepacketizer:
         self._fragment = bytearray()
         self._fragment_size = 0
         self._fragment_ts = None
+
+
+def packetize(access_unit: bytes) -> bytes:
+    """One AAC access unit as an AAC-hbr payload (13-bit size, 3-bit index 0): what the
+    RTSP server sends (issue 15). Our encoder's frames are far below a packet."""
+    size = len(access_unit)
+    if size > 8191:
+        raise ValueError(f"an AAC access unit of {size} bytes does not fit AAC-hbr")
+    return b"\x00\x10" + (size << 3).to_bytes(2, "big") + access_unit

@@ -1,6 +1,7 @@
 """Recordings of conferences (issue 15): who started one and when, its state, the
 reason it stopped, its file's name and size. A deleted conference leaves its
-recordings (conference_id set null; name and number kept).
+recordings (conference_id set null; name and number kept). And users' Digest HA1 for
+RTSP viewers (set with each new password).
 
 Revision ID: 0005
 Revises: 0004
@@ -43,8 +44,12 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name="pk_recordings"),
     )
     op.create_index("ix_recordings_conference_id", "recordings", ["conference_id"])
+    with op.batch_alter_table("users") as users:
+        users.add_column(sa.Column("digest_ha1", sa.String(64), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("users") as users:
+        users.drop_column("digest_ha1")
     op.drop_index("ix_recordings_conference_id", table_name="recordings")
     op.drop_table("recordings")
