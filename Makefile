@@ -33,6 +33,7 @@ bench: $(INSTALLED)
 	$(PY) benchmarks/sip_cps.py
 	$(PY) benchmarks/dtmf.py
 	$(PY) benchmarks/video_cp.py
+	$(PY) benchmarks/streaming.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

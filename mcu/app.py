@@ -547,8 +547,8 @@ class Mcu:
     async def stream_playlist(self, numeric_id: str) -> Path | None:
         return await self.streams.playlist(numeric_id)
 
-    def stream_segment(self, numeric_id: str, name: str) -> Path | None:
-        return self.streams.segment(numeric_id, name)
+    async def stream_segment(self, numeric_id: str, name: str) -> bytes | None:
+        return await self.streams.segment(numeric_id, name)
 
     def start_recording(self, numeric_id: str, recording_id: int, file_name: str) -> bool:
         return self.streams.start_recording(numeric_id, recording_id, file_name) is not None

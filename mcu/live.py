@@ -167,8 +167,8 @@ class LiveControl(Protocol):
         """The conference's HLS playlist, its stream started if need be (issue 15);
         None when the conference is not running."""
 
-    def stream_segment(self, numeric_id: str, name: str) -> Path | None:
-        """A segment file of a running stream (None when gone); keeps it running."""
+    async def stream_segment(self, numeric_id: str, name: str) -> bytes | None:
+        """A segment of a running stream (None when gone); keeps it running."""
 
     def start_recording(self, numeric_id: str, recording_id: int, file_name: str) -> bool:
         """Start recording the running conference into ``file_name`` under the recording

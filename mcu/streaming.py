@@ -59,6 +59,7 @@ class _Stream:
     keyframe_at: float
     hls: HlsWriter | None = None
     recordings: dict[int, RecordingWriter] = field(default_factory=dict)
+    segments: dict[str, bytes] = field(default_factory=dict)  # HLS segments served so far
     # Publishers' subscriptions (RTSP): the writer feeding each, and whom to tell the end.
     feeds: dict[int, tuple[FeedWriter, StreamSubscriber]] = field(default_factory=dict)
 
@@ -116,14 +117,27 @@ class Streams:
             await asyncio.sleep(0.1)
         return hls.playlist
 
-    def segment(self, numeric_id: str, name: str) -> Path | None:
-        """A segment of a running stream (None once it is gone), keeping it running."""
+    async def segment(self, numeric_id: str, name: str) -> bytes | None:
+        """A segment of a running stream (None once it is gone), keeping it running.
+        Read from disk once (off the loop) and then served from memory to every viewer;
+        the cache holds what the playlist can still name."""
         stream = self._streams.get(numeric_id)
         if stream is None or stream.hls is None:
             return None
         stream.used_at = self._clock()
+        cached = stream.segments.get(name)
+        if cached is not None:
+            return cached
         path = stream.hls.folder / name
-        return path if path.is_file() else None
+        loop = asyncio.get_running_loop()
+        try:
+            data = await loop.run_in_executor(self._executor, path.read_bytes)
+        except FileNotFoundError:
+            return None
+        stream.segments[name] = data
+        while len(stream.segments) > self.settings.playlist_size + 2:
+            del stream.segments[min(stream.segments)]  # names count up: the oldest goes
+        return data
 
     # ---- recordings
 
@@ -253,6 +267,7 @@ class Streams:
     async def _end_hls(self, stream: _Stream) -> None:
         if stream.hls is not None:
             hls, stream.hls = stream.hls, None
+            stream.segments.clear()
             await self._close(stream, hls)
 
     async def _stop_if_idle(self, numeric_id: str, stream: _Stream) -> None:

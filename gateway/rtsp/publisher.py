@@ -111,10 +111,19 @@ class _Fanout:
             viewer.drop(f"stream ended: {reason}")
 
     def _send(self, track: int, packets: list[bytes]) -> None:
+        # Framed once per interleaved channel, whatever the number of viewers on it.
+        framed: dict[int, bytes] = {}
         for viewer, transports in list(self.viewers.items()):
             transport = transports.get(track)
-            if transport is not None:
-                viewer.send(transport, packets)
+            if isinstance(transport, Interleaved):
+                channel = transport.rtp_channel
+                if channel not in framed:
+                    framed[channel] = b"".join(
+                        b"$" + bytes((channel,)) + len(p).to_bytes(2, "big") + p
+                        for p in packets)
+                viewer.send_interleaved(framed[channel])
+            elif transport is not None:
+                viewer.send_udp(transport, packets)
 
 
 class _Viewer(asyncio.Protocol):
@@ -129,6 +138,7 @@ class _Viewer(asyncio.Protocol):
         self._task: asyncio.Task[None] | None = None
         self.fanout: _Fanout | None = None
         self.logged_refusal = False
+        self._accepted: tuple[str, str, StreamInfo] | None = None  # header, path, answer
 
     # ---- asyncio.Protocol
 
@@ -173,14 +183,18 @@ class _Viewer(asyncio.Protocol):
             if isinstance(item, ParseError):
                 log_event(log, "rtsp.bad_request", address=self.address, reason=item.reason)
                 self.publisher.counts["bad_requests"] += 1
-                self.transport.write(b"RTSP/1.0 400 Bad Request\r\nServer: mcu-rtsp/0.1\r\n\r\n")
+                self.write(b"RTSP/1.0 400 Bad Request\r\nServer: mcu-rtsp/0.1\r\n\r\n")
                 self.transport.close()
                 return
             try:
                 await self._handle(item)
             except PortsExhausted:
-                self.transport.write(_unavailable(item))
+                self.write(_unavailable(item))
+            except Exception:  # noqa: BLE001 - one viewer's failure ends its connection only
+                log.exception("rtsp request from %s failed", self.address)
+                self.transport.close()
             if self.transport.is_closing():
+                self._leave()
                 return
 
     async def _handle(self, request: RtspRequest) -> None:
@@ -189,16 +203,14 @@ class _Viewer(asyncio.Protocol):
         access: StreamInfo | Refusal | None = None
         target = core.target(request)
         if request.method in NEEDS_ACCESS and target is not None:
-            access = await self.publisher.source.open(target[0], self._credentials(request),
-                                                      self.address.rpartition(":")[0])
-            if isinstance(access, Refusal):
-                self._refused(access)
+            access = await self._access(request, target[0])
         if request.method == "SETUP" and isinstance(
                 parse_transport(request.header("Transport") or ""), Udp):
             core.server_ports = self.publisher.udp_ports()
+        if transport.is_closing():
+            return  # it left while the source was asked
         answer = core.answer(request, access, time.monotonic())
-        if answer.data:
-            transport.write(answer.data)
+        self.write(answer.data)
         for action in answer.actions:
             if isinstance(action, Play):
                 self._play(action, int(request.header("CSeq") or 0))
@@ -209,6 +221,21 @@ class _Viewer(asyncio.Protocol):
                           transport=type(action.transport).__name__.lower())
         if answer.close:
             transport.close()
+
+    async def _access(self, request: RtspRequest, path: str) -> StreamInfo | Refusal:
+        """The source's answer; the same Authorization for the same path on this
+        connection is not checked again (Basic costs an argon2 verify each time)."""
+        header = request.header("Authorization")
+        if header is not None and self._accepted is not None and \
+                self._accepted[:2] == (header, path):
+            return self._accepted[2]
+        access = await self.publisher.source.open(path, self._credentials(request),
+                                                  self.address.rpartition(":")[0])
+        if isinstance(access, Refusal):
+            self._refused(access)
+        elif header is not None:
+            self._accepted = (header, path, access)
+        return access
 
     def _credentials(self, request: RtspRequest) -> Credentials | None:
         assert self.core is not None
@@ -237,31 +264,33 @@ class _Viewer(asyncio.Protocol):
         assert self.core is not None and self.transport is not None
         fanout = self.publisher.fanout(play.path)
         if fanout is None:
-            self.transport.write(self.core.response(404, cseq))
+            self.write(self.core.response(404, cseq))
             return
         self._leave()
         self.fanout = fanout
         fanout.viewers[self] = play.tracks
         info = [(track, *fanout.tracks[track].rtp_info()) for track in sorted(play.tracks)]
-        self.transport.write(self.core.play_response(cseq, info))
+        self.write(self.core.play_response(cseq, info))
         log_event(log, "rtsp.play", address=self.address, path=play.path,
                   tracks=len(play.tracks), viewers=len(fanout.viewers))
 
+    def write(self, data: bytes) -> None:
+        """Send unless the connection is gone (uvloop raises on a closed transport)."""
+        if data and self.transport is not None and not self.transport.is_closing():
+            self.transport.write(data)
+
     # ---- media
 
-    def send(self, transport: Transport, packets: list[bytes]) -> None:
+    def send_interleaved(self, data: bytes) -> None:
         tcp = self.transport
         if tcp is None or tcp.is_closing():
             return
-        if isinstance(transport, Interleaved):
-            for packet in packets:
-                tcp.write(b"$" + bytes((transport.rtp_channel,)) + len(packet).to_bytes(2, "big")
-                          + packet)
-            if tcp.get_write_buffer_size() > self.publisher.settings.max_send_buffer_bytes:
-                self.drop("stopped reading")
-        else:
-            self.publisher.send_udp(packets, (self.address.rpartition(":")[0],
-                                              transport.client_rtp))
+        tcp.write(data)
+        if tcp.get_write_buffer_size() > self.publisher.settings.max_send_buffer_bytes:
+            self.drop("stopped reading")
+
+    def send_udp(self, transport: Udp, packets: list[bytes]) -> None:
+        self.publisher.send_udp(packets, (self.address.rpartition(":")[0], transport.client_rtp))
 
     def drop(self, why: str) -> None:
         if self.transport is not None and not self.transport.is_closing():

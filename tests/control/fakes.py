@@ -203,7 +203,7 @@ class FakeLive:
     async def stream_playlist(self, numeric_id: str) -> Path | None:
         return None  # nothing runs here: a stream is never in progress
 
-    def stream_segment(self, numeric_id: str, name: str) -> Path | None:
+    async def stream_segment(self, numeric_id: str, name: str) -> bytes | None:
         return None
 
     def start_recording(self, numeric_id: str, recording_id: int, file_name: str) -> bool:
