@@ -35,7 +35,7 @@ from mcu.gateways import GATEWAYS, PUBLISHERS, GatewayFactory, PublisherFactory
 from mcu.live import DialOutRefused, LiveConference, ParticipantView, VideoShape
 from mcu.lobby import Access, Enter, Locked
 from mcu.log import configure_logging
-from mcu.metrics import Metrics
+from mcu.metrics import Metrics, OutwardStats
 from mcu.mixer.video.mixer import thumbnail_jpeg
 from mcu.pinguard import GuardSettings, PinGuard
 from mcu.publishing import McuStreamSource
@@ -92,7 +92,8 @@ class Mcu:
         self.gateways: list[Gateway] = [make(settings, context) for make in gateways]
         self._by_scheme: dict[str, Gateway] = {
             scheme: gateway for gateway in self.gateways for scheme in gateway.schemes}
-        self.metrics = Metrics(lambda: self.gateways, self.directory.conferences)
+        self.metrics = Metrics(lambda: self.gateways, self.directory.conferences,
+                               lambda: self._outward_stats())
         entry = settings.entry
         self.entry = EntryServices(
             settings=entry,
@@ -536,6 +537,10 @@ class Mcu:
             return None
         loop = asyncio.get_running_loop()  # JPEG encoding is pixel work: off the loop
         return await loop.run_in_executor(self.video_pool, thumbnail_jpeg, frame)
+
+    def _outward_stats(self) -> OutwardStats:
+        return OutwardStats(self.streams.running, self.streams.recordings_running,
+                            {p.name: p.statistics().get("viewers", 0) for p in self.publishers})
 
     def _in_progress(self, numeric_id: str) -> bool:
         conference = self.directory.get(numeric_id)

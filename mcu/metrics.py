@@ -94,9 +94,11 @@ class McuCollector(Collector):
     """
 
     def __init__(self, gateways: Callable[[], Iterable[GatewayStats]],
-                 conferences: Callable[[], Iterable[ConferenceStats]]) -> None:
+                 conferences: Callable[[], Iterable[ConferenceStats]],
+                 outward: Callable[[], OutwardStats] | None = None) -> None:
         self._gateways = gateways
         self._conferences = conferences
+        self._outward = outward
         # id -> (the conference, held so its id is not reused, its last counts)
         self._seen: dict[int, tuple[ConferenceStats, Mapping[str, MixerCounts]]] = {}
         self._retired: dict[tuple[str, str], int] = {}  # (kind, field) -> total
@@ -150,6 +152,8 @@ class McuCollector(Collector):
         yield GaugeMetricFamily("mcu_conferences", "Conferences running now.",
                                 value=len(conferences))
         yield from self._mixers(conferences)
+        if self._outward is not None:
+            yield from _out_families(self._outward())
 
     def _mixers(self, conferences: list[ConferenceStats]) -> Iterator[Metric]:
         now = {id(conference): (conference, conference.mixer_counts())
@@ -179,11 +183,34 @@ class McuCollector(Collector):
         yield encoders
 
 
+@dataclass(frozen=True, slots=True)
+class OutwardStats:
+    """The conference out (issue 15) as a scrape sees it."""
+
+    streams: int  # conferences encoded for watchers now (one encoder each)
+    recordings: int  # recordings running now
+    viewers: Mapping[str, int]  # publisher name -> viewers playing
+
+
+def _out_families(stats: OutwardStats) -> Iterator[Metric]:
+    yield GaugeMetricFamily("mcu_streams", "Conferences encoded for watchers now (HLS, "
+                            "publishers, recordings share one encoder each).",
+                            value=stats.streams)
+    yield GaugeMetricFamily("mcu_recordings", "Recordings being written now.",
+                            value=stats.recordings)
+    viewers = GaugeMetricFamily("mcu_stream_viewers", "Viewers playing a conference, by "
+                                "publisher protocol.", labels=["protocol"])
+    for protocol, count in sorted(stats.viewers.items()):
+        viewers.add_metric([protocol], count)
+    yield viewers
+
+
 class Metrics:
     """One MCU's registry: its event counters and, given what to read, its live state."""
 
     def __init__(self, gateways: Callable[[], Iterable[GatewayStats]] | None = None,
-                 conferences: Callable[[], Iterable[ConferenceStats]] | None = None) -> None:
+                 conferences: Callable[[], Iterable[ConferenceStats]] | None = None,
+                 outward: Callable[[], OutwardStats] | None = None) -> None:
         self.registry = CollectorRegistry()
         self.pin_lockouts = Counter(
             "mcu_pin_lockouts", "Lockouts imposed after wrong PINs, by scope (source: one "
@@ -200,7 +227,8 @@ class Metrics:
             "(body_too_large: 413).", labelnames=["reason"], registry=self.registry)
         self.http_refused.labels(reason="body_too_large")
         if gateways is not None or conferences is not None:
-            self.registry.register(McuCollector(gateways or tuple, conferences or tuple))
+            self.registry.register(McuCollector(gateways or tuple, conferences or tuple,
+                                                outward))
 
     def pin_lockout(self, scope: str) -> None:
         self.pin_lockouts.labels(scope=scope).inc()

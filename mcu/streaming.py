@@ -90,6 +90,10 @@ class Streams:
     def running(self) -> int:
         return len(self._streams)
 
+    @property
+    def recordings_running(self) -> int:
+        return sum(len(s.recordings) for s in self._streams.values())
+
     def format(self) -> VideoSendFormat:
         s = self.settings
         return VideoSendFormat("H264", 96, s.width, s.height, s.frame_rate,

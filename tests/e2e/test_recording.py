@@ -88,6 +88,8 @@ def test_three_baresips_recorded_heard_and_seen_then_the_end_closes_a_recording(
         assert r.status_code == 201, r.text
         rid = r.json()["id"]
         time.sleep(RECORD_S)
+        metrics = api.get("/metrics").text
+        assert "mcu_recordings 1.0" in metrics and "mcu_streams 1.0" in metrics, metrics
         r = api.post(f"/api/v1/recordings/{rid}/stop", headers=h)
         assert r.status_code == 200, r.text
         stopped = r.json()

@@ -153,6 +153,9 @@ def test_ffmpeg_watches_over_rtsp_tcp_and_udp_and_bad_viewers_get_nothing(
         ["ffmpeg", "-v", "error", "-headers", f"Authorization: Bearer {token}\r\n", "-t", "4",
          "-i", f"http://127.0.0.1:{mcu.mcu.web.port}/conferences/{record.id}/stream/index.m3u8",
          "-c", "copy", "-f", "null", "-"])
+    time.sleep(3.0)
+    metrics = httpx.get(f"http://127.0.0.1:{mcu.mcu.web.port}/metrics").text
+    assert 'mcu_stream_viewers{protocol="rtsp"}' in metrics and "mcu_streams 1.0" in metrics
     assert all(v.wait(timeout=90) == 0 for v in [*viewers, hls])
     # Solid colours encode small: the audio and the picture fill ~200 KB in well under 30 s.
     mcu.wait_until(lambda m: m.publisher("rtsp").statistics()["dropped"] >= 1, timeout=40)
