@@ -40,9 +40,10 @@ from gateway.rtp.feedback import (
     parse_feedback,
 )
 from gateway.rtp.header import RtpHeader, parse_rtp
-from gateway.rtp.payload import h263, h264, vp8
+from gateway.rtp.payload import h263, h263_rfc2190, h264, vp8
 from gateway.rtp.payload.base import Depacketizer
 from gateway.rtp.payload.h263 import H263Depacketizer
+from gateway.rtp.payload.h263_rfc2190 import Rfc2190Depacketizer
 from gateway.rtp.payload.h264 import H264Depacketizer
 from gateway.rtp.payload.h265 import H265Depacketizer
 from gateway.rtp.payload.jpeg import JpegDepacketizer
@@ -76,6 +77,8 @@ def depacketizer_for(codec: str, fmtp: Mapping[str, str] | None = None) -> Depac
         return JpegDepacketizer()
     if codec == "VP8":
         return Vp8Depacketizer()
+    if codec == "H263":
+        return Rfc2190Depacketizer()  # H.263 1996 (RFC 2190, static payload 34)
     if codec.startswith("H263"):
         return H263Depacketizer()
     raise ValueError(f"no depacketizer for video codec {codec!r}")
@@ -253,6 +256,8 @@ class VideoRtpSession(RtpStream):
         if fmt.codec == "VP8":
             self._picture_id = (self._picture_id + 1) & 0x7FFF
             return vp8.packetize(data, fmt.mtu, self._picture_id)
+        if fmt.codec == "H263":
+            return h263_rfc2190.packetize(data, fmt.mtu)
         return h263.packetize(data, fmt.mtu)
 
     @property

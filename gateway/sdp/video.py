@@ -23,8 +23,9 @@ from gateway.sdp.common import ANSWER_DIRECTION, RTP_PROTOS, add_format, remote_
 from gateway.sdp.model import Media, Origin, RtpMap, SessionDescription
 
 VIDEO_CLOCK_RATE = 90000  # RFC 6184 / 7741 / 4629 all mandate 90 kHz
-CODECS = ("H264", "VP8", "H263-1998", "H263-2000")
-DEFAULT_PREFERENCES = ["H264", "VP8", "H263-1998"]
+# "H263" is H.263 1996 in RFC 2190 (static payload type 34): legacy room systems, baresip.
+CODECS = ("H264", "VP8", "H263-1998", "H263-2000", "H263")
+DEFAULT_PREFERENCES = ["H264", "VP8", "H263-1998", "H263"]
 DEFAULT_MAX_SIZE = (1280, 720)
 DEFAULT_MAX_FPS = 30.0
 DEFAULT_MIN_FPS = 25.0  # sizing trades pixels for rate only down to this
@@ -604,7 +605,7 @@ def _smallest(sizes: tuple[tuple[int, int, int], ...]) -> tuple[int, int]:
 # -- when we offer (dial-out, offerless INVITE) -----------------------------------------
 
 OFFER_PAYLOAD_TYPES = {("H264", 1): 96, ("H264", 0): 97, ("VP8", 0): 98,
-                       ("H263-1998", 0): 99, ("H263-2000", 0): 100}
+                       ("H263-1998", 0): 99, ("H263-2000", 0): 100, ("H263", 0): 34}
 
 
 def video_offer(policy: VideoPolicy, port: int) -> Media:

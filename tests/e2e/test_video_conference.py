@@ -202,6 +202,23 @@ def test_three_baresips_see_the_other_two_then_a_fourth_fills_a_cell(
     mcu.wait_idle()
 
 
+def test_a_legacy_h263_baresip_sees_and_is_seen(start_mcu, video_peers, tmp_path):
+    """Issue 13: baresip's ``H263`` is H.263 1996 in RFC 2190 (payload 34), what legacy
+    room systems send; it used to get no video at all. Now it is answered in kind at a
+    standard size (CIF here), and it and an H.264 caller see each other."""
+    mcu = start_mcu(video=VIDEO)
+    legacy, modern = video_peers("red", "H263"), video_peers("blue", "H264", 800.0)
+    join(mcu, "1000", [legacy, modern])
+    formats = mcu.inspect(lambda m: {p.leg.display_name: p.leg.video_format
+                                     for p in m.directory.get("1000").participants.values()})
+    assert {(f.codec, f.payload_type, f.width, f.height) for f in formats.values()} >= {
+        ("H263", 34, 352, 288)}, formats
+    snapshot_until(legacy, tmp_path, 1, ["blue"])
+    snapshot_until(modern, tmp_path, 1, ["red"])
+    hang_up([legacy, modern])
+    mcu.wait_idle()
+
+
 # --------------------------------------------------------------------------- ffmpeg
 
 

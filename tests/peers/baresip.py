@@ -70,6 +70,7 @@ CODECS: dict[str, tuple[str, str]] = {
 VIDEO_CODECS: dict[str, tuple[str, str]] = {
     "h264": ("avcodec.so", "H264"),
     "vp8": ("vp8.so", "VP8"),
+    "h263": ("avcodec.so", "H263"),  # H.263 1996 in RFC 2190 (static payload 34)
 }
 FFMPEG = "/usr/bin/ffmpeg"
 # avformat's "rewind" at the end of the file does not get frames flowing again (RTP
@@ -171,7 +172,7 @@ class BaresipPeer(PeerProcess):
         account_params: str = "",
         audio_file: Path | None = None,
         *,
-        video_codec: str | None = None,  # "H264" (avcodec, mode 0) or "VP8"; None: audio only
+        video_codec: str | None = None,  # "H264" (avcodec, mode 0), "VP8", "H263" (RFC 2190)
         video_colour: tuple[int, int, int] | None = None,  # solid RGB sent (grey if None)
         video_size: tuple[int, int] = (320, 240),
         video_fps: int = 15,
@@ -205,7 +206,8 @@ class BaresipPeer(PeerProcess):
         self.audio_file = audio_file
         self.video_codec = video_codec.lower() if video_codec else None
         self.video_colour = video_colour or DEFAULT_VIDEO_COLOUR
-        self.video_size = video_size
+        # baresip's own H.263 (1996) encoder takes only the standard sizes: CIF here.
+        self.video_size = (352, 288) if self.video_codec == "h263" else video_size
         self.video_fps = video_fps
         self.video_bitrate = video_bitrate
         self.contacts = list(contacts or [])

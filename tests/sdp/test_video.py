@@ -125,7 +125,8 @@ def test_vp8_and_h263_params() -> None:
 
 def test_unknown_codec_or_clock_rate_is_none() -> None:
     assert VideoFormat.from_offer(RtpMap(98, "MP4V-ES", 90000), None) is None
-    assert VideoFormat.from_offer(RtpMap(34, "H263", 90000), "CIF=1") is None  # RFC 2190
+    rfc2190 = VideoFormat.from_offer(RtpMap(34, "H263", 90000), "CIF=1")  # issue 13
+    assert rfc2190 is not None and rfc2190.image_sizes == ((352, 288, 1),)
     assert VideoFormat.from_offer(RtpMap(96, "H264", 8000), None) is None
     assert VideoFormat.from_offer(RtpMap(96, "h264", 90000), None) is not None
 
@@ -209,7 +210,7 @@ def test_baresip_avcodec_prefers_h264_mode_1() -> None:
     assert (result.format.name, result.format.payload_type) == ("H264", 97)
     assert result.format.packetization_mode == 1
     alts = [(f.name, f.payload_type) for f in result.alternatives]
-    assert alts == [("H264", 96), ("VP8", 100)]  # RFC 2190 H263/34 is not ours
+    assert alts == [("H264", 96), ("VP8", 100), ("H263", 34)]  # RFC 2190 last (issue 13)
     assert (result.size, result.frame_rate) == ((1280, 720), 30)
     assert result.profile_level_id == "42e01f"
 
@@ -218,13 +219,13 @@ def test_baresip_mode_0_when_settings_prefer_it() -> None:
     result = answer(BARESIP_AVCODEC, h264_modes=(0, 1))
     assert result.format.payload_type == 96
     assert answer_fmtp(result)["packetization-mode"] == "0"
-    assert [f.payload_type for f in result.alternatives] == [97, 100]
+    assert [f.payload_type for f in result.alternatives] == [97, 100, 34]
 
 
 def test_mode_0_only_settings_drop_mode_1() -> None:
     result = answer(CISCO, h264_modes=(0,))
     assert result.format.payload_type == 126
-    assert result.alternatives == ()
+    assert [f.name for f in result.alternatives] == ["H263"]  # no H.264 mode 1 left
 
 
 def test_preferences_order_wins_over_offer_order() -> None:
@@ -248,7 +249,7 @@ def test_chrome_like_picks_constrained_baseline_mode_1() -> None:
 def test_polycom_prefers_baseline_over_high_in_mode_1() -> None:
     result = answer(POLYCOM)
     assert result.format.payload_type == 110  # 428016 with max-fs=3600
-    assert [f.payload_type for f in result.alternatives] == [109, 111, 96]
+    assert [f.payload_type for f in result.alternatives] == [109, 111, 96, 34]
     assert (result.size, result.frame_rate) == ((1280, 720), 30)
 
 

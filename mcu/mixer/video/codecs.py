@@ -28,13 +28,17 @@ from mcu.mixer.video.picture import Picture
 log = logging.getLogger(__name__)
 
 DECODERS = {"H264": "h264", "VP8": "vp8", "H263-1998": "h263", "H263-2000": "h263",
-            "H265": "hevc", "JPEG": "mjpeg"}
+            "H263": "h263", "H265": "hevc", "JPEG": "mjpeg"}
 """FFmpeg decoder per SDP codec name. H.263+ (RFC 4629) streams are decoded by the
 plain ``h263`` decoder, which understands the PLUSPTYPE headers. H.265 and JPEG (RFC
 7798, RFC 2435) come only from IP cameras: decoded, never encoded (no entry in
 ``ENCODERS``); every JPEG picture is a key frame."""
 
-ENCODERS = {"H264": "libx264", "VP8": "libvpx", "H263-1998": "h263p", "H263-2000": "h263p"}
+ENCODERS = {"H264": "libx264", "VP8": "libvpx", "H263-1998": "h263p", "H263-2000": "h263p",
+            "H263": "h263"}
+
+H263_STANDARD_SIZES = ((1408, 1152), (704, 576), (352, 288), (176, 144), (128, 96))
+"""The only sizes H.263 (1996, RFC 2190) pictures have: 16CIF, 4CIF, CIF, QCIF, SQCIF."""
 
 RESET_AFTER_ERRORS = 16
 """Consecutive failed packets after which a decoder is rebuilt from scratch, in case
@@ -171,6 +175,9 @@ def encoder_size(codec: str, width: int, height: int) -> tuple[int, int]:
     pictures beyond 2048x1152, so those are rounded down to the nearest size it takes;
     the other encoders take any even size.
     """
+    if codec == "H263":  # the largest standard size that fits, else the smallest
+        return next(((w, h) for w, h in H263_STANDARD_SIZES if w <= width and h <= height),
+                    H263_STANDARD_SIZES[-1])
     if codec.startswith("H263"):
         max_w, max_h = H263P_MAX
         return min(max_w, width - width % 4), min(max_h, height - height % 4)
@@ -313,7 +320,12 @@ def vp8_options(fmt: VideoSendFormat) -> dict[str, str]:
 def h263_options(fmt: VideoSendFormat) -> dict[str, str]:
     """h263p: rate-controlled to the negotiated rate; no optional annexes, which older
     room systems may not decode."""
-    return {
+    options = {
         "maxrate": str(fmt.bitrate_bps),
         "bufsize": str(max(fmt.bitrate_bps, 65536)),
     }
+    if fmt.codec == "H263":
+        # A byte-aligned GOB whenever a packet's worth is written: RFC 2190 mode A
+        # packets then start at GOB boundaries.
+        options["ps"] = str(max(128, fmt.mtu - 64))
+    return options
