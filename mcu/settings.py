@@ -44,8 +44,9 @@ class VideoSettings(BaseModel):
     """Continuous-presence video: what we answer, compose and send."""
 
     enabled: bool = Field(True, description="answer m=video; off: audio-only answers")
-    codecs: list[str] = Field(["H264", "VP8", "H263-1998", "H263"],
-                              description="preference order (H263: RFC 2190, payload 34)")
+    codecs: list[str] = Field(["H264", "VP8", "H263-1998", "H263", "H261"],
+                              description="preference order (H263: RFC 2190, payload 34; "
+                              "H261: RFC 4587, payload 31)")
     h264_modes: list[int] = Field([1, 0], description="H.264 packetization modes, preferred "
                                   "first")
     width: int = Field(1280, ge=64, le=1920, description="composed picture, and the most we send")
@@ -68,7 +69,7 @@ class VideoSettings(BaseModel):
     @field_validator("codecs")
     @classmethod
     def _known_codecs(cls, value: list[str]) -> list[str]:
-        known = {"h264", "vp8", "h263-1998", "h263-2000", "h263"}
+        known = {"h264", "vp8", "h263-1998", "h263-2000", "h263", "h261"}
         unknown = [c for c in value if c.lower() not in known]
         if unknown:
             raise ValueError(f"video.codecs: unknown codec(s) {unknown}")

@@ -40,8 +40,9 @@ from gateway.rtp.feedback import (
     parse_feedback,
 )
 from gateway.rtp.header import RtpHeader, parse_rtp
-from gateway.rtp.payload import h263, h263_rfc2190, h264, vp8
+from gateway.rtp.payload import h261, h263, h263_rfc2190, h264, vp8
 from gateway.rtp.payload.base import Depacketizer
+from gateway.rtp.payload.h261 import H261Depacketizer
 from gateway.rtp.payload.h263 import H263Depacketizer
 from gateway.rtp.payload.h263_rfc2190 import Rfc2190Depacketizer
 from gateway.rtp.payload.h264 import H264Depacketizer
@@ -77,6 +78,8 @@ def depacketizer_for(codec: str, fmtp: Mapping[str, str] | None = None) -> Depac
         return JpegDepacketizer()
     if codec == "VP8":
         return Vp8Depacketizer()
+    if codec == "H261":
+        return H261Depacketizer()  # RFC 4587, static payload 31
     if codec == "H263":
         return Rfc2190Depacketizer()  # H.263 1996 (RFC 2190, static payload 34)
     if codec.startswith("H263"):
@@ -258,6 +261,8 @@ class VideoRtpSession(RtpStream):
             return vp8.packetize(data, fmt.mtu, self._picture_id)
         if fmt.codec == "H263":
             return h263_rfc2190.packetize(data, fmt.mtu)
+        if fmt.codec == "H261":
+            return h261.packetize(data, fmt.mtu)
         return h263.packetize(data, fmt.mtu)
 
     @property

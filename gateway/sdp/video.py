@@ -23,9 +23,11 @@ from gateway.sdp.common import ANSWER_DIRECTION, RTP_PROTOS, add_format, remote_
 from gateway.sdp.model import Media, Origin, RtpMap, SessionDescription
 
 VIDEO_CLOCK_RATE = 90000  # RFC 6184 / 7741 / 4629 all mandate 90 kHz
-# "H263" is H.263 1996 in RFC 2190 (static payload type 34): legacy room systems, baresip.
-CODECS = ("H264", "VP8", "H263-1998", "H263-2000", "H263")
-DEFAULT_PREFERENCES = ["H264", "VP8", "H263-1998", "H263"]
+# "H263" is H.263 1996 in RFC 2190 (static payload type 34) and "H261" H.261 in RFC 4587
+# (static 31): what legacy room systems send (issue 13).
+CODECS = ("H264", "VP8", "H263-1998", "H263-2000", "H263", "H261")
+DEFAULT_PREFERENCES = ["H264", "VP8", "H263-1998", "H263", "H261"]
+H261_SIZES = ((352, 288), (176, 144))  # CIF and QCIF: all H.261 has
 DEFAULT_MAX_SIZE = (1280, 720)
 DEFAULT_MAX_FPS = 30.0
 DEFAULT_MIN_FPS = 25.0  # sizing trades pixels for rate only down to this
@@ -87,6 +89,11 @@ _CIF_SIZES = ((704, 576), (352, 288), (176, 144), (128, 96))
 
 _CANONICAL = {name.lower(): name for name in CODECS}
 _TOKEN = re.compile(r"[;\s]+")
+
+
+def sized_by_picture(codec: str) -> bool:
+    """H.263 and H.261 name the picture sizes a receiver takes (CIF=1;QCIF=2...)."""
+    return codec.startswith("H263") or codec == "H261"
 
 
 def macroblocks(width: int, height: int) -> int:
@@ -164,7 +171,10 @@ class VideoFormat:
             )
         if name == "VP8":
             return cls(**base, max_fs=_int(params, "max-fs"), max_fr=_int(params, "max-fr"))
-        return cls(**base, image_sizes=_h263_sizes(params), max_br=_int(params, "maxbr"))
+        sizes = _h263_sizes(params)
+        if name == "H261":  # RFC 4587: CIF and QCIF only
+            sizes = tuple(s for s in sizes if s[:2] in H261_SIZES) or ((176, 144, 1),)
+        return cls(**base, image_sizes=sizes, max_br=_int(params, "maxbr"))
 
     # -- H.264 profile and level -------------------------------------------------
 
@@ -229,7 +239,7 @@ class VideoFormat:
         level 3.1 gives 1280x720, level 3.0 848x480, level 1.3 CIF. VP8: max-fs
         alone. H.263: the largest listed picture size that fits.
         """
-        if self.name.startswith("H263"):
+        if sized_by_picture(self.name):
             fitting = [(w, h) for w, h, _ in self.image_sizes if _fits((w, h), limit)]
             return max(fitting, key=_area) if fitting else _smallest(self.image_sizes)
         candidates = [s for s in (limit, *_WIDE_SIZES, *_CIF_SIZES) if _fits(s, limit)]
@@ -279,7 +289,7 @@ class VideoFormat:
         level's MaxBR), H.263 MaxBR; VP8 states none."""
         if self.name == "H264":
             return self._h264_limits()[2] * 1000
-        if self.name.startswith("H263") and self.max_br:
+        if sized_by_picture(self.name) and self.max_br:
             return self.max_br * 100
         return None
 
@@ -480,7 +490,7 @@ def _answer_fmtp(fmt: VideoFormat, cap: _Capability) -> tuple[str, str | None]:
     """
     if fmt.name == "VP8":
         return f"max-fs={macroblocks(*cap.max_size)};max-fr={math.floor(cap.max_fps)}", None
-    if fmt.name.startswith("H263"):
+    if sized_by_picture(fmt.name):
         return _h263_answer(fmt), None
     mine = our_level(cap.max_size, cap.max_fps)
     theirs = fmt.level_key if fmt.level_key is not None else 10
@@ -605,7 +615,8 @@ def _smallest(sizes: tuple[tuple[int, int, int], ...]) -> tuple[int, int]:
 # -- when we offer (dial-out, offerless INVITE) -----------------------------------------
 
 OFFER_PAYLOAD_TYPES = {("H264", 1): 96, ("H264", 0): 97, ("VP8", 0): 98,
-                       ("H263-1998", 0): 99, ("H263-2000", 0): 100, ("H263", 0): 34}
+                       ("H263-1998", 0): 99, ("H263-2000", 0): 100, ("H263", 0): 34,
+                       ("H261", 0): 31}
 
 
 def video_offer(policy: VideoPolicy, port: int) -> Media:

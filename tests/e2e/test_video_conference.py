@@ -31,7 +31,9 @@ from tests.e2e.conftest import RunningMcu
 from tests.peers import pictures
 from tests.peers.baresip import BaresipPeer, baresip_available
 from tests.peers.ffmpeg_rtp import (
+    H261,
     H263_1998,
+    H263_RFC2190,
     H264_MODE1,
     NAL_IDR,
     NAL_PPS,
@@ -245,7 +247,8 @@ def pli_sender(relay: RtpRelay, ssrc: int) -> Callable[[], None]:
     return ask
 
 
-@pytest.mark.parametrize("codec", [H264_MODE1, H263_1998], ids=["h264-mode1", "h263-1998"])
+@pytest.mark.parametrize("codec", [H264_MODE1, H263_1998, H263_RFC2190, H261],
+                         ids=["h264-mode1", "h263-1998", "h263-rfc2190", "h261"])
 def test_ffmpeg_sends_and_receives_through_our_uac_and_a_baresip_sees_it(
         start_mcu, video_peers, uacs, relay, need_ffmpeg, tmp_path, codec):
     mcu = start_mcu(video=VIDEO)
@@ -265,11 +268,13 @@ def test_ffmpeg_sends_and_receives_through_our_uac_and_a_baresip_sees_it(
         mcu.wait_until(lambda m: len(m.directory.get("2000").participants) == 2, timeout=15)
         # what the MCU sends, as ffprobe reads it
         stream = probe(video, relay, tmp_path, keyframe=ask)
-        want = ("h264",) if codec.name == "H264" else ("h263p", "h263")
+        want = {"H264": ("h264",), "H261": ("h261",)}.get(codec.name, ("h263p", "h263"))
         assert stream["codec_name"] in want, stream
         width, height = int(stream["width"]), int(stream["height"])  # type: ignore[call-overload]
         if codec.name == "H264":
             assert (width, height) == (640, 360), stream
+        elif codec.name in ("H263", "H261"):  # standard sizes only: CIF offered
+            assert (width, height) == (352, 288), stream
         else:  # H.263-1998 with CIF=1;QCIF=1: never more than CIF
             assert 0 < width <= 352 and 0 < height <= 288, stream
         # the ffmpeg receiver sees the baresip (alone in a 1x1), the baresip sees ffmpeg

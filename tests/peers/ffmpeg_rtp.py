@@ -92,7 +92,22 @@ H263_1998 = VideoCodec(
     "H263-1998", 97, "CIF=1;QCIF=1", (352, 288),
     ("-c:v", "h263p", "-pix_fmt", "yuv420p", "-threads", "1"),
 )
-CODECS = {"H264": H264_MODE1, "H264-mode0": H264_MODE0, "H263-1998": H263_1998}
+# What legacy room systems send (issue 13): H.263 1996 in RFC 2190 and H.261 in RFC 4587,
+# on their static payload types; both take only standard sizes.
+H263_RFC2190 = VideoCodec(
+    "H263", 34, "CIF=1;QCIF=1", (352, 288),
+    # Without rfc2190 ffmpeg's RTP muxer sends RFC 4629 even on payload type 34; -ps
+    # makes its GOBs small enough to start packets.
+    ("-c:v", "h263", "-pix_fmt", "yuv420p", "-threads", "1", "-ps", "1000",
+     "-rtpflags", "rfc2190"),
+)
+H261 = VideoCodec(
+    "H261", 31, "CIF=1;QCIF=1", (352, 288),
+    # ffmpeg calls its RFC 4587 packetizer experimental (GOBs larger than a packet).
+    ("-c:v", "h261", "-pix_fmt", "yuv420p", "-threads", "1", "-f_strict", "experimental"),
+)
+CODECS = {"H264": H264_MODE1, "H264-mode0": H264_MODE0, "H263-1998": H263_1998,
+          "H263": H263_RFC2190, "H261": H261}
 
 
 def video_offer(

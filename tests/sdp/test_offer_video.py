@@ -18,7 +18,8 @@ def test_offer_lists_every_video_codec_with_what_we_receive() -> None:
     video = parse_sdp(offer()).media[1]
     assert video.media == "video" and video.port == 20002
     names = [(pt, m.encoding) for pt, m in video.rtpmaps().items()]
-    assert names == [(96, "H264"), (97, "H264"), (98, "VP8"), (99, "H263-1998"), (34, "H263")]
+    assert names == [(96, "H264"), (97, "H264"), (98, "VP8"), (99, "H263-1998"), (34, "H263"),
+                     (31, "H261")]
     assert "packetization-mode=1" in (video.fmtp(96) or "")
     assert "packetization-mode=0" in (video.fmtp(97) or "")
     assert video.fmtp(99) == "CIF=1;QCIF=1"

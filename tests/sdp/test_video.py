@@ -249,7 +249,7 @@ def test_chrome_like_picks_constrained_baseline_mode_1() -> None:
 def test_polycom_prefers_baseline_over_high_in_mode_1() -> None:
     result = answer(POLYCOM)
     assert result.format.payload_type == 110  # 428016 with max-fs=3600
-    assert [f.payload_type for f in result.alternatives] == [109, 111, 96, 34]
+    assert [f.payload_type for f in result.alternatives] == [109, 111, 96, 34, 31]
     assert (result.size, result.frame_rate) == ((1280, 720), 30)
 
 
@@ -282,6 +282,9 @@ def test_h263_2000_needs_a_preference() -> None:
 
 def test_no_common_codec_is_none() -> None:
     assert negotiate_video(video_of(NO_COMMON), port=40000) is None
+    h261 = video_of(NO_COMMON.replace(b"RTP/AVP 98 99", b"RTP/AVP 31 98 99"))
+    answer = negotiate_video(h261, port=40000)  # issue 13: H.261 is carried now
+    assert answer is not None and answer.format.name == "H261" and answer.size == (176, 144)
     assert negotiate_video(video_of(BARESIP_AVCODEC), ["H263-1998"], port=40000) is None
 
 

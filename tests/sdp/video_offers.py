@@ -212,7 +212,7 @@ H263_2000_ONLY = sdp("""
     a=recvonly
 """)
 
-# Codecs we do not carry (H.261, MPEG-4, H.265): the caller declines video.
+# Codecs we do not carry in calls (MPEG-4, H.265): the caller declines video.
 NO_COMMON = sdp("""
     v=0
     o=- 10 10 IN IP4 192.0.2.62
@@ -220,7 +220,7 @@ NO_COMMON = sdp("""
     c=IN IP4 192.0.2.62
     t=0 0
     m=audio 5010 RTP/AVP 0
-    m=video 5012 RTP/AVP 31 98 99
+    m=video 5012 RTP/AVP 98 99
     a=rtpmap:98 MP4V-ES/90000
     a=rtpmap:99 H265/90000
 """)

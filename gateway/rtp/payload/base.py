@@ -47,6 +47,19 @@ class Piece(NamedTuple):
     fragment: tuple[bool, bool] | None = None  # (start, end) of a fragmented unit
 
 
+def join_split_byte(parts: list[bytes], data: bytes, sbit: int, ebit: int) -> bytes:
+    """RFC 2190 / RFC 4587 bit-split packets: a payload whose first byte begins ``sbit``
+    bits in shares that byte with the previous payload, whose last byte ends ``ebit``
+    bits early. The two halves are merged into ``parts[-1]``; returns the rest of
+    ``data``."""
+    if not sbit or not parts or not parts[-1] or not data:
+        return data
+    previous = parts[-1]
+    high = previous[-1] & (0xFF << ebit) & 0xFF
+    parts[-1] = previous[:-1] + bytes([high | data[0] & (0xFF >> sbit)])
+    return data[1:]
+
+
 class SequenceCheck:
     """One sender's RTP sequence numbers: in order, after a gap, or late (RFC 3550
     A.1), counting ``lost`` and ``late`` in the owner's stats. Shared by the video

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import bisect
 
-from gateway.rtp.payload.base import Depacketizer, Piece
+from gateway.rtp.payload.base import Depacketizer, Piece, join_split_byte
 from gateway.rtp.payload.h263 import picture_is_intra, start_codes
 
 MODE_A_SIZE, MODE_B_SIZE, MODE_C_SIZE = 4, 8, 12
@@ -71,23 +71,21 @@ def packetize(frame: bytes, mtu: int) -> list[bytes]:
 class Rfc2190Depacketizer(Depacketizer):
     """RFC 2190 payloads (modes A, B and C) to H.263 pictures."""
 
+    _ebit = 0  # the previous payload's EBIT
+
     def _parse(self, payload: bytes) -> Piece:
         if len(payload) < MODE_A_SIZE:
             raise ValueError("RFC 2190 header is truncated")
         first = payload[0]
         size = MODE_A_SIZE if not first & 0x80 else MODE_C_SIZE if first & 0x40 else MODE_B_SIZE
-        sbit = first >> 3 & 0x7
+        sbit, ebit = first >> 3 & 0x7, first & 0x7
         data = payload[size:]
         if not data:
             raise ValueError("RFC 2190 payload with no data")
-        if sbit and self._parts and self._parts[-1]:
-            # The first byte's high SBIT bits were sent as the previous packet's last.
-            keep = 0xFF >> sbit
-            previous = self._parts[-1]
-            self._parts[-1] = previous[:-1] + bytes([previous[-1] | data[0] & keep])
-            data = data[1:]
-            if not data:
-                return Piece(b"", starts_frame=False)
+        data = join_split_byte(self._parts, data, sbit, self._ebit)
+        self._ebit = ebit
+        if not data:
+            return Piece(b"", starts_frame=False)
         picture = data[:2] == b"\x00\x00" and len(data) > 2 and \
             data[2] & _PSC_THIRD_BYTE_MASK == _PSC_THIRD_BYTE
         return Piece(data, starts_frame=picture, keyframe=picture and picture_is_intra(data))

@@ -28,17 +28,21 @@ from mcu.mixer.video.picture import Picture
 log = logging.getLogger(__name__)
 
 DECODERS = {"H264": "h264", "VP8": "vp8", "H263-1998": "h263", "H263-2000": "h263",
-            "H263": "h263", "H265": "hevc", "JPEG": "mjpeg"}
+            "H263": "h263", "H261": "h261", "H265": "hevc", "JPEG": "mjpeg"}
 """FFmpeg decoder per SDP codec name. H.263+ (RFC 4629) streams are decoded by the
 plain ``h263`` decoder, which understands the PLUSPTYPE headers. H.265 and JPEG (RFC
 7798, RFC 2435) come only from IP cameras: decoded, never encoded (no entry in
 ``ENCODERS``); every JPEG picture is a key frame."""
 
 ENCODERS = {"H264": "libx264", "VP8": "libvpx", "H263-1998": "h263p", "H263-2000": "h263p",
-            "H263": "h263"}
+            "H263": "h263", "H261": "h261"}
 
 H263_STANDARD_SIZES = ((1408, 1152), (704, 576), (352, 288), (176, 144), (128, 96))
 """The only sizes H.263 (1996, RFC 2190) pictures have: 16CIF, 4CIF, CIF, QCIF, SQCIF."""
+H261_SIZES = ((352, 288), (176, 144))
+"""And H.261's: CIF and QCIF."""
+FIXED_SIZES = {"H263": H263_STANDARD_SIZES, "H261": H261_SIZES}
+"""Codecs whose pictures come only in these sizes (largest first)."""
 
 RESET_AFTER_ERRORS = 16
 """Consecutive failed packets after which a decoder is rebuilt from scratch, in case
@@ -175,9 +179,9 @@ def encoder_size(codec: str, width: int, height: int) -> tuple[int, int]:
     pictures beyond 2048x1152, so those are rounded down to the nearest size it takes;
     the other encoders take any even size.
     """
-    if codec == "H263":  # the largest standard size that fits, else the smallest
-        return next(((w, h) for w, h in H263_STANDARD_SIZES if w <= width and h <= height),
-                    H263_STANDARD_SIZES[-1])
+    sizes = FIXED_SIZES.get(codec)
+    if sizes is not None:  # the largest standard size that fits, else the smallest
+        return next(((w, h) for w, h in sizes if w <= width and h <= height), sizes[-1])
     if codec.startswith("H263"):
         max_w, max_h = H263P_MAX
         return min(max_w, width - width % 4), min(max_h, height - height % 4)

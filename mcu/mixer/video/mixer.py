@@ -44,7 +44,7 @@ from layouts.geometry import Cell, Rect, fit
 from layouts.registry import DEFAULT_LAYOUT, Layout, LayoutRegistry
 from mcu.keyframes import AskReason, KeyFrameAsker, KeyFrameGate
 from mcu.mixer.video import overlay
-from mcu.mixer.video.codecs import VideoDecoder, VideoEncoder, encoder_size
+from mcu.mixer.video.codecs import FIXED_SIZES, VideoDecoder, VideoEncoder, encoder_size
 from mcu.mixer.video.picture import Picture, scale
 from mcu.mixer.video.views import Owner, Room, ViewPlan, plan_views, visible
 
@@ -614,6 +614,8 @@ ASPECTS = {"widescreen": 16 / 9, "standard": 4 / 3}
 def _shaped(fmt: VideoSendFormat, shape: str) -> VideoSendFormat:
     """``fmt`` cut to the shape's aspect ratio inside the negotiated size (never larger,
     so the peer's max-fs still holds); sides stay multiples of 8."""
+    if fmt.codec in FIXED_SIZES:
+        return fmt  # H.263 (1996) and H.261 pictures come in a few sizes only
     aspect = ASPECTS.get(shape, ASPECTS["widescreen"])
     width, height = fmt.width, fmt.height
     if width / height > aspect + 0.01:
