@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import bisect
 import struct
 from collections.abc import Callable, Iterable
 from typing import NamedTuple
@@ -45,6 +46,21 @@ class Piece(NamedTuple):
     starts_frame: bool  # its first bytes begin a frame (so nothing before it is missing)
     keyframe: bool = False
     fragment: tuple[bool, bool] | None = None  # (start, end) of a fragmented unit
+
+
+def segments(size: int, bounds: list[int], room: int) -> list[tuple[int, int]]:
+    """Cut ``[0, size)`` into pieces of at most ``room`` bytes, each ending at one of the
+    sorted ``bounds`` (start codes, ``size`` last) where whole runs fit, else cut by size:
+    how RFC 2190 and RFC 4587 packets follow GOBs."""
+    out, pos = [], 0
+    while pos < size:
+        limit = pos + room
+        following = bounds[bisect.bisect_right(bounds, pos):]
+        end = limit if following[0] > limit else \
+            following[bisect.bisect_right(following, limit) - 1]
+        out.append((pos, end))
+        pos = end
+    return out
 
 
 def join_split_byte(parts: list[bytes], data: bytes, sbit: int, ebit: int) -> bytes:

@@ -12,9 +12,7 @@ macroblocks every encoder must refresh.
 
 from __future__ import annotations
 
-import bisect
-
-from gateway.rtp.payload.base import Depacketizer, Piece, join_split_byte
+from gateway.rtp.payload.base import Depacketizer, Piece, join_split_byte, segments
 
 HEADER_SIZE = 4
 HEADER = bytes([0x01, 0, 0, 0])  # SBIT=0 EBIT=0 I=0 V=1, no GOB/MB/motion hints
@@ -41,15 +39,7 @@ def packetize(frame: bytes, mtu: int) -> list[bytes]:
     if not frame:
         raise ValueError("empty H.261 picture")
     bounds = [c for c in start_codes(frame) if c > 0] + [len(frame)]
-    payloads, pos = [], 0
-    while pos < len(frame):
-        limit = pos + room
-        following = bounds[bisect.bisect_right(bounds, pos):]
-        end = limit if following[0] > limit else \
-            following[bisect.bisect_right(following, limit) - 1]
-        payloads.append(HEADER + frame[pos:end])
-        pos = end
-    return payloads
+    return [HEADER + frame[start:end] for start, end in segments(len(frame), bounds, room)]
 
 
 class H261Depacketizer(Depacketizer):

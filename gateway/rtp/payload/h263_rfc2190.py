@@ -18,9 +18,7 @@ GOB larger than a packet is cut at a byte boundary, which every receiver we know
 
 from __future__ import annotations
 
-import bisect
-
-from gateway.rtp.payload.base import Depacketizer, Piece, join_split_byte
+from gateway.rtp.payload.base import Depacketizer, Piece, join_split_byte, segments
 from gateway.rtp.payload.h263 import picture_is_intra, start_codes
 
 MODE_A_SIZE, MODE_B_SIZE, MODE_C_SIZE = 4, 8, 12
@@ -54,18 +52,7 @@ def packetize(frame: bytes, mtu: int) -> list[bytes]:
         raise ValueError(f"MTU {mtu} is too small for H.263")
     header = mode_a_header(*picture_fields(frame))
     bounds = [c for c in start_codes(frame) if c > 0] + [len(frame)]
-    payloads: list[bytes] = []
-    pos = 0
-    while pos < len(frame):
-        limit = pos + room
-        following = bounds[bisect.bisect_right(bounds, pos):]
-        if following[0] > limit:
-            end = limit  # one GOB bigger than a packet: cut it by size
-        else:
-            end = following[bisect.bisect_right(following, limit) - 1]  # whole GOBs
-        payloads.append(header + frame[pos:end])
-        pos = end
-    return payloads
+    return [header + frame[start:end] for start, end in segments(len(frame), bounds, room)]
 
 
 class Rfc2190Depacketizer(Depacketizer):
