@@ -163,6 +163,8 @@ class VideoMixer:
         self._waiting_key: set[str] = set()  # switched streams: hold until a key frame
         self._pictures: dict[EncoderKey, Picture] = {}  # each stream's newest picture
         self._serial = 0
+        self._plan_key: object = None  # what the last plan was made from (on the loop)
+        self._plans: dict[str, ViewPlan] = {}
         self.counters: dict[str, float] = dict.fromkeys(
             ("ticks", "decoded", "encoded", "keyframes_forced", "scaled", "composed",
              "hidden_frames_dropped", "decode_s", "compose_s",
@@ -257,7 +259,7 @@ class VideoMixer:
         viewers = [i for i, p in self._inputs.items()
                    if p.leg.video_format is not None and p.leg.video_sending]
         layouts = {name: self._layout(name) for name in self._layouts_in_use()}
-        plans = plan_views(room, viewers, layouts)
+        plans = dict(self._plan(room, viewers, layouts))
         for viewer in viewers:  # a personal message makes a personal picture
             if self._inputs[viewer].message and plans[viewer].owner[0] == "shared":
                 plans[viewer] = dataclasses.replace(plans[viewer], owner=("viewer", viewer))
@@ -290,6 +292,15 @@ class VideoMixer:
             messages=self._messages(viewers),
             idr_for=idr_for, layouts=layouts,
         )
+
+    def _plan(self, room: Room, viewers: list[str], layouts: dict[str, Layout]
+              ) -> dict[str, ViewPlan]:
+        """``plan_views``, computed again only when what it reads changed: arranging
+        every tick cost as much on the loop as a camera's packets (issue 12)."""
+        key = (room, tuple(viewers), tuple(layouts.items()))
+        if key != self._plan_key:
+            self._plan_key, self._plans = key, plan_views(room, viewers, layouts)
+        return self._plans
 
     def _room(self) -> Room:
         connected = tuple(i for i, p in self._inputs.items() if p.state == "connected")

@@ -384,3 +384,22 @@ def test_a_refused_way_of_asking_is_not_used_again(pool: ThreadPoolExecutor) -> 
     mixer.keyframe_method_refused("s", "info")  # its INFO was answered 415
     tick(mixer, clock, 30)
     assert {method for method, _ in stubborn.requests} == {"pli"}
+
+
+def test_views_are_planned_again_only_when_the_room_changes(pool: ThreadPoolExecutor) -> None:
+    clock = Clock()
+    mixer = make_mixer(pool, clock)
+    red, green = FakeVideoLeg("r", RED), FakeVideoLeg("g", GREEN)
+    join(mixer, red, green)
+    first = mixer.collect().plans
+    kept = mixer._plans
+    assert mixer.collect().plans == first
+    mixer.collect()
+    assert mixer._plans is kept  # nothing changed: the plan of the last tick serves
+    blue = FakeVideoLeg("b", BLUE)
+    join(mixer, blue)
+    assert mixer.collect().plans["r"].shown == ("g", "b")  # a join plans again
+    mixer.speaker = "b"
+    mixer.set_state("g", "lobby")
+    assert mixer.collect().plans["r"].shown == ("b",)
+    assert mixer.collect().plans["g"].slate == "lobby"
