@@ -316,7 +316,7 @@ def mcu_settings() -> Settings:
         sip={"host": HOST, "port": free_udp_port(), "tcp": False},
         rtp={"port_min": RTP_MIN, "port_max": RTP_MAX},
         http={"port": 0},
-        rtsp={"port": 0},
+        rtsp={"port": 0}, h323={"port": 0},
         database={"url": f"sqlite+aiosqlite:///{tempfile.mkdtemp(prefix='mcu-bench-')}/mcu.db"},
         log={"level": "WARNING"},
     )

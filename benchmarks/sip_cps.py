@@ -110,6 +110,7 @@ def start_mcu(port: int, rooms: int, concurrency: int, workdir: str,
         "MCU_LOG__LEVEL": "WARNING",
         "MCU_HTTP__PORT": "0",
         "MCU_RTSP__PORT": "0",
+        "MCU_H323__PORT": "0",
         "MCU_DATABASE__URL": f"sqlite+aiosqlite:///{workdir}/mcu.db",
         "PYTHONPATH": str(Path(__file__).resolve().parent.parent),
     })

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from gateway.gateway import Gateway, GatewayContext
+from gateway.h323.gateway import H323Gateway
 from gateway.publish import PublishContext, Publisher
 from gateway.rtsp.gateway import RtspGateway
 from gateway.rtsp.publisher import RtspPublisher
@@ -37,6 +38,7 @@ def _sip(settings: Settings, context: GatewayContext) -> Gateway:
 GATEWAYS: tuple[GatewayFactory, ...] = (
     _sip,
     RtspGateway.factory,
+    H323Gateway.factory,
 )
 
 PUBLISHERS: tuple[PublisherFactory, ...] = (

@@ -21,6 +21,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from gateway.h323.settings import H323Settings
 from gateway.rtp.settings import MediaSettings, RtpSettings
 from gateway.rtsp.settings import RtspServerSettings, RtspSettings
 from gateway.sdp.video import VideoPolicy
@@ -226,6 +227,7 @@ class Settings(BaseSettings):
     media: MediaSettings = MediaSettings()
     rtsp_client: RtspSettings = RtspSettings()  # cameras we pull
     rtsp: RtspServerSettings = RtspServerSettings()  # conferences watched over RTSP
+    h323: H323Settings = H323Settings()  # H.323 calls (H.225.0 on h323.port)
     mixer: MixerSettings = MixerSettings()
     video: VideoSettings = VideoSettings()
     conferences: ConferenceSettings = ConferenceSettings()

@@ -3,8 +3,9 @@
 # INFO; ffmpeg, tshark, PostgreSQL; Chromium for the web control tests; espeak-ng, whose
 # speech must not be heard as DTMF; GStreamer's RTSP server as the IP camera; SIPp, which
 # runs the session timer scenarios; dnsmasq, the DNS server of the dial-out-by-name tests:
-# dnsmasq-base is the program without the service). The tests fail, naming this script,
-# when one is missing.
+# dnsmasq-base is the program without the service; cmake, gcc and make build ooh323c's
+# `simple`, the H.323 peer no distribution packages, from tests/peers/ooh323c). The tests
+# fail, naming this script, when one is missing.
 # Idempotent: does nothing (not even apt-get update) when everything is present.
 set -euo pipefail
 
@@ -12,8 +13,11 @@ PACKAGES=(baresip baresip-ffmpeg baresip-gstreamer baresip-x11 ffmpeg tshark pos
           linphone-cli espeak-ng dnsmasq-base
           gstreamer1.0-rtsp gir1.2-gst-rtsp-server-1.0 python3-gi gstreamer1.0-plugins-good
           gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-x
-          gstreamer1.0-tools sip-tester kamailio)
-COMMANDS=(baresip ffmpeg ffprobe tshark chromium linphonec espeak-ng gst-launch-1.0 sipp kamailio)
+          gstreamer1.0-tools sip-tester kamailio cmake gcc make)
+COMMANDS=(baresip ffmpeg ffprobe tshark chromium linphonec espeak-ng gst-launch-1.0 sipp kamailio
+          cmake gcc make)
+HERE=$(cd "$(dirname "$0")" && pwd)
+OOH323C="$HERE/../var/peers/ooh323c/ooh323c/build/tests/simple/libfakedsp.so"
 
 SUDO=()
 if [ "$(id -u)" -ne 0 ]; then
@@ -58,6 +62,7 @@ main() {
     mapfile -t missing < <(missing_packages)
     if [ "${#missing[@]}" -eq 0 ] && all_commands_present; then
         echo "install-system-deps: all present"
+        build_ooh323c
         return 0
     fi
     echo "install-system-deps: installing ${missing[*]:-(commands missing)}"
@@ -68,6 +73,14 @@ main() {
     "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update
     "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive \
         apt-get install -y --no-install-recommends "${PACKAGES[@]}"
+    build_ooh323c
+}
+
+build_ooh323c() {
+    if [ ! -x "$OOH323C" ]; then
+        echo "install-system-deps: building ooh323c's simple (about a minute)"
+        bash "$HERE/../tests/peers/ooh323c/build.sh" >/dev/null
+    fi
 }
 
 main "$@"

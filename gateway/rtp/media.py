@@ -49,6 +49,10 @@ class StreamPlan:
     sending: bool  # we send and the peer takes it (not on hold, not its sendonly)
     receiving: bool  # the peer sends to us
     srtp: SrtpKeys | DtlsPlan | None = None  # SDES keys, or keys DTLS will make; None: RTP
+    # Send where the peer's packets come from (RFC 4961; NAT) rather than to the
+    # signalled address. H.323 endpoints often send from another port than they
+    # receive on, and H.245 names the receive address exactly: False there.
+    symmetric: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -263,6 +267,7 @@ def _direct(endpoint: StreamShell, stream: StreamPlan | None) -> None:
         endpoint.update_remote(session.remote_rtp, session.remote_rtcp, session.rtcp_mux,
                                sending=False, receiving=False)
         return
+    endpoint.session.symmetric = stream.symmetric
     endpoint.update_remote(stream.remote_rtp, stream.remote_rtcp, stream.rtcp_mux,
                            sending=stream.sending, receiving=stream.receiving)
 

@@ -89,6 +89,7 @@ class RtpStream:
         self.last_received: float | None = None
         self.latched: Address | None = None  # symmetric RTP: where the peer sends from
         self.latched_rtcp: Address | None = None
+        self.symmetric = True  # send to the latched source (False: the signalled address)
         self.remote_rtp = remote_rtp
         self.set_remote(remote_rtp, remote_rtcp, rtcp_mux)
 
@@ -129,12 +130,16 @@ class RtpStream:
     @property
     def rtp_destination(self) -> Address:
         """Symmetric RTP (RFC 4961): reply where the remote sends from (NAT)."""
+        if not self.symmetric:
+            return self.remote_rtp
         return self.latched or self.remote_rtp
 
     @property
     def rtcp_destination(self) -> Address:
         if self.rtcp_mux:
             return self.rtp_destination
+        if not self.symmetric:
+            return self.remote_rtcp
         return self.latched_rtcp or self.remote_rtcp
 
     def _accept_source(self, addr: Address) -> bool:

@@ -114,10 +114,11 @@ def mcu_settings(**sections: Any) -> Settings:
     database = {"url": f"sqlite+aiosqlite:///{tempfile.mkdtemp(prefix='mcu-e2e-')}/mcu.db"}
     http = {"port": 0} | sections.pop("http", {})  # any free port: tests run side by side
     rtsp = {"port": 0} | sections.pop("rtsp", {})
+    h323 = {"host": "127.0.0.1", "port": 0} | sections.pop("h323", {})
     # The self-signed TLS identity is generated into a folder of its own.
     tls = {"directory": tempfile.mkdtemp(prefix="mcu-e2e-tls-")} | sections.pop("tls", {})
     return Settings(sip=sip, rtp=rtp, database=sections.pop("database", database), http=http,
-                    rtsp=rtsp, tls=tls, **sections)
+                    rtsp=rtsp, h323=h323, tls=tls, **sections)
 
 
 @pytest.fixture

@@ -131,6 +131,7 @@ def serve(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
         "MCU_SIP__TLS_PORT": "0",  # SIP over TLS on any free port
         "MCU_HTTP__PORT": "0",
         "MCU_RTSP__PORT": "0",
+        "MCU_H323__PORT": "0",
         "MCU_DATABASE__URL": f"sqlite+aiosqlite:///{tmp_path}/mcu.db",
         "MCU_TLS__DIRECTORY": str(tmp_path / "generated"),
     }

@@ -147,6 +147,7 @@ def test_kill_9_while_recording_leaves_a_file_that_plays(
         "MCU_TLS__DIRECTORY": str(tmp_path / "tls"),
         "MCU_HTTP__PORT": str(http_port),
         "MCU_RTSP__PORT": "0",
+        "MCU_H323__PORT": "0",
         "MCU_RTP__PORT_MIN": str(MCU_RTP_PORTS[0] + 400),
         "MCU_RTP__PORT_MAX": str(MCU_RTP_PORTS[1] + 400),
         "MCU_DATABASE__URL": f"sqlite+aiosqlite:///{tmp_path}/mcu.db",

@@ -45,6 +45,7 @@ def served(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
         "MCU_TLS__DIRECTORY": str(tmp_path / "tls"),
         "MCU_HTTP__PORT": "18080",
         "MCU_RTSP__PORT": "0",  # any free port: tests run side by side
+        "MCU_H323__PORT": "0",
         "MCU_RTP__PORT_MIN": str(MCU_RTP_PORTS[0] + 200),
         "MCU_RTP__PORT_MAX": str(MCU_RTP_PORTS[1] + 200),
         "MCU_DATABASE__URL": f"sqlite+aiosqlite:///{tmp_path}/mcu.db",
