@@ -211,6 +211,7 @@ class H323Call:
         self._their_codecs: list[str] | None = None  # audio; None until their TCS
         self._msd_number = int.from_bytes(self._seed[18:20], "big") << 8
         self._msd_done = False
+        self._msd_confirmed = False
         self.kinds = {name: _Kind(name) for name in ("audio", "video")}
         self._media_said: Media | None = None
         self.keys_seen = 0
@@ -517,6 +518,14 @@ class H323Call:
         self._msd_done = True
         self._open_ours()
 
+    def _on_msd_ack(self, value: object) -> None:
+        """The answer to our determination: we confirm it back (H.245 C.2), once."""
+        decision = value.get("decision") if isinstance(value, dict) else None
+        if self._msd_confirmed or not isinstance(decision, tuple):
+            return
+        self._msd_confirmed = True
+        self._queue_h245(h245.master_slave_ack(peer_is_master=decision[0] == "slave"))
+
     def _open_ours(self) -> None:
         """Open our channels once the peer's capabilities are known (the normal
         procedure; Fast Connect opened them already)."""
@@ -728,7 +737,7 @@ _H245_HANDLERS = {
     ("response", "openLogicalChannelReject"): H323Call._on_olc_reject,
     ("response", "terminalCapabilitySetAck"): H323Call._ignore,
     ("response", "terminalCapabilitySetReject"): H323Call._ignore,
-    ("response", "masterSlaveDeterminationAck"): H323Call._ignore,
+    ("response", "masterSlaveDeterminationAck"): H323Call._on_msd_ack,
     ("response", "masterSlaveDeterminationReject"): H323Call._ignore,
     ("response", "closeLogicalChannelAck"): H323Call._ignore,
     ("response", "roundTripDelayResponse"): H323Call._ignore,

@@ -1,0 +1,190 @@
+"""H.323 endpoints in conferences (issue 13), proven with an independent H.323 stack:
+ooh323c's test endpoint `simple` (tests/peers/ooh323.py) dials a running MCU with Fast
+Connect and tunnelling, without Fast Connect, and without tunnelling (H.245 on its own
+connection). In each mode it is listed as a participant, a SIP baresip in the same
+conference hears its tone (its RTP reaches the mixer) and it plays the baresip's tone
+(the MCU's RTP reaches it): FFTs of both ends. PIN entry by userInputIndication, a
+number no conference answers (cause 1), and tshark's H.225.0/H.245 dissectors reading
+every message of a call without a malformed packet.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.conftest import RunningMcu
+from tests.peers.audio_analysis import hears, tone_dbfs, tone_level_db
+from tests.peers.baresip import BaresipPeer
+from tests.peers.ooh323 import OohPeer, require_simple
+from tests.system_deps import require_program
+
+pytestmark = pytest.mark.peer
+SIP_TONE, H323_TONE = 440.0, 1000.0
+TALK_SECONDS = 3.0
+MODES = {  # name: (fast_start, tunnelling)
+    "fast-start-tunnelled": (True, True),
+    "no-fast-start-tunnelled": (False, True),
+    "no-fast-start-separate-h245": (False, False),
+}
+
+
+def configure(mcu: RunningMcu, numeric_id: str, **fields: object) -> None:
+    mcu.run(mcu.mcu.store.create_conference(f"Room {numeric_id}", numeric_id, **fields))
+    mcu.run(mcu.mcu.refresh_conferences())
+
+
+def h323_address(mcu: RunningMcu) -> str:
+    return f"127.0.0.1:{mcu.inspect(lambda m: m.gateway('h323').port)}"
+
+
+def states(mcu: RunningMcu, numeric_id: str) -> list[tuple[str, str | None, str]]:
+    return sorted(mcu.inspect(lambda m: [(p.state, p.role, p.protocol)
+                                         for p in m.participants(numeric_id)]), key=str)
+
+
+def wait_states(mcu: RunningMcu, numeric_id: str, expected: list[tuple[str, str | None, str]],
+                timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if states(mcu, numeric_id) == sorted(expected, key=str):
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"{numeric_id}: {states(mcu, numeric_id)} != {expected}")
+
+
+def h323_calls(mcu: RunningMcu) -> list[dict[str, object]]:
+    def read(m) -> list[dict[str, object]]:  # type: ignore[no-untyped-def]
+        return [{"tunnelling": c.core.tunnelling, "separate_h245": c.core._h245_separate,
+                 "stats": c.leg.statistics() if c.leg else None}
+                for c in m.gateway("h323")._calls.values()]
+    return mcu.inspect(read)
+
+
+@pytest.fixture
+def ooh323() -> Iterator[list[OohPeer]]:
+    require_simple()
+    started: list[OohPeer] = []
+    yield started
+    for peer in started:
+        peer.close()
+
+
+def dial(started: list[OohPeer], mcu: RunningMcu, user: str, **options: object) -> OohPeer:
+    peer = OohPeer(f"{user}@{h323_address(mcu)}" if user else h323_address(mcu),
+                   **options)  # type: ignore[arg-type]
+    started.append(peer.start())
+    return peer
+
+
+def sip_call(peer: BaresipPeer, mcu: RunningMcu, user: str) -> None:
+    peer.dial(f"sip:{user}@{mcu.uri_host}")
+    peer.wait_established()
+
+
+@pytest.mark.parametrize("mode", list(MODES))
+def test_an_h323_endpoint_joins_hears_and_is_heard(start_mcu, peers, ooh323, mode: str) -> None:
+    fast_start, tunnelling = MODES[mode]
+    mcu = start_mcu()
+    configure(mcu, "4321")
+    sip = peers("sip", SIP_TONE, ["pcmu"])
+    sip_call(sip, mcu, "4321")
+    h323 = dial(ooh323, mcu, "4321", fast_start=fast_start, tunnelling=tunnelling,
+                tone=H323_TONE)
+    wait_states(mcu, "4321", [("connected", "participant", "sip"),
+                              ("connected", "participant", "h323")])
+    (call,) = h323_calls(mcu)
+    assert call["tunnelling"] is tunnelling and call["separate_h245"] is not tunnelling
+    time.sleep(TALK_SECONDS)
+    stats = h323_calls(mcu)[0]["stats"]
+    assert stats["audio"]["codec"] == "PCMU" and stats["audio"]["received"] > 50  # type: ignore[index]
+    heard_by_h323 = h323.received(skip_seconds=1.0)
+    h323.hang_up()
+    wait_states(mcu, "4321", [("connected", "participant", "sip")])
+    sip.hangup()
+    time.sleep(0.3)
+    # Its RTP reached the mixer: the SIP caller hears the H.323 endpoint's tone ...
+    assert hears(sip.received_wav_path(), H323_TONE, skip_seconds=1.5)
+    # ... and the MCU's reached it: what it played holds the SIP caller's tone, alone.
+    assert heard_by_h323.seconds > 1.0
+    assert tone_dbfs(heard_by_h323.samples, 8000, SIP_TONE) > -40
+    assert tone_level_db(heard_by_h323.samples, 8000, SIP_TONE) > 20
+    assert tone_level_db(heard_by_h323.samples, 8000, H323_TONE) < 10  # not itself
+    mcu.wait_idle()
+    assert mcu.inspect(lambda m: m.gateway("h323").statistics()["rtp_ports_in_use"]) == 0
+
+
+def test_a_pin_keyed_as_user_input_admits_the_h323_caller(start_mcu, ooh323) -> None:
+    mcu = start_mcu()
+    configure(mcu, "5555", pin="2468")
+    h323 = dial(ooh323, mcu, "5555")
+    wait_states(mcu, "5555", [("lobby", None, "h323")])
+    time.sleep(0.5)
+    h323.send_digits("2468#")  # H.245 userInputIndication, as our capabilities ask
+    wait_states(mcu, "5555", [("connected", "participant", "h323")])
+    h323.hang_up()
+    wait_states(mcu, "5555", [])
+    mcu.wait_idle()
+
+
+def test_a_number_no_conference_answers_is_released_with_cause_1(start_mcu, ooh323) -> None:
+    mcu = start_mcu(conferences={"ad_hoc": False})  # only configured IDs exist
+    h323 = dial(ooh323, mcu, "999999")
+    # ooh323c reads Q.931 cause 1 (unallocated number) as "no such user"
+    h323.wait_for("Ended - OO_REASON_NOUSER", timeout=10)
+    assert mcu.inspect(lambda m: m.gateway("h323").statistics()["refused"]) == 1
+    mcu.wait_idle()
+
+
+@contextlib.contextmanager
+def capture(port: int) -> Iterator[Path]:
+    """tshark on loopback, every TCP packet from or to the H.323 endpoint's address."""
+    path = Path(tempfile.mkdtemp(prefix="h323-cap-")) / "signalling.pcapng"
+    proc = subprocess.Popen([require_program("tshark"), "-q", "-i", "lo", "-f",
+                             "tcp and host 127.0.0.2", "-w", str(path)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 10
+    while not path.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    time.sleep(0.5)
+    try:
+        yield path
+    finally:
+        time.sleep(0.5)
+        proc.terminate()
+        proc.wait(10)
+
+
+def dissect(path: Path, *extra: str) -> str:
+    return subprocess.run([require_program("tshark"), "-r", str(path), *extra],
+                          capture_output=True, text=True, timeout=60, check=True).stdout
+
+
+@pytest.mark.parametrize("fast_start", [True, False], ids=["fast-start", "no-fast-start"])
+def test_tshark_reads_every_message_of_a_call_without_error(start_mcu, ooh323,
+                                                            fast_start: bool) -> None:
+    mcu = start_mcu()
+    configure(mcu, "4321")
+    port = mcu.inspect(lambda m: m.gateway("h323").port)
+    with capture(port) as path:
+        h323 = dial(ooh323, mcu, "4321", fast_start=fast_start)
+        wait_states(mcu, "4321", [("connected", "participant", "h323")])
+        time.sleep(1.0)
+        h323.hang_up()
+        wait_states(mcu, "4321", [])
+    # tshark finds Q.931 over TPKT on any port by its heuristic (as on 1720)
+    ours = dissect(path, "-Y", f"tcp.srcport=={port} && q931",
+                   "-T", "fields", "-e", "q931.message_type")
+    kinds = {line.split("\t")[0] for line in ours.splitlines()}
+    assert {"0x02", "0x07", "0x62"} <= kinds, ours  # CallProceeding, Connect, Facility
+    bad = dissect(path, "-Y", "_ws.malformed || _ws.expert.severity >= 0x00800000")
+    assert bad.strip() == "", bad  # no malformed packet, no expert error
+    h245 = dissect(path, "-Y", f"tcp.srcport=={port} && h245.terminalCapabilitySet_element"
+                   " && h245.masterSlaveDetermination_element")
+    assert h245.strip(), "our tunnelled H.245 was not dissected"
