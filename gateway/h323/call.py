@@ -212,6 +212,7 @@ class H323Call:
         self._msd_number = int.from_bytes(self._seed[18:20], "big") << 8
         self._msd_done = False
         self._msd_confirmed = False
+        self._fast_answered = False
         self.kinds = {name: _Kind(name) for name in ("audio", "video")}
         self._media_said: Media | None = None
         self.keys_seen = 0
@@ -309,6 +310,52 @@ class H323Call:
             self._h245_open = True
             self._start_h245()
         self._open_ours()  # the peer's capabilities may have come with its Setup
+
+    def setup(self, local: Local, now: float, *, destination: str, signal_address: Address,
+              source_name: str = "MCU", source_number: str = "") -> None:
+        """Call out (``caller=True``): a Setup with tunnelling and Fast Connect proposals,
+        an audio channel each way in each of our codecs (and video when we have ports)."""
+        if not self.caller or self.state != "idle":
+            return
+        self._local = local
+        self.state = "calling"
+        self._deadline = now + ANSWER_TIMEOUT_S
+        proposals: list[bytes] = []
+        number = 100
+        for name, data_types in (("audio", [h245.audio_data_type(c) for c in self.audio_codecs]),
+                                 ("video", self._our_video_types())):
+            if not local.has(name):
+                continue
+            for data_type in data_types:
+                for reverse in (True, False):
+                    number += 1
+                    olc = h245.channel_olc(number, data_type, SESSIONS[name],
+                                           local.rtcp(name),
+                                           local.rtp(name) if reverse else None,
+                                           reverse=reverse,
+                                           payload_type=video.H264_PAYLOAD_TYPE
+                                           if name == "video" else None)
+                    proposals.append(h245.encode_olc(olc))
+        ies = {IE.BEARER_CAPABILITY: q931.BEARER_CAPABILITY,
+               IE.DISPLAY: q931.display_ie(source_name)}
+        if destination and all(c in "0123456789*#" for c in destination):
+            ies[IE.CALLED_PARTY_NUMBER] = q931.number_ie(destination)
+        self._send_q931(MessageType.SETUP, h225.setup(
+            self.call_id, self.conference_id, destination=destination,
+            source_name=source_name, source_number=source_number,
+            signal_address=signal_address, fast_start=proposals), ies=ies)
+
+    def _our_video_types(self) -> list[object]:
+        if self.video_policy is None:
+            return []
+        policy = self.video_policy
+        out = []
+        for codec in self.video_codecs:
+            size = {"H264": policy.max_size}.get(codec, (352, 288))
+            fmt = VideoSendFormat(codec, video.STATIC_TYPES.get(codec, video.H264_PAYLOAD_TYPE),
+                                  size[0], size[1], policy.max_fps, policy.max_bitrate_bps)
+            out.append(video.data_type(fmt))
+        return out
 
     def refuse(self, cause: RefuseCause, reason: str) -> None:
         if self.state != "admitting":
@@ -451,7 +498,58 @@ class H323Call:
             self._tunnelled_h245(pdu, now)
 
     def _on_answer_progress(self, kind: int, pdu: h225.Pdu | None, now: float) -> None:
-        return None  # dial-out (the caller's side) is not built yet
+        """CallProceeding, Alerting, Progress or Connect to our Setup: Fast Connect
+        answers may come in any of them; Connect puts the call up."""
+        if self.state not in ("calling", "connected") or pdu is None:
+            return
+        if pdu.fast_start and not self._fast_answered:
+            self._take_fast_answer(pdu.fast_start)
+        if pdu.h245_address is not None and not pdu.tunnelling and not self._h245_separate:
+            self.tunnelling = False
+            self._h245_separate = True
+            self._actions.append(ConnectH245(pdu.h245_address))
+        if kind == MessageType.CONNECT and self.state == "calling":
+            self.state = "connected"
+            self.tunnelling = self.tunnelling and pdu.tunnelling
+            self._deadline = None if self._fast_answered else now + self.media_timeout_s
+            self._actions.append(Answered())
+            if self.tunnelling:
+                self._h245_open = True
+                self._start_h245()
+            self._say_media()
+
+    def _take_fast_answer(self, elements: list[bytes]) -> None:
+        """The callee's accepted proposals: where to send, what it sends on."""
+        assert self._local is not None
+        for element in elements:
+            try:
+                channel = h245.channel_of(h245.decode_olc(element))
+            except h245.H245Error:
+                continue
+            if channel is None or channel.kind not in self.kinds or channel.codec is None:
+                continue
+            kind = self.kinds[channel.kind]
+            if kind.codec is not None and kind.codec != channel.codec:
+                continue
+            kind.codec = channel.codec
+            if channel.forward and channel.media is not None:  # our proposal to send
+                kind.our_channel = channel.number
+                kind.send_to = channel.media
+                kind.send_rtcp_to = channel.media_control or _next_port(channel.media)
+                if kind.name == "video" and self.video_policy is not None:
+                    fmt = video.format_of(channel.data_type[1], channel.payload_type)
+                    if fmt is not None:
+                        kind.send_format = video.send_format(fmt, self.video_policy, self.mtu)
+            elif not channel.forward:  # its channel to us
+                kind.their_channel, kind.receiving = channel.number, True
+            if kind.name == "audio":
+                kind.payload_type = h245.AUDIO_PAYLOAD_TYPES[kind.codec]
+            elif kind.payload_type is None:
+                kind.payload_type = channel.payload_type or video.STATIC_TYPES.get(
+                    kind.codec, video.H264_PAYLOAD_TYPE)
+        self._fast_answered = self.kinds["audio"].codec is not None
+        if self.kinds["video"].send_format is None:  # no video answered both ways
+            self.kinds["video"] = _Kind("video")
 
     def _status(self, cause: Cause, message: q931.Message) -> None:
         state = {"connected": q931.CallState.ACTIVE, "admitting":

@@ -70,11 +70,14 @@ class _Call:
 class _Signalling(asyncio.Protocol):
     """Bytes of one call signalling connection into the gateway."""
 
-    def __init__(self, gateway: H323Gateway) -> None:
+    def __init__(self, gateway: H323Gateway, call: _Call | None = None) -> None:
         self.gateway = gateway
-        self.call: _Call | None = None
+        self.call = call  # set for a call we make; else made when the peer connects
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        if self.call is not None:
+            self.call.transport = transport  # type: ignore[assignment]
+            return
         self.call = self.gateway._opened(transport)  # type: ignore[arg-type]
 
     def data_received(self, data: bytes) -> None:
@@ -141,7 +144,7 @@ class H323Gateway:
 
     @property
     def schemes(self) -> tuple[str, ...]:
-        return ()  # dial-out over H.323 is not built yet
+        return ("h323",) if self.settings.enabled else ()
 
     async def start(self) -> None:
         if not self.settings.enabled:
@@ -167,7 +170,46 @@ class H323Gateway:
 
     def dial(self, uri: str, seat: Seat, *, conference: str, display_name: str,
              options: Mapping[str, str] | None = None) -> str:
-        raise UnsupportedUri(f"{uri}: H.323 dial-out is not built yet")
+        """``h323:alias@host[:port]`` or ``h323:host[:port]`` (port 1720 by default): a
+        Setup with Fast Connect proposals, calling as ``conference``."""
+        alias, host, port = parse_uri(uri)
+        call = _Call(next(self._numbers), core.H323Call(
+            self._now(), audio_codecs=self.audio_codecs, video_policy=self.video_policy,
+            mtu=self.mtu, media_timeout_s=self.settings.media_timeout_s, caller=True),
+            f"{host}:{port}", seat=seat, display=alias or host)
+        media = RtpMediaSession(self.ports, self.settings.host, self.rtp_settings,
+                                on_timeout=lambda: self._media_timeout(call),
+                                remote=call.remote)
+        audio_port = media.reserve_audio()  # PortsExhausted: nothing held
+        video_port = media.reserve_video() if self.video_policy is not None else None
+        call.media = media
+        self._calls[call.number] = call
+        self.counters["calls_total"] += 1
+        log_event(log, "h323.call.outgoing", remote=call.remote, alias=alias, leg=call.leg_id)
+        asyncio.get_running_loop().create_task(
+            self._call_out(call, alias, host, port, audio_port, video_port, conference,
+                           display_name))
+        return call.leg_id
+
+    async def _call_out(self, call: _Call, alias: str, host: str, port: int, audio_port: int,
+                        video_port: int | None, conference: str, display_name: str) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            transport, protocol = await asyncio.wait_for(loop.create_connection(
+                lambda: _Signalling(self, call), host, port), 10.0)
+        except (OSError, TimeoutError) as error:
+            log_event(log, "h323.call.unreachable", level=logging.WARNING, remote=call.remote,
+                      reason=str(error) or type(error).__name__)
+            call.core.connection_lost()
+            self._run(call)
+            return
+        sock = transport.get_extra_info("sockname") or ("127.0.0.1", 0)
+        call.local_ip = self.media_settings.advertised_address or str(sock[0])
+        peer = transport.get_extra_info("peername") or (host, port)
+        call.core.setup(core.Local(call.local_ip, audio_port, video_port), self._now(),
+                        destination=alias, signal_address=(str(peer[0]), int(peer[1])),
+                        source_name=display_name or "MCU", source_number=conference)
+        self._run(call)
 
     def registrations(self) -> list[dict[str, object]]:
         return []
@@ -443,6 +485,24 @@ def _video_plan(stream: core.Stream) -> VideoPlan | None:
     # One payload type both ways: the session depacketizes what it sends.
     return VideoPlan(replace(stream.video, payload_type=stream.payload_type),
                      _stream_plan(stream))
+
+
+def parse_uri(uri: str) -> tuple[str, str, int]:
+    """(alias, host, port) of ``h323:[alias@]host[:port]``; UnsupportedUri otherwise."""
+    scheme, _, rest = uri.partition(":")
+    if scheme.lower() != "h323" or not rest:
+        raise UnsupportedUri(f"{uri!r} is not an h323: URI")
+    alias, _, where = rest.rpartition("@")
+    host, _, port_text = where.partition(":")
+    if host.startswith("["):
+        raise UnsupportedUri(f"{uri!r}: IPv6 is not supported for H.323")
+    try:
+        port = int(port_text) if port_text else 1720
+    except ValueError:
+        raise UnsupportedUri(f"{uri!r}: port {port_text!r} is not a number") from None
+    if not host or not 0 < port < 65536 or any(c in host for c in "/?;# "):
+        raise UnsupportedUri(f"{uri!r} names no host to call")
+    return alias, host, port
 
 
 _HANDLERS = {

@@ -120,6 +120,34 @@ def test_an_h323_endpoint_joins_hears_and_is_heard(start_mcu, peers, ooh323, mod
     assert mcu.inspect(lambda m: m.gateway("h323").statistics()["rtp_ports_in_use"]) == 0
 
 
+def test_the_mcu_dials_an_h323_endpoint_out(start_mcu, peers, ooh323) -> None:
+    mcu = start_mcu()
+    configure(mcu, "4321")
+    sip = peers("sip", SIP_TONE, ["pcmu"])
+    sip_call(sip, mcu, "4321")
+    room = OohPeer(tone=H323_TONE).start()  # listening, answering every call
+    ooh323.append(room)
+    room.wait_for("Listening for Calls", timeout=10)
+    uri = f"h323:room@127.0.0.2:{room.port}"
+    assert "h323" in mcu.inspect(lambda m: m.dial_schemes())
+    mcu.run(_dial(mcu, "4321", uri))
+    wait_states(mcu, "4321", [("connected", "participant", "sip"),
+                              ("connected", "participant", "h323")])
+    time.sleep(TALK_SECONDS)
+    heard_by_room = room.received(skip_seconds=1.0)
+    room.hang_up()
+    wait_states(mcu, "4321", [("connected", "participant", "sip")])
+    sip.hangup()
+    time.sleep(0.3)
+    assert hears(sip.received_wav_path(), H323_TONE, skip_seconds=1.5)
+    assert tone_level_db(heard_by_room.samples, 8000, SIP_TONE) > 20
+    mcu.wait_idle()
+
+
+async def _dial(mcu: RunningMcu, numeric_id: str, uri: str) -> str:
+    return mcu.mcu.dial_out(numeric_id, uri)
+
+
 def test_a_pin_keyed_as_user_input_admits_the_h323_caller(start_mcu, ooh323) -> None:
     mcu = start_mcu()
     configure(mcu, "5555", pin="2468")

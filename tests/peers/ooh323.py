@@ -52,7 +52,7 @@ class OohPeer(PeerProcess):
     established = re.compile(r"Call Established|Connect received", re.I)
     terminated = re.compile(r"Call \S+ Ended|Cleared", re.I)
 
-    def __init__(self, destination: str, *, fast_start: bool = True, tunnelling: bool = True,
+    def __init__(self, destination: str = "", *, fast_start: bool = True, tunnelling: bool = True,
                  name: str = "ooh323", h323id: str = "ooh323c", tone: float = 0.0) -> None:
         self.name = name
         self.destination = destination
@@ -84,7 +84,8 @@ class OohPeer(PeerProcess):
             command.append("--no-faststart")
         if not self.tunnelling:
             command.append("--no-tunneling")
-        command.append(self.destination)
+        # No destination: it listens on PEER_IP:port and answers every call.
+        command += [self.destination] if self.destination else ["--listen", "--auto-answer"]
         with open(self.workdir / "stdout.log", "wb") as out:
             self.proc = subprocess.Popen(command, cwd=self.workdir, stdin=reader, stdout=out,
                                          stderr=subprocess.STDOUT, start_new_session=True,
