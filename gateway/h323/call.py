@@ -213,6 +213,7 @@ class H323Call:
         self._msd_done = False
         self._msd_confirmed = False
         self._fast_answered = False
+        self._answerable = caller  # a call reference both sides know (a Setup went)
         self.kinds = {name: _Kind(name) for name in ("audio", "video")}
         self._media_said: Media | None = None
         self.keys_seen = 0
@@ -259,6 +260,7 @@ class H323Call:
                               by_remote=True, send=False)
                 return
             self._reference = message.call_reference
+            self._answerable = True  # a call reference to release, however bad the rest
             self._on_setup(message, now)
             return
         if message.call_reference != self._reference:
@@ -805,8 +807,7 @@ class H323Call:
                  peer_cause: int | None = None) -> None:
         if self.state == "released":
             return
-        was = self.state
-        if send and was != "idle":
+        if send and self._answerable:
             self._flush_h245()
             ies = {IE.CAUSE: q931.cause_ie(cause)} if cause is not None else {}
             self._send_q931(MessageType.RELEASE_COMPLETE,
