@@ -94,7 +94,8 @@ def mcu_command() -> list[str]:
 
 
 def start_mcu(port: int, rooms: int, concurrency: int, workdir: str,
-              prefix: list[str], tls_port: int | None = None) -> subprocess.Popen[bytes]:
+              prefix: list[str], tls_port: int | None = None,
+              extra_env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
     """``mcu serve`` on loopback; SIP over TLS on ``tls_port`` (a free one when None,
     so the default 5061 never collides), its certificate generated in ``workdir``."""
     per_room = max(50, 4 * concurrency)  # a room also holds calls whose BYE is in flight
@@ -114,6 +115,7 @@ def start_mcu(port: int, rooms: int, concurrency: int, workdir: str,
         "MCU_DATABASE__URL": f"sqlite+aiosqlite:///{workdir}/mcu.db",
         "PYTHONPATH": str(Path(__file__).resolve().parent.parent),
     })
+    env.update(extra_env or {})
     return subprocess.Popen([*prefix, *mcu_command()], cwd=workdir, env=env,
                             stdin=subprocess.DEVNULL, stdout=sys.stderr, stderr=sys.stderr)
 
@@ -132,8 +134,11 @@ def stop_mcu(proc: subprocess.Popen[bytes], timeout: float = 15.0) -> int | None
     if proc.poll() is not None:
         return proc.returncode
     proc.send_signal(signal.SIGTERM)
+    started = time.monotonic()
     try:
-        return proc.wait(timeout)
+        status = proc.wait(timeout)
+        print(f"mcu stopped in {time.monotonic() - started:.1f} s", file=sys.stderr)
+        return status
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()

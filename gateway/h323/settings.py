@@ -13,7 +13,7 @@ class H323Settings(BaseModel):
                       "0: any free port)")
     max_connections: int = Field(200, ge=1, description="signalling connections at once; "
                                  "more are closed at once")
-    max_connections_per_address: int = Field(20, ge=1, description="from one address at "
+    max_connections_per_address: int = Field(50, ge=1, description="from one address at "
                                              "once (a Setup flood)")
     setup_timeout_s: float = Field(10.0, gt=0, description="a connection that sends no "
                                    "Setup within this is closed")
