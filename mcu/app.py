@@ -26,6 +26,7 @@ from gateway.log import log_event
 from gateway.publish import PublishContext, Publisher
 from gateway.rtp.ports import PortAllocator
 from gateway.tls import TlsIdentity, TlsSettingsError, load_identity
+from mcu import dialplan
 from mcu.cdr import CallRecorder
 from mcu.chat_bridge import ChatBridge
 from mcu.conference import Conference, EntryServices, RoomPolicy
@@ -59,6 +60,11 @@ class _ConferenceSeat:
     keyed: str = ""  # PIN digits dialled with the number (direct entry)
 
     def join(self, leg: Leg) -> None:
+        if self.admitted.conference.ended:
+            # Came up after its conference ended (a gateway call whose caller left).
+            self.mcu.release_seat(self.admitted.numeric_id)
+            asyncio.get_running_loop().create_task(leg.hang_up("conference-ended"))
+            return
         if self.mcu.requires_encryption(self.admitted.numeric_id) and not leg.encrypted:
             # A dial-out or camera that came up unencrypted: it may not stay.
             log_event(log, "conference.unencrypted_refused", leg=leg.id, remote=leg.remote,
@@ -108,6 +114,7 @@ class Mcu:
         self._active: set[str] = set()  # scheduled conferences inside their window
         self.web: WebServer | None = None
         self._catalogue: dict[str, ConferenceRecord] = {}
+        self._gateway_calls: dict[str, str] = {}  # private conference -> its name
         self._closing: set[asyncio.Task[Any]] = set()
         # Stored IP cameras running now: camera id -> (conference numeric id, participant).
         self._cameras: dict[int, tuple[str, str]] = {}
@@ -217,6 +224,10 @@ class Mcu:
                        for c in self.directory.conferences()), key=lambda c: c.numeric_id)
 
     def release_seat(self, numeric_id: str) -> None:
+        if self._gateway_calls.pop(numeric_id, None) is not None:
+            # A two-party gateway call ends with either side: hang up the other.
+            log_event(log, "gateway_call.ended", conference=numeric_id)
+            self.end_conference(numeric_id, "gateway-call-ended")
         emptied = self.directory.release(numeric_id)
         if emptied is not None:  # an ad hoc conference nobody is in any more
             task = asyncio.get_running_loop().create_task(emptied.close())
@@ -333,6 +344,9 @@ class Mcu:
     def _room_spec(self, numeric_id: str) -> RoomSpec | None:
         if numeric_id == self.settings.entry.attendant_number:
             return RoomSpec("Auto attendant")
+        gateway_call = self._gateway_calls.get(numeric_id)
+        if gateway_call is not None:
+            return RoomSpec(gateway_call, max_participants=2)
         record = self._catalogue.get(numeric_id)
         return RoomSpec(record.name, record.max_participants) if record else None
 
@@ -371,6 +385,10 @@ class Mcu:
     # ---- calls arriving
 
     def _admit(self, call: CallInfo) -> Refuse | _ConferenceSeat:
+        gateway_route = (dialplan.route(self.settings.dial_plan.rules, call.user)
+                         if call.user not in self._catalogue else None)
+        if gateway_route is not None:
+            return self._gateway_call(call, gateway_route)
         numeric_id, keyed = self._dialled(call.user)
         refused = self._closed_to_calls(numeric_id, call.encrypted)
         if refused is not None:
@@ -379,6 +397,29 @@ class Mcu:
         if isinstance(routed, Refuse):
             return routed
         return _ConferenceSeat(self, routed, keyed)
+
+    def _gateway_call(self, call: CallInfo, route: dialplan.Route) -> Refuse | _ConferenceSeat:
+        """The caller and the dial plan's target as a two-party call (issue 13): a
+        private conference of two seats; the target is dialled at once, and the call
+        ends when either side leaves (``release_seat``)."""
+        numeric_id = dialplan.private_id()
+        self._gateway_calls[numeric_id] = route.rule.name or f"Gateway call {call.user}"
+        routed = self.directory.route(numeric_id)
+        if isinstance(routed, Refuse):
+            self._gateway_calls.pop(numeric_id, None)
+            return routed
+        try:
+            leg_id = self.dial_out(numeric_id, route.uri, call.display_name or call.user)
+        except Exception as error:  # noqa: BLE001 - a bad rule or no ports: refuse the call
+            self.directory.release(numeric_id)
+            self._gateway_calls.pop(numeric_id, None)
+            log_event(log, "gateway_call.failed", level=logging.WARNING, dialled=call.user,
+                      remote=call.remote, uri=route.uri, error=str(error))
+            return Refuse(RefuseCause.NOT_FOUND, f"the dial plan's target cannot be called: "
+                                                 f"{error}")
+        log_event(log, "gateway_call.started", conference=numeric_id, dialled=call.user,
+                  caller=call.remote, protocol=call.protocol, target=route.uri, leg=leg_id)
+        return _ConferenceSeat(self, routed)
 
     def _dialled(self, user: str) -> tuple[str, str]:
         """Request-URI user → (conference ID, PIN keyed with it). The bare host and the

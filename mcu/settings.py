@@ -10,6 +10,7 @@ Every field has a default that works on a fresh machine with no file at all.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -111,6 +112,34 @@ class StaticConference(BaseModel):
     numeric_id: str = Field(pattern=r"^[0-9]{1,32}$")
     name: str = ""
     max_participants: int | None = Field(None, ge=1)
+
+
+class DialRule(BaseModel):
+    """One gateway rule (``[[dial_plan.rules]]``): a number starting with ``prefix``
+    is a call to ``uri``, where ``{number}`` is what follows the prefix."""
+
+    prefix: str = Field(pattern=r"^[0-9]{1,16}$")
+    uri: str = Field(description="e.g. h323:{number}@192.0.2.10 or sip:{number}@pbx")
+    name: str = ""
+
+    @field_validator("uri")
+    @classmethod
+    def _dialable(cls, value: str) -> str:
+        scheme, colon, rest = value.partition(":")
+        if not colon or not re.fullmatch(r"[A-Za-z][A-Za-z0-9+.-]*", scheme) or not rest:
+            raise ValueError(f"dial_plan.rules.uri: {value!r} is not a URI (scheme:...)")
+        leftover = value.replace("{number}", "")
+        if "{" in leftover or "}" in leftover:
+            raise ValueError(f"dial_plan.rules.uri: {value!r}: only {{number}} may be "
+                             "filled in")
+        return value
+
+
+class DialPlanSettings(BaseModel):
+    """Numbers that reach another endpoint through the MCU (SIP <-> H.323) instead of
+    a conference; configured conferences with the same number win."""
+
+    rules: list[DialRule] = []
 
 
 class ConferenceSettings(BaseModel):
@@ -228,6 +257,7 @@ class Settings(BaseSettings):
     rtsp_client: RtspSettings = RtspSettings()  # cameras we pull
     rtsp: RtspServerSettings = RtspServerSettings()  # conferences watched over RTSP
     h323: H323Settings = H323Settings()  # H.323 calls (H.225.0 on h323.port)
+    dial_plan: DialPlanSettings = DialPlanSettings()  # gateway calls SIP <-> H.323
     mixer: MixerSettings = MixerSettings()
     video: VideoSettings = VideoSettings()
     conferences: ConferenceSettings = ConferenceSettings()

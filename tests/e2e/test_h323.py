@@ -216,3 +216,45 @@ def test_tshark_reads_every_message_of_a_call_without_error(start_mcu, ooh323,
     h245 = dissect(path, "-Y", f"tcp.srcport=={port} && h245.terminalCapabilitySet_element"
                    " && h245.masterSlaveDetermination_element")
     assert h245.strip(), "our tunnelled H.245 was not dissected"
+
+
+def test_a_sip_caller_reaches_an_h323_endpoint_through_the_dial_plan(start_mcu, peers,
+                                                                      ooh323) -> None:
+    room = OohPeer(tone=H323_TONE).start()  # an H.323-only room system, answering
+    ooh323.append(room)
+    room.wait_for("Listening for Calls", timeout=10)
+    rule = {"prefix": "8", "uri": f"h323:{{number}}@127.0.0.2:{room.port}"}
+    mcu = start_mcu(dial_plan={"rules": [rule]})
+    sip = peers("sip", SIP_TONE, ["pcmu"])
+    sip_call(sip, mcu, "8123")  # no conference 8123: the dial plan's number
+
+    def gateway_calls(m) -> list[list[str]]:  # type: ignore[no-untyped-def]
+        return [sorted(p.protocol for p in m.participants(c.numeric_id))
+                for c in m.conferences()]
+    mcu.wait_until(lambda m: gateway_calls(m) == [["h323", "sip"]], timeout=15)
+    time.sleep(TALK_SECONDS)
+    heard_by_room = room.received(skip_seconds=1.0)
+    room.hang_up()  # either side leaving ends the two-party call
+    sip.wait_terminated(timeout=10)
+    time.sleep(0.3)
+    assert hears(sip.received_wav_path(), H323_TONE, skip_seconds=1.5)
+    assert tone_level_db(heard_by_room.samples, 8000, SIP_TONE) > 20
+    mcu.wait_until(lambda m: m.conferences() == [], timeout=10)
+    mcu.wait_idle()
+
+
+def test_an_h323_caller_reaches_a_sip_endpoint_through_the_dial_plan(start_mcu, peers,
+                                                                      ooh323) -> None:
+    sip = peers("room", SIP_TONE, ["pcmu"])  # a SIP-only endpoint, answering
+    mcu = start_mcu(dial_plan={"rules": [{"prefix": "7", "uri": sip.aor}]})
+    h323 = dial(ooh323, mcu, "71", tone=H323_TONE)
+    sip.wait_established(timeout=15)
+    time.sleep(TALK_SECONDS)
+    heard_by_h323 = h323.received(skip_seconds=1.0)
+    sip.hangup()
+    h323.wait_for("Ended", timeout=10)
+    time.sleep(0.3)
+    assert hears(sip.received_wav_path(), H323_TONE, skip_seconds=1.5)
+    assert tone_level_db(heard_by_h323.samples, 8000, SIP_TONE) > 20
+    mcu.wait_until(lambda m: m.conferences() == [], timeout=10)
+    mcu.wait_idle()
