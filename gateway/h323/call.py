@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from gateway.h323 import h225, h245, q931, video
 from gateway.h323.q931 import IE, Cause, MessageType
@@ -167,6 +167,7 @@ class _Kind:
     send_to: Address | None = None
     send_rtcp_to: Address | None = None
     send_format: VideoSendFormat | None = None
+    peer_bitrate: int | None = None  # what the peer's capability allows, before any cap
     peer_formats: list[VideoFormat] = field(default_factory=list)  # video: what it takes
 
     def stream(self) -> Stream | None:
@@ -456,6 +457,7 @@ class H323Call:
             if fmt is None or self.video_policy is None:
                 return []
             kind.send_format = video.send_format(fmt, self.video_policy, self.mtu)
+            kind.peer_bitrate = kind.send_format.bitrate_bps
             kind.payload_type = kind.send_format.payload_type
         else:
             kind.payload_type = h245.AUDIO_PAYLOAD_TYPES[kind.codec or ""]
@@ -542,6 +544,7 @@ class H323Call:
                     fmt = video.format_of(channel.data_type[1], channel.payload_type)
                     if fmt is not None:
                         kind.send_format = video.send_format(fmt, self.video_policy, self.mtu)
+                        kind.peer_bitrate = kind.send_format.bitrate_bps
             elif not channel.forward:  # its channel to us
                 kind.their_channel, kind.receiving = channel.number, True
             if kind.name == "audio":
@@ -658,6 +661,7 @@ class H323Call:
         fmt = offered[codec]
         kind.codec = codec
         kind.send_format = video.send_format(fmt, self.video_policy, self.mtu)
+        kind.peer_bitrate = kind.send_format.bitrate_bps
         kind.payload_type = kind.payload_type or kind.send_format.payload_type
         kind.our_channel = OUR_CHANNELS["video"]
         self._queue_h245(h245.open_logical_channel(h245.channel_olc(
@@ -743,6 +747,25 @@ class H323Call:
         kind = value.get("type") if isinstance(value, dict) else None
         if isinstance(kind, tuple) and kind[0] == "videoFastUpdatePicture":
             self._actions.append(KeyFrameAsked())
+
+    def _on_flow_control(self, value: object) -> None:
+        """flowControlCommand: the peer caps what we send on our video channel (or the
+        whole call) at ``maximumBitRate`` (100 bit/s units), or lifts the cap."""
+        kind = self.kinds["video"]
+        if kind.send_format is None or self.video_policy is None or not isinstance(value,
+                                                                                   dict):
+            return
+        scope, restriction = value.get("scope"), value.get("restriction")
+        if not (isinstance(scope, tuple) and isinstance(restriction, tuple)):
+            return
+        if scope[0] == "logicalChannelNumber" and scope[1] != kind.our_channel:
+            return
+        ceiling = kind.peer_bitrate or self.video_policy.max_bitrate_bps
+        bitrate = ceiling if restriction[0] == "noRestriction" else max(
+            8_000, min(ceiling, int(restriction[1]) * 100))
+        if bitrate != kind.send_format.bitrate_bps:
+            kind.send_format = replace(kind.send_format, bitrate_bps=bitrate)
+            self._say_media()
 
     def _on_end_session(self, value: object) -> None:
         if self.state == "connected":
@@ -842,6 +865,6 @@ _H245_HANDLERS = {
     ("response", "roundTripDelayResponse"): H323Call._ignore,
     ("indication", "userInput"): H323Call._on_user_input,
     ("command", "miscellaneousCommand"): H323Call._on_misc_command,
-    ("command", "flowControlCommand"): H323Call._ignore,
+    ("command", "flowControlCommand"): H323Call._on_flow_control,
     ("command", "endSessionCommand"): H323Call._on_end_session,
 }

@@ -191,3 +191,18 @@ def test_what_we_send_round_trips_through_pycrate() -> None:
                 h245.decode(data)
             for element in pdu.fast_start:
                 h245.decode_olc(element)
+
+
+def test_flow_control_caps_our_video_bit_rate_and_lifts_the_cap() -> None:
+    caller, callee = call_pair()
+    pump(caller, callee)
+    full = callee.of(core.Media)[-1].video.video.bitrate_bps
+    channel = callee.call.kinds["video"].our_channel
+    caller.call._queue_h245(h245.encode("command", "flowControlCommand", {
+        "scope": ("logicalChannelNumber", channel), "restriction": ("maximumBitRate", 2560)}))
+    pump(caller, callee)
+    assert callee.of(core.Media)[-1].video.video.bitrate_bps == 256_000 < full
+    caller.call._queue_h245(h245.encode("command", "flowControlCommand", {
+        "scope": ("wholeMultiplex", 0), "restriction": ("noRestriction", 0)}))
+    pump(caller, callee)
+    assert callee.of(core.Media)[-1].video.video.bitrate_bps == full
