@@ -24,11 +24,10 @@ marker on the last.
 from __future__ import annotations
 
 import random
+import struct
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Callable, Mapping
-
-from aiortc.rtp import RtpPacket
 
 from gateway.media import VIDEO_CLOCK_RATE, EncodedVideo, VideoSendFormat
 from gateway.rtp.feedback import (
@@ -57,6 +56,32 @@ MAX_QUEUED_FRAMES = 8
 must not make a leg hold video forever) and the stream then waits for a key frame."""
 
 _NAL_SEI = 6  # H.264 supplemental enhancement information (optional to decoders)
+_RTP_HEADER = struct.Struct("!BBHII")  # version 2, no padding, extension or CSRC
+
+
+class _SharedPayloads:
+    """The payloads of the pictures packetized last, for every leg that sends the same
+    picture in the same format: the mixer encodes a picture once for all who see it,
+    so it is cut into payloads once too (issue 14), and each leg only adds its own
+    header (sequence number, timestamp, SSRC). VP8 is left out: its payload descriptor
+    carries each stream's own picture ID. Touched on the event loop only."""
+
+    def __init__(self, size: int = 32) -> None:
+        self._size = size
+        self._entries: OrderedDict[tuple[object, ...], tuple[EncodedVideo, list[bytes]]] = (
+            OrderedDict())
+
+    def get(self, frame: EncodedVideo, key: tuple[object, ...]) -> list[bytes] | None:
+        entry = self._entries.get((id(frame), *key))
+        return entry[1] if entry is not None and entry[0] is frame else None
+
+    def put(self, frame: EncodedVideo, key: tuple[object, ...], payloads: list[bytes]) -> None:
+        self._entries[(id(frame), *key)] = (frame, payloads)  # keeps the frame: id stays its
+        while len(self._entries) > self._size:
+            self._entries.popitem(last=False)
+
+
+_shared_payloads = _SharedPayloads()
 
 
 def depacketizer_for(codec: str, fmtp: Mapping[str, str] | None = None) -> Depacketizer:
@@ -222,7 +247,7 @@ class VideoRtpSession(RtpStream):
     def packetize(self, frame: EncodedVideo, now: float) -> list[bytes]:
         """RTP packets for one picture, stamped with the 90 kHz time of ``now``."""
         try:
-            payloads = self._payloads(frame.data)
+            payloads = self._shared(frame)
         except ValueError:
             # Mode 0 with a NAL unit over the MTU: the encoder broke its slice limit.
             # Sending a part would corrupt the peer's picture; skip it instead.
@@ -233,18 +258,29 @@ class VideoRtpSession(RtpStream):
         ts = (self._ts_base + round((now - self._clock_origin) * VIDEO_CLOCK_RATE)) & 0xFFFFFFFF
         self._ts, self._last_sent = ts, now  # what RTCP SR's timestamp extrapolates from
         packets = []
+        pack, pt, ssrc, seq = _RTP_HEADER.pack, self.payload_type & 0x7F, self.ssrc, self._seq
+        last = len(payloads) - 1
         for index, payload in enumerate(payloads):
-            self._seq = (self._seq + 1) & 0xFFFF
-            packet = RtpPacket(payload_type=self.payload_type,
-                               marker=int(index == len(payloads) - 1),
-                               sequence_number=self._seq, timestamp=ts, ssrc=self.ssrc,
-                               payload=bytes(payload))
-            packets.append(packet.serialize())
-            self.counters["octets_sent"] += len(payload)
+            seq = (seq + 1) & 0xFFFF
+            packets.append(pack(0x80, pt | (0x80 if index == last else 0), seq, ts, ssrc)
+                           + payload)
+        self._seq = seq
+        self.counters["octets_sent"] += sum(map(len, payloads))
         self.counters["packets_sent"] += len(packets)
         self.counters["frames_sent"] += 1
         self._sent_since_report = True
         return packets
+
+    def _shared(self, frame: EncodedVideo) -> list[bytes]:
+        fmt = self.format
+        if fmt.codec == "VP8":
+            return self._payloads(frame.data)
+        key = (fmt.codec, fmt.packetization_mode, fmt.mtu)
+        payloads = _shared_payloads.get(frame, key)
+        if payloads is None:
+            payloads = [bytes(p) for p in self._payloads(frame.data)]
+            _shared_payloads.put(frame, key, payloads)
+        return payloads
 
     def _payloads(self, data: bytes) -> list[bytes]:
         fmt = self.format

@@ -166,7 +166,7 @@ class VideoMixer:
         self._plan_key: object = None  # what the last plan was made from (on the loop)
         self._plans: dict[str, ViewPlan] = {}
         self.counters: dict[str, float] = dict.fromkeys(
-            ("ticks", "decoded", "encoded", "keyframes_forced", "scaled", "composed",
+            ("ticks", "decoded", "encoded", "keyframes_forced", "scaled", "composed", "derived",
              "hidden_frames_dropped", "decode_s", "compose_s",
              "encode_s"), 0)
 
@@ -436,15 +436,43 @@ class VideoMixer:
             by_content.setdefault(target.content, []).append(key)
         views = [targets[keys[0]] for keys in by_content.values()]
         self._scale_all(collected, views)
-        pictures: dict[EncoderKey, Picture] = {}
         # Compositions only read the scaled tiles and write their own picture, so they
-        # run side by side (numpy copies release the GIL).
-        composed = self._map(lambda target: self._compose(collected, target), views)
-        for picture, keys in zip(composed, by_content.values(), strict=True):
+        # run side by side (numpy copies release the GIL). Personal pictures come after
+        # the shared ones they are made from.
+        personal = [v for v in views if _derivable(v)]
+        first = [v for v in views if not _derivable(v)]
+        composed = dict(zip(map(id, first), self._map(
+            lambda target: self._compose(collected, target), first), strict=True))
+        bases = {(v.plan.layout, v.size): (v, composed[id(v)]) for v in first
+                 if v.plan.owner[0] == "shared" and v.plan.slate is None and not v.message}
+        composed.update(zip(map(id, personal), self._map(
+            lambda target: self._derive(collected, target, bases), personal), strict=True))
+        pictures: dict[EncoderKey, Picture] = {}
+        for view, keys in zip(views, by_content.values(), strict=True):
             self.counters["composed"] += 1
             for key in keys:
-                pictures[key] = picture
+                pictures[key] = composed[id(view)]
         return pictures
+
+    def _derive(self, collected: Collected, target: _Target,
+                bases: dict[tuple[str, tuple[int, int]], tuple[_Target, Picture]]) -> Picture:
+        """A personal picture as the shared one of its layout and size with the cells
+        that differ drawn again (issue 14: compose less; in a full grid the viewer's own
+        cell is the only one), else composed whole."""
+        base = bases.get((target.plan.layout, target.size))
+        if base is None:
+            return self._compose(collected, target)
+        base_cells = self._tiles(collected, base[0].plan, target.size)
+        cells = self._tiles(collected, target.plan, target.size)
+        if [cell for _, cell in base_cells] != [cell for _, cell in cells]:
+            return self._compose(collected, target)
+        canvas = base[1].copy()
+        for (leg_id, cell), (was, _) in zip(cells, base_cells, strict=True):
+            if leg_id != was:
+                canvas.fill(cell.rect, BACKGROUND)
+                self._draw_tile(collected, canvas, leg_id, cell)
+        self.counters["derived"] += 1
+        return canvas
 
     def _tiles(self, collected: Collected, plan: ViewPlan, size: tuple[int, int]
                ) -> list[tuple[str, Cell]]:
@@ -649,3 +677,10 @@ def thumbnail_jpeg(frame: av.VideoFrame, width: int = 160, height: int = 90) -> 
     out = io.BytesIO()
     image.save(out, "JPEG", quality=75)
     return out.getvalue()
+
+
+def _derivable(target: _Target) -> bool:
+    """A personal picture with nothing of its own but its cells (no slate, no
+    message): made from the shared picture of its layout and size when there is one."""
+    return (target.plan.owner[0] == "viewer" and target.plan.slate is None
+            and not target.message)

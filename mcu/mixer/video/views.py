@@ -93,6 +93,18 @@ def _large_cells(layout: Layout, count: int) -> int:
     return sum(1 for cell in cells if cell.importance > smallest)
 
 
+def _without(viewer: str, common: list[str], room: Room, layout: Layout) -> list[str]:
+    """The common picture with the viewer left out. A full equal grid with people left
+    over puts the next of them in the viewer's own cell, so the personal picture
+    differs from the common one in that cell alone and is made from it (issue 14);
+    otherwise the others are arranged again (a grid that fits the count shrinks)."""
+    spare = [p for p in room.connected if p not in common and p != viewer]
+    if spare and len(common) == layout.capacity and not _large_cells(layout, len(common)):
+        return [spare[0] if p == viewer else p for p in common]
+    others = [p for p in room.connected if p != viewer]
+    return arrange(others, layout, room.important, room.speaker)
+
+
 def plan_views(
     room: Room, viewers: Sequence[str], layouts: dict[str, Layout]
 ) -> dict[str, ViewPlan]:
@@ -119,8 +131,7 @@ def plan_views(
         if room.self_view or viewer not in shown:
             owner: Owner = ("shared", name)
         else:
-            others = [p for p in room.connected if p != viewer]
-            shown = arrange(others, layout, room.important, room.speaker)
+            shown = _without(viewer, shown, room, layout)
             owner = ("viewer", viewer)
         plans[viewer] = ViewPlan(owner, name, tuple(shown), None if shown else "waiting")
     return plans

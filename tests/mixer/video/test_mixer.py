@@ -272,7 +272,8 @@ def test_a_custom_layout_from_the_settings_places_the_cells(pool: ThreadPoolExec
     picture = red.last_picture()
     assert picture is not None
     left, right = colour_at(picture, 0.25, 0.4), colour_at(picture, 0.75, 0.4)
-    assert named([left, right]) == ["green", "blue"]
+    # red's own cell (the left) goes to blue, left over; green keeps its cell
+    assert named([left, right]) == ["blue", "green"]
 
 
 def test_the_conference_layout_changes_at_run_time(pool: ThreadPoolExecutor) -> None:
@@ -343,8 +344,8 @@ def test_an_input_shown_again_waits_for_a_key_frame(pool: ThreadPoolExecutor) ->
         ("f", (0, 255, 255)))]
     join(mixer, *legs)
     e = legs[4]
-    tick(mixer, clock, 3)  # e fills a's fourth cell (a does not see itself)
-    mixer.speaker = "f"  # f takes the last cells: nobody sees e now
+    tick(mixer, clock, 3)  # e fills a's own cell (a does not see itself)
+    mixer.speaker = "f"  # f takes the last cell, d fills the gaps: nobody sees e now
     tick(mixer, clock, 3)
     hidden = mixer.counters["hidden_frames_dropped"]
     tick(mixer, clock, 2)
@@ -354,7 +355,7 @@ def test_an_input_shown_again_waits_for_a_key_frame(pool: ThreadPoolExecutor) ->
     tick(mixer, clock, 16)
     assert e.requests and e.requests[0][0] == "pli"
     tick(mixer, clock, 3)
-    assert close(colour_at(legs[0].last_picture(), 0.75, 0.75), (255, 0, 255))  # type: ignore[arg-type]
+    assert close(colour_at(legs[0].last_picture(), 0.25, 0.25), (255, 0, 255))  # type: ignore[arg-type]
 
 
 def test_a_viewers_custom_layout_places_who_it_names(pool: ThreadPoolExecutor) -> None:
@@ -403,3 +404,19 @@ def test_views_are_planned_again_only_when_the_room_changes(pool: ThreadPoolExec
     mixer.set_state("g", "lobby")
     assert mixer.collect().plans["r"].shown == ("b",)
     assert mixer.collect().plans["g"].slate == "lobby"
+
+
+def test_personal_pictures_are_the_shared_one_with_the_viewers_cell_redrawn(
+        pool: ThreadPoolExecutor) -> None:
+    clock = Clock()
+    mixer = make_mixer(pool, clock, layout="equal-2x2")
+    colours = [RED, GREEN, BLUE, YELLOW, (255, 0, 255)]
+    legs = [FakeVideoLeg(name, colour) for name, colour in zip("abcde", colours, strict=True)]
+    join(mixer, *legs)
+    tick(mixer, clock, 3)
+    assert mixer.counters["derived"] >= 4  # a, b, c and d: made from e's shared picture
+    a, b, c, d, e = (quadrants(leg.last_picture()) for leg in legs)
+    assert named(e) == ["red", "green", "blue", "yellow"]  # the shared picture
+    assert named(a)[1:] == ["green", "blue", "yellow"] and close(a[0], (255, 0, 255))
+    assert named(c)[:2] == ["red", "green"] and close(c[2], (255, 0, 255))
+    assert named(c)[3] == "yellow" and named(d)[:3] == ["red", "green", "blue"]

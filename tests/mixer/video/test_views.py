@@ -39,7 +39,8 @@ def test_people_not_shown_share_the_common_picture() -> None:
     shared = [p for p in people if plans[p].owner[0] == "shared"]
     assert shared == people[9:]
     assert {plans[p].shown for p in shared} == {tuple(people[:9])}
-    assert plans["p00"].shown == tuple(people[1:10])  # the tenth fills the gap
+    # the tenth takes p00's own cell: the rest of p00's picture is the common one
+    assert plans["p00"].shown == (people[9], *people[1:9])
     assert len({plans[p].owner for p in people}) == 10  # 9 personal + 1 shared streams
     assert visible(plans) == set(people[:10])
 
