@@ -217,8 +217,12 @@ class H323Gateway:
     def statistics(self) -> dict[str, int]:
         calls = [c for c in self._calls.values() if c.core.state != "released"]
         held = sum(c.media.ports_held for c in self._calls.values() if c.media is not None)
-        return {"calls": len(calls), "rtp_ports_in_use": held,
-                "connections": len(self._calls), **self.counters}
+        return {"calls": len(calls), "rtp_ports_in_use": held, **self.counters}
+
+    @property
+    def open_connections(self) -> int:
+        """Signalling connections (and calls being closed) held now."""
+        return len(self._calls)
 
     # -- connections ------------------------------------------------------------------------
 
