@@ -101,7 +101,7 @@ def test_a_plugin_gateway_joins_a_conference_and_carries_media(mcu: PluginMcu) -
 def test_dial_out_goes_to_the_gateway_of_the_scheme(mcu: PluginMcu) -> None:
     peer = rtp_socket()
     host, port = peer.getsockname()
-    assert mcu.inspect(lambda m: m.dial_schemes()) == ["loop", "rtsp", "sip", "sips"]
+    assert mcu.inspect(lambda m: m.dial_schemes()) == ["h323", "loop", "rtsp", "sip", "sips"]
     leg_id = mcu.inspect(lambda m: m.dial_out("7000", f"loop:carol@{host}:{port}"))
     assert [v.id for v in mcu.inspect(lambda m: m.participants("7000"))] == [leg_id]
 
