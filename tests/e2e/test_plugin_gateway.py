@@ -114,7 +114,7 @@ def test_dial_out_goes_to_the_gateway_of_the_scheme(mcu: PluginMcu) -> None:
             return "accepted"
         return mcu.inspect(attempt)
 
-    assert "schemes served: loop, rtsp, sip" in refused("h323:room@127.0.0.1")
+    assert "schemes served: h323, loop, rtsp, sip" in refused("webrtc:room@127.0.0.1")
     assert "schemes served" in refused("no-scheme-here")
     assert "loop:NAME@HOST:PORT" in refused("loop:nobody")
     assert [v.id for v in mcu.inspect(lambda m: m.participants("7000"))] == [leg_id]
