@@ -150,8 +150,18 @@ class H323Gateway:
         if not self.settings.enabled:
             return
         loop = asyncio.get_running_loop()
-        self._server = await loop.create_server(lambda: _Signalling(self), self.settings.host,
-                                                self.settings.port, reuse_address=True)
+        try:
+            self._server = await loop.create_server(lambda: _Signalling(self),
+                                                    self.settings.host, self.settings.port,
+                                                    reuse_address=True)
+        except OSError as error:
+            # 1720 is a privileged port: as a plain user the MCU still serves SIP and
+            # the web control, and says how to take H.323 calls (dial-out still works).
+            log_event(log, "h323.not_listening", level=logging.ERROR,
+                      host=self.settings.host, port=self.settings.port, reason=str(error),
+                      fix="set h323.port (MCU_H323__PORT) to a free port above 1023, or "
+                          "run with CAP_NET_BIND_SERVICE")
+            return
         self.port = self._server.sockets[0].getsockname()[1]
         log_event(log, "h323.listening", host=self.settings.host, port=self.port)
 
@@ -195,13 +205,16 @@ class H323Gateway:
                         video_port: int | None, conference: str, display_name: str) -> None:
         loop = asyncio.get_running_loop()
         try:
-            transport, protocol = await asyncio.wait_for(loop.create_connection(
+            transport, _ = await asyncio.wait_for(loop.create_connection(
                 lambda: _Signalling(self, call), host, port), 10.0)
         except (OSError, TimeoutError) as error:
             log_event(log, "h323.call.unreachable", level=logging.WARNING, remote=call.remote,
                       reason=str(error) or type(error).__name__)
             call.core.connection_lost()
             self._run(call)
+            return
+        if call.closing is not None:  # hung up while connecting
+            transport.close()
             return
         sock = transport.get_extra_info("sockname") or ("127.0.0.1", 0)
         call.local_ip = self.media_settings.advertised_address or str(sock[0])
@@ -388,6 +401,10 @@ class H323Gateway:
 
     async def _accept_separate(self, call: _Call, local: core.Local) -> None:
         address = await self._listen_h245(call)
+        if call.closing is not None:  # the caller went while we opened the listener
+            if call.h245_server is not None:
+                call.h245_server.close()
+            return
         call.core.accept(local, self._now(), h245_address=address)
         self._run(call)
 
