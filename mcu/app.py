@@ -404,19 +404,20 @@ class Mcu:
         ends when either side leaves (``release_seat``)."""
         numeric_id = dialplan.private_id()
         self._gateway_calls[numeric_id] = route.rule.name or f"Gateway call {call.user}"
-        routed = self.directory.route(numeric_id)
-        if isinstance(routed, Refuse):
-            self._gateway_calls.pop(numeric_id, None)
-            return routed
-        try:
+        try:  # the target first: it opens the private conference (``_room_spec``)
             leg_id = self.dial_out(numeric_id, route.uri, call.display_name or call.user)
         except Exception as error:  # noqa: BLE001 - a bad rule or no ports: refuse the call
-            self.directory.release(numeric_id)
+            # dial_out gave back any seat it took (release_seat, which ends the call)
             self._gateway_calls.pop(numeric_id, None)
             log_event(log, "gateway_call.failed", level=logging.WARNING, dialled=call.user,
                       remote=call.remote, uri=route.uri, error=str(error))
             return Refuse(RefuseCause.NOT_FOUND, f"the dial plan's target cannot be called: "
                                                  f"{error}")
+        routed = self.directory.route(numeric_id)
+        if isinstance(routed, Refuse):  # the MCU filled up meanwhile: the target goes too
+            self._gateway_calls.pop(numeric_id, None)
+            self.end_conference(numeric_id, "gateway-call-refused")
+            return routed
         log_event(log, "gateway_call.started", conference=numeric_id, dialled=call.user,
                   caller=call.remote, protocol=call.protocol, target=route.uri, leg=leg_id)
         return _ConferenceSeat(self, routed)

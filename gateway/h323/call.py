@@ -211,7 +211,6 @@ class H323Call:
         self._tcs_sent = False
         self._their_codecs: list[str] | None = None  # audio; None until their TCS
         self._msd_number = int.from_bytes(self._seed[18:20], "big") << 8
-        self._msd_done = False
         self._msd_confirmed = False
         self._fast_answered = False
         self._answerable = caller  # a call reference both sides know (a Setup went)
@@ -618,7 +617,6 @@ class H323Call:
             self._msd_number = (self._msd_number + 0x10101) & 0xFFFFFF
             master = True
         self._queue_h245(h245.master_slave_ack(peer_is_master=not master))
-        self._msd_done = True
         self._open_ours()
 
     def _on_msd_ack(self, value: object) -> None:

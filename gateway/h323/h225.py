@@ -124,10 +124,6 @@ def call_proceeding(call_id: bytes) -> dict[str, Any]:
             "maintainConnection": False}
 
 
-def alerting(call_id: bytes) -> dict[str, Any]:
-    return call_proceeding(call_id)
-
-
 def connect(call_id: bytes, conference_id: bytes, *, fast_start: Sequence[bytes] = (),
             h245_address: Address | None = None) -> dict[str, Any]:
     fields = {"protocolIdentifier": PROTOCOL_IDENTIFIER, "destinationInfo": MCU_ENDPOINT,
