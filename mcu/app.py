@@ -29,11 +29,18 @@ from gateway.tls import TlsIdentity, TlsSettingsError, load_identity
 from mcu import dialplan
 from mcu.cdr import CallRecorder
 from mcu.chat_bridge import ChatBridge
+from mcu.cluster import ClusterNode
 from mcu.conference import Conference, EntryServices, RoomPolicy
 from mcu.control import WebServer, create_app
 from mcu.entry import Admit, ConferenceDirectory, RoomSpec
 from mcu.gateways import GATEWAYS, PUBLISHERS, GatewayFactory, PublisherFactory
-from mcu.live import DialOutRefused, LiveConference, ParticipantView, VideoShape
+from mcu.live import (
+    ClusterMember,
+    DialOutRefused,
+    LiveConference,
+    ParticipantView,
+    VideoShape,
+)
 from mcu.lobby import Access, Enter, Locked
 from mcu.log import configure_logging
 from mcu.metrics import Metrics, OutwardStats
@@ -110,6 +117,7 @@ class Mcu:
         )
         self.store: Store | None = None
         self.cdr: CallRecorder | None = None
+        self.cluster: ClusterNode | None = None  # with cluster.enabled, once started
         self._scheduler: asyncio.Task[None] | None = None
         self._active: set[str] = set()  # scheduled conferences inside their window
         self.web: WebServer | None = None
@@ -142,16 +150,22 @@ class Mcu:
             await gateway.start()
         for publisher in self.publishers:
             await publisher.start()
+        self.web = WebServer()
+        cluster = self.settings.cluster
+        app = create_app(self.store, self, max_body_bytes=self.settings.http.max_body_bytes,
+                         chat=self.settings.chat,
+                         csrf_secret=await self.store.shared_secret("csrf"),
+                         forward=(cluster.name(), self._holder_url) if cluster.enabled
+                         else None)
+        self.chat.attach(app.state.control)
+        await self.web.start(app, self.settings.http.host, self.settings.http.port,
+                             web_identity)
+        if cluster.enabled:  # published once the web control's port is known
+            await self._join_cluster(web_identity is not None)
         for record in list(self._catalogue.values()):  # scheduled ones: _run_schedules
             if record.start_time is None:
                 await self._start_cameras(record)
         self._scheduler = asyncio.get_running_loop().create_task(self._run_schedules())
-        self.web = WebServer()
-        app = create_app(self.store, self, max_body_bytes=self.settings.http.max_body_bytes,
-                         chat=self.settings.chat)
-        self.chat.attach(app.state.control)
-        await self.web.start(app, self.settings.http.host, self.settings.http.port,
-                             web_identity)
         log_event(log, "mcu.started", gateways=",".join(g.name for g in self.gateways),
                   schemes=",".join(self.dial_schemes()),
                   rtp_ports=f"{self.settings.rtp.port_min}-{self.settings.rtp.port_max}",
@@ -162,9 +176,45 @@ class Mcu:
         raises TlsSettingsError naming the setting at fault."""
         return load_identity(self.settings.tls) if self.settings.http.tls else None
 
+    async def _join_cluster(self, https: bool) -> None:
+        assert self.store is not None and self.web is not None
+        settings = self.settings
+        address = settings.cluster.address(settings.sip.host)
+        self.cluster = ClusterNode(
+            settings.cluster, self.store,
+            sip_uri=f"sip:{address}:{settings.sip.port}",
+            http_url=f"{'https' if https else 'http'}://{address}:{self.web.port}",
+            running=self._leased_conferences, video_streams=self._video_streams,
+            on_beat=self.refresh_conferences)
+        await self.cluster.start()
+
+    def _leased_conferences(self) -> dict[str, int]:
+        """Conferences with people in them here, by number: what this node holds
+        leases for (the attendant and private gateway calls are never placed)."""
+        return {c.numeric_id: len(c.participants) for c in self.directory.conferences()
+                if c.participants and c.numeric_id not in self._gateway_calls
+                and c.numeric_id != self.settings.entry.attendant_number}
+
+    def _video_streams(self) -> int:
+        return sum(c.video.streams for c in self.directory.conferences()
+                   if c.video is not None)
+
+    async def _holder_url(self, conference_id: int) -> str | None:
+        """The web control of the other node running this (stored) conference."""
+        record = next((r for r in self._catalogue.values() if r.id == conference_id), None)
+        if record is None or self.cluster is None:
+            return None
+        return await self.cluster.holder_url(record.numeric_id)
+
+    def cluster_member(self) -> ClusterMember | None:
+        cluster = self.settings.cluster
+        return ClusterMember(cluster.name(), cluster.lease_s) if cluster.enabled else None
+
     async def stop(self) -> None:
-        """End every call (each gateway's hang-up), then every conference, then the
-        media pool."""
+        """Leave the cluster (Kamailio places no more calls here), end every call (each
+        gateway's hang-up), then every conference, then the media pool."""
+        if self.cluster is not None:
+            await self.cluster.stop()
         if self.web is not None:
             await self.web.stop()
         if self._scheduler is not None:
@@ -274,6 +324,8 @@ class Mcu:
 
     async def _dial_preconfigured(self, record: ConferenceRecord) -> None:
         assert self.store is not None
+        if self.cluster is not None and not await self.cluster.claim(record.numeric_id):
+            return  # another node runs it and dials them
         for participant in await self.store.list_participants(record.id):
             try:
                 self.dial_out(record.numeric_id, participant.address, participant.display_name)
@@ -285,8 +337,11 @@ class Mcu:
         log_event(log, "schedule.started", conference=record.numeric_id)
 
     async def _start_cameras(self, record: ConferenceRecord) -> None:
-        """Start the conference's stored cameras (it is active now)."""
+        """Start the conference's stored cameras (it is active now); in a cluster, on
+        the node that holds (or now takes) the conference."""
         assert self.store is not None
+        if self.cluster is not None and not await self.cluster.claim(record.numeric_id):
+            return
         for camera in await self.store.list_cameras(record.id):
             try:
                 self.start_camera(record.numeric_id, camera)
@@ -456,6 +511,8 @@ class Mcu:
     def joined(self, conference: Conference, leg: Leg) -> None:
         if self.cdr is not None:
             self.cdr.started(conference.numeric_id, leg)
+        if self.cluster is not None and not self.cluster.holds(conference.numeric_id):
+            self.cluster.wake()  # take its lease now: its next callers come here
 
     def _catalogue_get(self, numeric_id: str) -> ConferenceRecord | None:
         return self._catalogue.get(numeric_id)
@@ -464,6 +521,8 @@ class Mcu:
         if self.cdr is not None:
             self.cdr.ended(leg.id, reason)
         self.release_seat(conference.numeric_id)
+        if self.cluster is not None and not conference.participants:
+            self.cluster.wake()  # its lease goes now, not at the next beat
 
     def _locked(self, locked: Locked, remote: str) -> None:
         lock = locked.lock

@@ -84,6 +84,14 @@ class DialOutRefused(Exception):
         self.refuse = refuse
 
 
+@dataclass(frozen=True)
+class ClusterMember:
+    """This MCU as a cluster node: its name, and how long a silent node or lease lasts."""
+
+    node_id: str
+    lease_s: float
+
+
 class LiveControl(Protocol):
     def conferences(self) -> list[LiveConference]:
         """Every conference running now: configured ones with calls in them, settings
@@ -148,6 +156,9 @@ class LiveControl(Protocol):
 
     def registrations(self) -> list[dict[str, object]]:
         """Every gateway's registrations (``Gateway.registrations``), with ``protocol``."""
+
+    def cluster_member(self) -> ClusterMember | None:
+        """This node's name and lease time when it is part of a cluster (issue 18)."""
 
     def camera_states(self, numeric_id: str | None = None
                       ) -> dict[int, tuple[str, str, str | None]]:

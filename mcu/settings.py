@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+import socket
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -238,12 +239,45 @@ class DatabaseSettings(BaseModel):
     url: str = "sqlite+aiosqlite:///var/mcu.db"
 
 
+class ClusterSettings(BaseModel):
+    """Several MCU nodes behind Kamailio's dispatcher sharing one PostgreSQL store
+    (issue 18): each node publishes its load and a heartbeat; a conference lives on the
+    node that holds its lease. Off: one machine, nothing published."""
+
+    enabled: bool = Field(False, description="join the cluster (needs a PostgreSQL "
+                          "database.url shared by every node)")
+    node_id: str = Field("", pattern=r"^[A-Za-z0-9._-]{0,64}$",
+                         description="this node's name in the cluster; empty: the host name")
+    advertised_address: str = Field("", description="the address Kamailio and the other "
+                                    "nodes reach this node's SIP and HTTP at; empty: "
+                                    "sip.host, or 127.0.0.1 when that is 0.0.0.0")
+    heartbeat_s: float = Field(2.0, gt=0, le=60, description="load and leases published "
+                               "this often")
+    lease_s: float = Field(10.0, gt=0, le=600, description="a lease (and a node) not renewed "
+                           "for this long is free for another node to take")
+
+    @model_validator(mode="after")
+    def _lease_outlives_beats(self) -> ClusterSettings:
+        if self.lease_s < 2 * self.heartbeat_s:
+            raise ValueError("cluster.lease_s must be at least twice cluster.heartbeat_s "
+                             "(one lost heartbeat must not lose a conference)")
+        return self
+
+    def name(self) -> str:
+        return self.node_id or socket.gethostname()
+
+    def address(self, sip_host: str) -> str:
+        if self.advertised_address:
+            return self.advertised_address
+        return "127.0.0.1" if sip_host in ("0.0.0.0", "::", "") else sip_host
+
+
 class LogSettings(BaseModel):
     level: str = "INFO"
 
 
-__all__ = ["ChatSettings", "MediaSettings", "RtpSettings", "RtspSettings", "SipSettings",
-           "Settings", "StreamingSettings", "load_settings"]
+__all__ = ["ChatSettings", "ClusterSettings", "MediaSettings", "RtpSettings", "RtspSettings",
+           "SipSettings", "Settings", "StreamingSettings", "load_settings"]
 
 
 class Settings(BaseSettings):
@@ -267,7 +301,15 @@ class Settings(BaseSettings):
     chat: ChatSettings = ChatSettings()
     streaming: StreamingSettings = StreamingSettings()
     database: DatabaseSettings = DatabaseSettings()
+    cluster: ClusterSettings = ClusterSettings()  # nodes behind Kamailio (issue 18)
     log: LogSettings = LogSettings()
+
+    @model_validator(mode="after")
+    def _cluster_shares_a_database(self) -> Settings:
+        if self.cluster.enabled and not self.database.url.startswith("postgresql"):
+            raise ValueError("cluster.enabled needs a database every node shares: set "
+                             "database.url to postgresql+asyncpg://...")
+        return self
 
     @classmethod
     def settings_customise_sources(

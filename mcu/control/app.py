@@ -18,6 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from mcu.control import (
     api,
     api_chats,
+    api_cluster,
     api_records,
     api_users,
     pages,
@@ -27,6 +28,7 @@ from mcu.control import (
 )
 from mcu.control.access import Control, ControlError
 from mcu.control.body_limit import BodyLimit
+from mcu.control.forward import ClusterForward, Locate
 from mcu.control.throttle import LoginThrottle
 from mcu.live import LiveControl
 from mcu.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
@@ -44,11 +46,16 @@ def create_app(
     throttle: LoginThrottle | None = None,
     max_body_bytes: int = 1_048_576,
     chat: ChatSettings | None = None,
+    csrf_secret: bytes | None = None,
+    forward: tuple[str, Locate] | None = None,
 ) -> FastAPI:
     """The control application over `store` (configuration) and `live` (running calls);
     `throttle` counts failed logins per source (default: 10 in 5 minutes lock 5 minutes);
     request bodies over `max_body_bytes` are refused with 413 unread (`BodyLimit`);
-    `chat`: the chats' limits, file folder and flood control (issue 17)."""
+    `chat`: the chats' limits, file folder and flood control (issue 17); `csrf_secret`:
+    the key CSRF tokens are derived with (shared by a cluster's nodes; default: random);
+    `forward`: (this node's id, locate) when clustered -- a conference's live requests
+    go to the node that runs it (`ClusterForward`, issue 18)."""
     if session_ttl_s <= 0:
         raise ValueError("session_ttl_s must be positive")
     app = FastAPI(
@@ -66,15 +73,20 @@ def create_app(
     app.state.closing = asyncio.Event()
     if throttle is not None:
         app.state.control.throttle = throttle
+    if csrf_secret is not None:
+        app.state.control.csrf_secret = csrf_secret
     app.include_router(api.build_router())
     app.include_router(api_users.build_router())
     app.include_router(api_records.build_router())
     app.include_router(api_chats.build_router())
+    app.include_router(api_cluster.build_router())
     app.include_router(pages.build_router())
     app.include_router(pages_admin.build_router())
     app.include_router(pages_chats.build_router())
     app.include_router(pages_watch.build_router())
     app.mount("/static", StaticFiles(directory=pages.HERE / "static"), name="static")
+    if forward is not None:  # inside BodyLimit: what is passed on is within the limit
+        app.add_middleware(ClusterForward, node_id=forward[0], locate=forward[1])
     app.add_middleware(BodyLimit, max_body_bytes=max_body_bytes,
                        on_refused=live.count_http_refused)
 

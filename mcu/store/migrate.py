@@ -10,6 +10,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+MIGRATION_LOCK = 0x4D4355  # any constant every node uses ("MCU")
 
 
 def alembic_config(url: str, connection: Connection | None = None) -> Config:
@@ -31,4 +32,9 @@ async def upgrade_head(engine: AsyncEngine) -> None:
     """Bring the schema to the newest revision in one transaction where the DB allows."""
     url = engine.url.render_as_string(hide_password=False)
     async with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            # Cluster nodes starting together share one database: one migrates, the
+            # others wait here and then find it at head (the lock ends with the
+            # transaction).
+            await conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")
         await conn.run_sync(_upgrade, url)

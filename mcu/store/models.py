@@ -13,6 +13,7 @@ from sqlalchemy import (
     Boolean,
     DateTime,
     Enum,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -354,3 +355,46 @@ class ChatFile(Base):
     storage_key: Mapped[str] = mapped_column(String(64), unique=True)
     uploader: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ClusterNode(Base):
+    """A node of the cluster (issue 18, migration 0006): where Kamailio and the other
+    nodes reach it, its load, and its heartbeat (a node whose heartbeat is older than
+    ``cluster.lease_s`` is gone)."""
+
+    __tablename__ = "cluster_nodes"
+
+    node_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    sip_uri: Mapped[str] = mapped_column(String(200))  # sip:host:port, as in dispatcher.list
+    http_url: Mapped[str] = mapped_column(String(200))  # http://host:port of the web control
+    participants: Mapped[int] = mapped_column(Integer, default=0)
+    video_streams: Mapped[int] = mapped_column(Integer, default=0)
+    cpu_percent: Mapped[float] = mapped_column(Float, default=0.0)  # of one core
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    heartbeat_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ConferenceLease(Base):
+    """Which node a running conference lives on (issue 18, migration 0006). Taken by
+    Kamailio when it places a conference's first call (or by the node that has it),
+    renewed by the holder's heartbeat, free for another node once ``expires_at`` is
+    past. Keyed by the number dialled: ad hoc conferences have no other row."""
+
+    __tablename__ = "conference_leases"
+
+    numeric_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    node_id: Mapped[str] = mapped_column(String(64), index=True)
+    participants: Mapped[int] = mapped_column(Integer, default=0)
+    taken_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class SharedSecret(Base):
+    """Secrets every node of a cluster must agree on, made once by the first node
+    (migration 0006): the web control's CSRF key, so a page served by one node may
+    post to another."""
+
+    __tablename__ = "shared_secrets"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(String(128))

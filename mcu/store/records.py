@@ -202,3 +202,28 @@ class ChatFileRecord(_FromRow):
     storage_key: str
     uploader: str | None
     created_at: datetime
+
+
+@dataclass(frozen=True)
+class NodeRecord(_FromRow):
+    """A cluster node as it last published itself (issue 18)."""
+
+    node_id: str
+    sip_uri: str
+    http_url: str
+    participants: int
+    video_streams: int
+    cpu_percent: float
+    started_at: datetime
+    heartbeat_at: datetime
+
+
+@dataclass(frozen=True)
+class LeaseRecord(_FromRow):
+    """Which node a running conference lives on, until when (issue 18)."""
+
+    numeric_id: str
+    node_id: str
+    participants: int
+    taken_at: datetime
+    expires_at: datetime

@@ -30,6 +30,7 @@ from sqlalchemy.ext.asyncio import (
 from mcu.permissions import ROOT_USERNAME, Privilege
 from mcu.store import passwords
 from mcu.store.chats import ChatRepository, delete_conference_chat, delete_user_chat_rows
+from mcu.store.cluster import ClusterRepository
 from mcu.store.errors import Conflict, Invalid, NotFound, Protected
 from mcu.store.migrate import upgrade_head
 from mcu.store.models import (
@@ -183,9 +184,10 @@ def _check_repetition(conf: Conference) -> None:
         raise Invalid("repetition", "needed when a repeat count or end date is given")
 
 
-class Store(ChatRepository):
+class Store(ChatRepository, ClusterRepository):
     """Async repository over one database; create with `open_store`. The chat methods
-    come from `ChatRepository` (`chats.py`)."""
+    come from `ChatRepository` (`chats.py`), the cluster's from `ClusterRepository`
+    (`cluster.py`)."""
 
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine

@@ -13,7 +13,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from layouts.registry import available_layouts
-from mcu.live import LiveConference, ParticipantView
+from mcu.live import ClusterMember, LiveConference, ParticipantView
 from mcu.store import CameraRecord, Store
 
 
@@ -188,6 +188,9 @@ class FakeLive:
 
     def registrations(self) -> list[dict[str, object]]:
         return list(getattr(self, "registered", []))
+
+    def cluster_member(self) -> ClusterMember | None:
+        return getattr(self, "member", None)
 
     def camera_states(self, numeric_id: str | None = None
                       ) -> dict[int, tuple[str, str, str | None]]:

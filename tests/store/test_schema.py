@@ -25,6 +25,9 @@ TABLES = {
     "call_records",
     "audit_log",
     "cameras",
+    "cluster_nodes",
+    "conference_leases",
+    "shared_secrets",
     "chats",
     "chat_participants",
     "chat_messages",
@@ -50,7 +53,7 @@ async def test_migrations_create_schema_and_rerun_is_harmless(store_url: str) ->
     finally:
         await first.close()
     assert TABLES <= tables
-    assert version == "0005"
+    assert version == "0006"
 
     second = await open_store(store_url, admin_password="ignored-now")
     try:

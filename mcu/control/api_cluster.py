@@ -1,0 +1,79 @@
+"""The cluster as the web control shows it (issue 18): ``GET /api/v1/cluster``.
+
+Which node this is, every node with its load and whether its heartbeat is fresh, and
+which node each running conference lives on (the lease Kamailio routes by). Read from
+the shared store, so every node answers the same. Who may read it is ``authorize``'s
+``VIEW_AUDIT_LOG``, as for the status page: administrators.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends
+
+from mcu.control.access import Control, Principal, control_of, principal_of, require
+from mcu.control.schemas import ERRORS
+from mcu.permissions import Actor, Operation
+from mcu.store import LeaseRecord, NodeRecord
+
+Auth = Annotated[Principal, Depends(principal_of)]
+Ctl = Annotated[Control, Depends(control_of)]
+
+
+def node_json(node: NodeRecord, now: datetime, lease_s: float) -> dict[str, Any]:
+    return {
+        "node_id": node.node_id,
+        "sip_uri": node.sip_uri,
+        "http_url": node.http_url,
+        "participants": node.participants,
+        "video_streams": node.video_streams,
+        "cpu_percent": node.cpu_percent,
+        "started_at": node.started_at.isoformat(),
+        "heartbeat_at": node.heartbeat_at.isoformat(),
+        "alive": now - node.heartbeat_at <= timedelta(seconds=lease_s),
+    }
+
+
+def lease_json(lease: LeaseRecord, now: datetime) -> dict[str, Any]:
+    return {
+        "numeric_id": lease.numeric_id,
+        "node_id": lease.node_id,
+        "participants": lease.participants,
+        "taken_at": lease.taken_at.isoformat(),
+        "expires_at": lease.expires_at.isoformat(),
+        "live": lease.expires_at > now,
+    }
+
+
+async def cluster_status(ctl: Control, actor: Actor) -> dict[str, Any]:
+    """This node, the nodes and the conferences' leases; ``node_id`` null and empty
+    lists on an MCU that is not part of a cluster."""
+    await require(ctl, actor, Operation.VIEW_AUDIT_LOG, None)
+    member = ctl.live.cluster_member()
+    if member is None:
+        return {"node_id": None, "nodes": [], "conferences": []}
+    now = datetime.now(UTC)
+    nodes = await ctl.store.list_nodes()
+    leases = await ctl.store.list_leases()
+    return {
+        "node_id": member.node_id,
+        "nodes": [node_json(node, now, member.lease_s) for node in nodes],
+        "conferences": [lease_json(lease, now) for lease in leases],
+    }
+
+
+def build_router() -> APIRouter:
+    router = APIRouter(prefix="/api/v1", responses=ERRORS, tags=["cluster"])
+
+    @router.get("/cluster")
+    async def get_cluster(principal: Auth, ctl: Ctl) -> dict[str, Any]:
+        """This node's id, every node (address, load, heartbeat, `alive`) and where
+        each running conference lives (`conferences`: numeric_id -> node_id)."""
+        return await cluster_status(ctl, principal.actor)
+
+    return router
+
+
+__all__ = ["build_router", "cluster_status"]
