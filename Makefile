@@ -8,7 +8,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 
-.PHONY: run test bench lint system-deps clean
+.PHONY: run test bench lint system-deps cluster clean
 
 $(INSTALLED): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -21,6 +21,10 @@ run: $(INSTALLED)
 
 system-deps:
 	bash scripts/install-system-deps.sh
+
+# Two MCU nodes behind Kamailio with one PostgreSQL, on 127.0.0.10-12 (issue 18).
+cluster: $(INSTALLED) system-deps
+	bash scripts/cluster.sh
 
 lint: $(INSTALLED)
 	$(VENV)/bin/ruff check .

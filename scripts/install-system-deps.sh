@@ -2,7 +2,8 @@
 # Install the third-party peers the tests drive (baresip; linphonec, which sends DTMF by SIP
 # INFO; ffmpeg, tshark, PostgreSQL; Chromium for the web control tests; espeak-ng, whose
 # speech must not be heard as DTMF; GStreamer's RTSP server as the IP camera; SIPp, which
-# runs the session timer scenarios; dnsmasq, the DNS server of the dial-out-by-name tests:
+# runs the session timer scenarios; Kamailio with its PostgreSQL module, the registrar and
+# proxy of the PBX tests and the cluster's dispatcher (make cluster); dnsmasq, the DNS server of the dial-out-by-name tests:
 # dnsmasq-base is the program without the service; cmake, gcc and make build ooh323c's
 # `simple`, the H.323 peer no distribution packages, from tests/peers/ooh323c). The tests
 # fail, naming this script, when one is missing.
@@ -13,7 +14,7 @@ PACKAGES=(baresip baresip-ffmpeg baresip-gstreamer baresip-x11 ffmpeg tshark pos
           linphone-cli espeak-ng dnsmasq-base
           gstreamer1.0-rtsp gir1.2-gst-rtsp-server-1.0 python3-gi gstreamer1.0-plugins-good
           gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-x
-          gstreamer1.0-tools sip-tester kamailio cmake gcc make)
+          gstreamer1.0-tools sip-tester kamailio kamailio-postgres-modules cmake gcc make)
 COMMANDS=(baresip ffmpeg ffprobe tshark chromium linphonec espeak-ng gst-launch-1.0 sipp kamailio
           cmake gcc make)
 HERE=$(cd "$(dirname "$0")" && pwd)

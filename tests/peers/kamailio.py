@@ -276,6 +276,10 @@ class Kamailio:
             (self.db_dir / table).write_text("\n".join(lines) + "\n")
         self.cfg_path.write_text(self.config_text())
 
+    def process_env(self) -> dict[str, str] | None:
+        """The environment Kamailio runs with (None: the test's own)."""
+        return None
+
     # ---- process ---------------------------------------------------------
     def start(self, timeout: float = 15.0) -> Kamailio:
         """Write the files, run Kamailio and wait until it answers an OPTIONS.
@@ -301,7 +305,8 @@ class Kamailio:
     def _start_once(self, binary: str, timeout: float) -> Kamailio:
         self.write_files()
         check = subprocess.run([binary, "-c", "-f", str(self.cfg_path), "-L", str(MODULES)],
-                               capture_output=True, text=True, timeout=30)
+                               capture_output=True, text=True, timeout=30,
+                               env=self.process_env())
         if check.returncode != 0:
             raise KamailioError(f"{self.name}: config check failed\n{check.stderr[-4000:]}")
         with open(self.log_path, "wb") as log:
@@ -310,7 +315,7 @@ class Kamailio:
                  "-m", "32", "-M", "8", "-Y", str(self.run_dir), "-P", str(self.pid_path),
                  "-w", str(self.dir)],
                 stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                cwd=self.dir, start_new_session=True,
+                cwd=self.dir, start_new_session=True, env=self.process_env(),
             )
         self._wait_ready(timeout)
         return self

@@ -5,11 +5,6 @@ naming the install step: they are never skipped."""
 
 from __future__ import annotations
 
-import os
-import pwd
-import shutil
-import subprocess
-import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -17,63 +12,19 @@ from pathlib import Path
 import pytest
 
 from mcu.store import Store, open_store
-from tests.system_deps import missing
+from tests.peers.postgres import PostgresServer
 
 ADMIN_PASSWORD = "admin-secret"
-
-
-def _postgres_bin() -> Path | None:
-    for bindir in sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True):
-        if (bindir / "initdb").exists() and (bindir / "pg_ctl").exists():
-            return bindir
-    return None
-
-
-def _as_postgres_user() -> list[str] | None:
-    """Command prefix to run the server: initdb refuses to run as root."""
-    if os.geteuid() != 0:
-        return []
-    try:
-        pwd.getpwnam("postgres")
-    except KeyError:
-        return None
-    runuser = shutil.which("runuser")
-    return None if runuser is None else [runuser, "-u", "postgres", "--"]
 
 
 @pytest.fixture(scope="session")
 def postgres_socket_dir() -> Iterator[str]:
     """Start a private cluster listening only on a Unix socket; yield the socket dir."""
-    bindir, prefix = _postgres_bin(), _as_postgres_user()
-    if bindir is None:
-        missing("PostgreSQL's server (initdb, pg_ctl under /usr/lib/postgresql/*/bin)")
-    if prefix is None:
-        missing("the `postgres` user or runuser (initdb refuses to run as root)")
-    base = Path(tempfile.mkdtemp(prefix="mcu-store-pg-"))
-    if os.geteuid() == 0:
-        shutil.chown(base, user="postgres")
-    data = base / "data"
+    server = PostgresServer().start()
     try:
-        _start_cluster(prefix, bindir, base, data)
-    except subprocess.CalledProcessError as exc:
-        shutil.rmtree(base, ignore_errors=True)
-        pytest.fail(f"could not start PostgreSQL ({' '.join(exc.cmd)}): "
-                    f"{exc.stderr.decode(errors='replace')[-500:]}", pytrace=False)
-    try:
-        yield str(base)
+        yield server.socket_dir
     finally:
-        stop = [*prefix, str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"]
-        subprocess.run(stop, check=False, capture_output=True)
-        shutil.rmtree(base, ignore_errors=True)
-
-
-def _start_cluster(prefix: list[str], bindir: Path, base: Path, data: Path) -> None:
-    run = [*prefix, str(bindir / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres"]
-    subprocess.run([*run, "--no-sync"], check=True, capture_output=True)
-    # Unix socket only: no TCP port to collide with another server on the machine.
-    options = f"-k {base} -c listen_addresses='' -c fsync=off"
-    start = [*prefix, str(bindir / "pg_ctl"), "-D", str(data), "-l", str(base / "log")]
-    subprocess.run([*start, "-o", options, "-w", "start"], check=True, capture_output=True)
+        server.stop()
 
 
 async def _fresh_postgres_database(socket_dir: str) -> str:

@@ -1,0 +1,283 @@
+"""The cluster with real parts (issue 18): PostgreSQL, the project's Kamailio
+configuration (dispatcher, leases read and taken in the store) and two ``mcu serve``
+nodes, each on its own loopback address; baresips dial Kamailio.
+
+One cluster is shared by the module's tests, in order: callers of one conference land
+on one node and hear each other; the other node's web control mutes one of them (the
+muted tone leaves the other's ear); killing the node that runs a conference moves it to
+the other node for the next callers, within the lease time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.peers.audio_analysis import read_wav, tone_dbfs
+from tests.peers.baresip import BaresipPeer
+from tests.peers.kamailio import free_port
+from tests.peers.kamailio_cluster import ClusterFront
+from tests.peers.postgres import PostgresServer
+
+pytestmark = pytest.mark.peer
+
+MCU = Path(__file__).resolve().parents[2] / ".venv" / "bin" / "mcu"
+FRONT_IP = "127.0.0.10"  # Kamailio and PostgreSQL
+NODE_IPS = {"a": "127.0.0.11", "b": "127.0.0.12"}
+RTP_RANGES = {"a": (63000, 63199), "b": (63200, 63399)}
+HEARTBEAT_S, LEASE_S = 0.5, 10.0
+ADMIN_PASSWORD = "cluster-admin-pw"
+CONFERENCE = "7001"
+TONES = {"alice": 440.0, "bob": 800.0, "carol": 1300.0, "dave": 600.0}
+
+
+class Node:
+    """One ``mcu serve`` node: its own address, ports and log; the shared store."""
+
+    def __init__(self, name: str, folder: Path, db_url: str) -> None:
+        self.name, self.ip, self.folder = name, NODE_IPS[name], folder / f"node-{name}"
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.sip_port, self.http_port = free_port(self.ip), free_port(self.ip)
+        self.db_url = db_url
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.token = ""
+
+    @property
+    def sip_uri(self) -> str:
+        return f"sip:{self.ip}:{self.sip_port}"
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.ip}:{self.http_port}"
+
+    def env(self) -> dict[str, str]:
+        low, high = RTP_RANGES[self.name]
+        return {
+            "PATH": os.environ["PATH"],
+            "MCU_ADMIN__PASSWORD": ADMIN_PASSWORD,
+            "MCU_DATABASE__URL": self.db_url,
+            "MCU_SIP__HOST": self.ip, "MCU_SIP__PORT": str(self.sip_port),
+            "MCU_SIP__TLS_PORT": "0",
+            "MCU_HTTP__HOST": self.ip, "MCU_HTTP__PORT": str(self.http_port),
+            "MCU_RTSP__PORT": "0", "MCU_H323__HOST": self.ip, "MCU_H323__PORT": "0",
+            "MCU_RTP__PORT_MIN": str(low), "MCU_RTP__PORT_MAX": str(high),
+            "MCU_TLS__DIRECTORY": str(self.folder / "tls"),
+            "MCU_CLUSTER__ENABLED": "true", "MCU_CLUSTER__NODE_ID": self.name,
+            "MCU_CLUSTER__HEARTBEAT_S": str(HEARTBEAT_S),
+            "MCU_CLUSTER__LEASE_S": str(LEASE_S),
+            "MCU_VIDEO__ENABLED": "false",  # audio is what these tests hear
+        }
+
+    def start(self) -> Node:
+        log = (self.folder / "mcu.log").open("wb")
+        self.proc = subprocess.Popen([str(MCU), "serve"], cwd=self.folder, env=self.env(),
+                                     stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                pytest.fail(f"node {self.name} exited:\n{self.log_tail()}")
+            with contextlib.suppress(httpx.HTTPError):
+                answer = httpx.post(f"{self.base_url}/api/v1/auth/token", timeout=2,
+                                    json={"username": "admin", "password": ADMIN_PASSWORD})
+                if answer.status_code == 200:
+                    self.token = answer.json()["access_token"]
+                    return self
+            time.sleep(0.2)
+        pytest.fail(f"node {self.name} never served its web control:\n{self.log_tail()}")
+
+    def api(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        return httpx.request(method, f"{self.base_url}/api/v1{path}", timeout=10,
+                             headers={"Authorization": f"Bearer {self.token}"}, **kwargs)
+
+    def cluster(self) -> dict[str, Any]:
+        answer = self.api("GET", "/cluster")
+        assert answer.status_code == 200, answer.text
+        return answer.json()  # type: ignore[no-any-return]
+
+    def holder(self, numeric_id: str) -> str | None:
+        leases = {c["numeric_id"]: c for c in self.cluster()["conferences"]}
+        lease = leases.get(numeric_id)
+        return lease["node_id"] if lease and lease["live"] else None
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+    def log_tail(self, count: int = 40) -> str:
+        path = self.folder / "mcu.log"
+        lines = path.read_text(errors="replace").splitlines() if path.exists() else []
+        return "\n".join(lines[-count:])
+
+
+@dataclass
+class Cluster:
+    nodes: dict[str, Node]
+    front: ClusterFront
+    folder: Path
+    conference_id: int = 0
+
+    def wait(self, what: str, check: Any, timeout: float = 15.0) -> Any:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = check()
+            if found:
+                return found
+            time.sleep(0.2)
+        logs = "\n".join(f"--- node {n.name}\n{n.log_tail()}" for n in self.nodes.values())
+        pytest.fail(f"never: {what}\n{logs}\n--- kamailio\n{self.front.log_tail()}")
+
+    def peer(self, name: str) -> BaresipPeer:
+        return BaresipPeer(self.folder, name, 0, TONES[name], ["pcmu"]).start()
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    folder = tmp_path_factory.mktemp("cluster")
+    postgres = PostgresServer(host=FRONT_IP, port=free_port(FRONT_IP)).start()
+    nodes: dict[str, Node] = {}
+    front: ClusterFront | None = None
+    try:
+        database = postgres.create_database("mcu")
+        db_url = postgres.tcp_url(database)
+        for name in NODE_IPS:  # together: the advisory lock serializes their migrations
+            nodes[name] = Node(name, folder, db_url)
+        for node in nodes.values():
+            node.start()
+        front = ClusterFront(folder, host=FRONT_IP, db_url=postgres.tcp_url(database,
+                                                                           "postgres"),
+                             nodes=[n.sip_uri for n in nodes.values()], lease_s=LEASE_S)
+        front.start()
+        yield Cluster(nodes, front, folder)
+    finally:
+        if front is not None:
+            front.stop()
+        for node in nodes.values():
+            node.stop()
+        postgres.stop()
+
+
+def test_callers_of_one_conference_land_on_one_node_and_hear_each_other(
+        cluster: Cluster) -> None:
+    a, b = cluster.nodes["a"], cluster.nodes["b"]
+    created = a.api("POST", "/conferences", json={"name": "Cluster", "numeric_id": CONFERENCE})
+    assert created.status_code == 201, created.text
+    cluster.conference_id = created.json()["id"]
+    # Both nodes are live and known to each other through the store.
+    nodes = cluster.wait("both nodes alive", lambda: {
+        n["node_id"]: n for n in b.cluster()["nodes"] if n["alive"]}.keys() == {"a", "b"})
+    assert nodes
+    alice, bob = cluster.peer("alice"), cluster.peer("bob")
+    try:
+        alice.dial(cluster.front.dial_uri(CONFERENCE))
+        alice.wait_established(timeout=15)
+        holder = cluster.wait("a lease for the conference", lambda: a.holder(CONFERENCE))
+        bob.dial(cluster.front.dial_uri(CONFERENCE))
+        bob.wait_established(timeout=15)
+        running = cluster.nodes[holder]
+        other = b if holder == "a" else a
+        path = f"/conferences/{cluster.conference_id}/participants"
+        # Both are on the holder; the other node answers the same list (passed on).
+        on_holder = cluster.wait("two participants on the holder", lambda: (
+            lambda got: got if len(got) == 2 else None)(running.api("GET", path).json()))
+        via_other = other.api("GET", path)
+        assert via_other.status_code == 200
+        assert sorted(p["id"] for p in via_other.json()) == sorted(p["id"] for p in on_holder)
+        assert b.holder(CONFERENCE) == a.holder(CONFERENCE) == holder
+        time.sleep(3.0)
+        # The other node's web control mutes alice on the holder.
+        named = {p["display_name"]: p["id"] for p in on_holder}
+        assert "alice" in named, on_holder
+        alice_id = named["alice"]
+        muted = other.api("POST", f"{path}/{alice_id}/mute", json={"muted": True})
+        assert muted.status_code == 204, muted.text
+        states = {p["id"]: p["muted"] for p in running.api("GET", path).json()}
+        assert states[alice_id] is True
+        mute_at = time.monotonic()
+        time.sleep(3.0)
+        for peer in (alice, bob):
+            peer.hangup()
+        time.sleep(0.3)
+        heard = _tone_before_and_after(bob, TONES["alice"], time.monotonic() - mute_at)
+        assert heard[0] > -40, f"bob never heard alice ({heard})"
+        assert heard[1] < -50, f"bob still hears alice after the mute ({heard})"
+        assert _tone_before_and_after(alice, TONES["bob"], 3.0)[0] > -40
+    finally:
+        alice.close()
+        bob.close()
+
+
+def _tone_before_and_after(peer: BaresipPeer, tone: float, after_s: float) -> tuple[float, ...]:
+    """The tone's level (dBFS) in what ``peer`` received: the second before the last
+    ``after_s`` seconds began, and the last ``after_s`` seconds less their first."""
+    wav = peer.received_wav_path()
+    assert wav is not None, f"{peer.name} recorded nothing\n{peer.log_tail()}"
+    audio = read_wav(wav)
+    total = len(audio.samples) / audio.rate
+    split = total - after_s
+    before = audio.slice(max(split - 1.5, 0.5), split - 0.3)
+    after = audio.slice(split + 0.7, total - 0.2)
+    return (tone_dbfs(before.samples, before.rate, tone),
+            tone_dbfs(after.samples, after.rate, tone))
+
+
+def test_a_killed_node_s_conference_comes_up_on_the_other_for_the_next_callers(
+        cluster: Cluster) -> None:
+    a, b = cluster.nodes["a"], cluster.nodes["b"]
+    carol = cluster.peer("carol")
+    try:
+        carol.dial(cluster.front.dial_uri(CONFERENCE))
+        carol.wait_established(timeout=15)
+        holder = cluster.wait("a lease for the conference", lambda: a.holder(CONFERENCE))
+        survivor, dead = (b, a) if holder == "a" else (a, b)
+        dave = cluster.peer("dave")
+        dead.kill()  # no BYE, no goodbye: its lease stays behind, unexpired
+        killed_at = time.monotonic()
+        # Kamailio's pings find it gone (its OPTIONS transaction times out)...
+        cluster.front.wait_log(f"cluster: node {dead.sip_uri} is down", timeout=LEASE_S)
+        # ...and the conference's next caller brings it up on the survivor at once,
+        # well before the dead node's lease would have expired.
+        dave.dial(cluster.front.dial_uri(CONFERENCE))
+        dave.wait_established(timeout=10)
+        assert survivor.holder(CONFERENCE) == survivor.name
+        assert time.monotonic() - killed_at < LEASE_S
+        cluster.front.wait_log(f"cluster: {dead.name} holding {CONFERENCE} is down")
+        # The next callers join it there and hear each other.
+        carol.close()
+        carol = cluster.peer("carol")
+        carol.dial(cluster.front.dial_uri(CONFERENCE))
+        carol.wait_established(timeout=10)
+        path = f"/conferences/{cluster.conference_id}/participants"
+        cluster.wait("both on the survivor",
+                     lambda: len(survivor.api("GET", path).json()) == 2)
+        time.sleep(3.0)
+        for peer in (carol, dave):
+            peer.hangup()
+        time.sleep(0.3)
+        assert _tone_before_and_after(carol, TONES["dave"], 1.0)[0] > -40
+        assert _tone_before_and_after(dave, TONES["carol"], 1.0)[0] > -40
+        # The killed node stays listed (it did not leave cleanly), no longer alive.
+        cluster.wait("the killed node seen dead", lambda: {
+            n["node_id"]: n["alive"] for n in survivor.cluster()["nodes"]}.get(dead.name)
+            is False)
+    finally:
+        carol.close()
+        dave.close()
