@@ -200,6 +200,7 @@ class CallInfo:
     remote: str  # "ip:port" of the signalling peer
     protocol: str = "sip"
     encrypted: bool = False  # signalling and every media stream offered are encrypted
+    headers: tuple[tuple[str, str], ...] = ()  # the request's own headers, where it has them
 
 
 Admit = Callable[[CallInfo], "Refuse | Seat"]

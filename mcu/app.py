@@ -26,7 +26,7 @@ from gateway.log import log_event
 from gateway.publish import PublishContext, Publisher
 from gateway.rtp.ports import PortAllocator
 from gateway.tls import TlsIdentity, TlsSettingsError, load_identity
-from mcu import dialplan
+from mcu import cascade, dialplan
 from mcu.cdr import CallRecorder
 from mcu.chat_bridge import ChatBridge
 from mcu.cluster import ClusterNode
@@ -38,6 +38,7 @@ from mcu.live import (
     ClusterMember,
     DialOutRefused,
     LiveConference,
+    ParticipantRole,
     ParticipantView,
     VideoShape,
 )
@@ -65,6 +66,7 @@ class _ConferenceSeat:
     mcu: Mcu
     admitted: Admit[Conference]
     keyed: str = ""  # PIN digits dialled with the number (direct entry)
+    role: ParticipantRole | None = None  # straight in as this (a cascade leg), no lobby
 
     def join(self, leg: Leg) -> None:
         if self.admitted.conference.ended:
@@ -80,7 +82,7 @@ class _ConferenceSeat:
             asyncio.get_running_loop().create_task(leg.hang_up("encryption required"))
             return
         self.mcu.joined(self.admitted.conference, leg)
-        self.admitted.conference.join(leg, keyed=self.keyed)
+        self.admitted.conference.join(leg, keyed=self.keyed, role=self.role)
 
     def abandon(self) -> None:
         self.mcu.release_seat(self.admitted.numeric_id)
@@ -118,6 +120,8 @@ class Mcu:
         self.store: Store | None = None
         self.cdr: CallRecorder | None = None
         self.cluster: ClusterNode | None = None  # with cluster.enabled, once started
+        self._cascade_secret = b""  # shared by the cluster's nodes (cascade legs)
+        self._cascades: dict[str, str] = {}  # conference -> our cascade leg to its holder
         self._scheduler: asyncio.Task[None] | None = None
         self._active: set[str] = set()  # scheduled conferences inside their window
         self.web: WebServer | None = None
@@ -178,6 +182,7 @@ class Mcu:
 
     async def _join_cluster(self, https: bool) -> None:
         assert self.store is not None and self.web is not None
+        self._cascade_secret = await self.store.shared_secret("cascade")
         settings = self.settings
         address = settings.cluster.address(settings.sip.host)
         self.cluster = ClusterNode(
@@ -236,7 +241,8 @@ class Mcu:
         log_event(log, "mcu.stopped")
 
     def dial_out(self, numeric_id: str, uri: str, display_name: str | None = None,
-                 options: Mapping[str, str] | None = None) -> str:
+                 options: Mapping[str, str] | None = None, *,
+                 role: ParticipantRole | None = None) -> str:
         """Bring ``uri`` into conference ``numeric_id`` by calling it through the
         gateway that serves its scheme (for the web control and schedules).
 
@@ -252,7 +258,7 @@ class Mcu:
         routed = self.directory.route(numeric_id)
         if isinstance(routed, Refuse):
             raise DialOutRefused(routed)
-        seat = _ConferenceSeat(self, routed)
+        seat = _ConferenceSeat(self, routed, role=role)
         try:
             return gateway.dial(uri, seat, conference=numeric_id,
                                 display_name=display_name or routed.conference.name,
@@ -440,6 +446,9 @@ class Mcu:
     # ---- calls arriving
 
     def _admit(self, call: CallInfo) -> Refuse | _ConferenceSeat:
+        proof = cascade.header_of(call.headers)
+        if proof is not None:
+            return self._cascade_in(call, proof)
         gateway_route = (dialplan.route(self.settings.dial_plan.rules, call.user)
                          if call.user not in self._catalogue else None)
         if gateway_route is not None:
@@ -477,6 +486,62 @@ class Mcu:
                   caller=call.remote, protocol=call.protocol, target=route.uri, leg=leg_id)
         return _ConferenceSeat(self, routed)
 
+    # ---- cascades between cluster nodes (issue 18; mcu/cascade.py)
+
+    def _cascade_in(self, call: CallInfo, proof: str) -> Refuse | _ConferenceSeat:
+        """Another node joining one of our conferences: straight in, no PIN or lobby,
+        when its header proves it is one of the cluster's."""
+        numeric_id, _ = self._dialled(call.user)
+        node = (cascade.verified_node(self._cascade_secret, numeric_id, proof)
+                if self._cascade_secret else None)
+        if node is None:
+            log_event(log, "cluster.cascade_refused", level=logging.WARNING,
+                      conference=numeric_id, remote=call.remote)
+            return Refuse(RefuseCause.BAD_REQUEST, "cascade from no node of this cluster")
+        refused = self._closed_to_calls(numeric_id, call.encrypted)
+        routed = refused or self.directory.route(numeric_id)
+        if isinstance(routed, Refuse):
+            return routed
+        log_event(log, "cluster.cascade_in", conference=numeric_id, node=node,
+                  remote=call.remote)
+        return _ConferenceSeat(self, routed, role="participant")
+
+    async def _cascade_out(self, numeric_id: str) -> None:
+        """A conference running here that another live node holds: join it there by
+        one cascade leg (once)."""
+        if self.cluster is None or self.store is None or numeric_id in self._cascades:
+            return
+        self._cascades[numeric_id] = ""  # dialling: no second one meanwhile
+        holder = await self.cluster.holder(numeric_id)
+        if holder is None or self.directory.get(numeric_id) is None:
+            self._cascades.pop(numeric_id, None)
+            return
+        me = self.cluster.node_id
+        uri = f"sip:{numeric_id}@{holder.sip_uri.removeprefix('sip:')}"
+        try:
+            leg = self.dial_out(numeric_id, uri, f"Cascade from {me}", options={
+                f"header:{cascade.HEADER}": cascade.header_value(
+                    self._cascade_secret, numeric_id, me)}, role="participant")
+        except Exception as error:  # noqa: BLE001 - full, no ports: callers stay local
+            self._cascades.pop(numeric_id, None)
+            log_event(log, "cluster.cascade_failed", level=logging.WARNING,
+                      conference=numeric_id, holder=holder.node_id, error=str(error))
+            return
+        self._cascades[numeric_id] = leg
+        log_event(log, "cluster.cascade_out", conference=numeric_id, holder=holder.node_id,
+                  leg=leg)
+
+    def _cascade_left(self, conference: Conference, leg: Leg) -> None:
+        """Our cascade leg gone: forget it. Our last own participant gone: the cascade
+        leg goes too (the conference lives on at its holder)."""
+        cascade_leg = self._cascades.get(conference.numeric_id)
+        if cascade_leg is None:
+            return
+        if leg.id == cascade_leg:
+            self._cascades.pop(conference.numeric_id, None)
+        elif cascade_leg and set(conference.participants) <= {cascade_leg}:
+            self.end_conference(conference.numeric_id, "cascade-ended")
+
     def _dialled(self, user: str) -> tuple[str, str]:
         """Request-URI user → (conference ID, PIN keyed with it). The bare host and the
         attendant number reach the attendant; ``ID*PIN`` / ``ID**PIN`` is direct entry."""
@@ -511,8 +576,11 @@ class Mcu:
     def joined(self, conference: Conference, leg: Leg) -> None:
         if self.cdr is not None:
             self.cdr.started(conference.numeric_id, leg)
-        if self.cluster is not None and not self.cluster.holds(conference.numeric_id):
-            self.cluster.wake()  # take its lease now: its next callers come here
+        if self.cluster is not None:
+            self.cluster.wake()  # take (or renew) its lease now with the new count
+            if (not self.cluster.holds(conference.numeric_id)
+                    and leg.id != self._cascades.get(conference.numeric_id)):
+                self._background(self._cascade_out(conference.numeric_id))
 
     def _catalogue_get(self, numeric_id: str) -> ConferenceRecord | None:
         return self._catalogue.get(numeric_id)
@@ -521,8 +589,9 @@ class Mcu:
         if self.cdr is not None:
             self.cdr.ended(leg.id, reason)
         self.release_seat(conference.numeric_id)
-        if self.cluster is not None and not conference.participants:
-            self.cluster.wake()  # its lease goes now, not at the next beat
+        if self.cluster is not None:
+            self._cascade_left(conference, leg)
+            self.cluster.wake()  # the new count, or the lease goes now
 
     def _locked(self, locked: Locked, remote: str) -> None:
         lock = locked.lock

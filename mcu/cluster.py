@@ -8,8 +8,9 @@ tables (``config/kamailio/kamailio.cfg``): a conference's calls go to the node h
 its lease, a conference with none goes to the least-loaded live node. Stopping cleanly
 gives everything back at once; a node that dies leaves its leases to expire.
 
-A conference that came up here while another node holds its lease (two first calls
-at once) is logged, once; its callers stay where they are, later ones go to the holder.
+A conference that runs here while another node holds its lease (Kamailio sent a
+caller here because the holder had its fill, or two first calls raced) joins the
+holder's by a cascade leg (``Mcu._cascade_out``, ``mcu/cascade.py``); it is logged once.
 """
 
 from __future__ import annotations
@@ -104,8 +105,8 @@ class ClusterNode:
                 self._conflicts.discard(numeric_id)
             elif numeric_id not in self._conflicts:
                 self._conflicts.add(numeric_id)
-                log_event(log, "cluster.lease_held_elsewhere", level=logging.WARNING,
-                          conference=numeric_id, node=self.node_id, holder=holder)
+                log_event(log, "cluster.lease_held_elsewhere", conference=numeric_id,
+                          node=self.node_id, holder=holder)
         await self.store.release_leases(self.node_id, self._held - held)
         self._held = held
         if self._on_beat is not None:
@@ -122,15 +123,20 @@ class ClusterNode:
             self._held.add(numeric_id)
         return holder == self.node_id
 
-    async def holder_url(self, numeric_id: str) -> str | None:
-        """The web control of the live node holding the conference, when that is
-        another node; None when it is this one, or nobody."""
+    async def holder(self, numeric_id: str) -> NodeRecord | None:
+        """The live node holding the conference, when that is another node; None when
+        it is this one, or nobody."""
         lease = await self.store.lease_of(numeric_id)
         if lease is None or lease.node_id == self.node_id or not self._live(lease):
             return None
         nodes = {node.node_id: node for node in await self.store.list_nodes()}
         node = nodes.get(lease.node_id)
-        return node.http_url if node is not None and self.alive(node) else None
+        return node if node is not None and self.alive(node) else None
+
+    async def holder_url(self, numeric_id: str) -> str | None:
+        """The web control of ``holder``."""
+        node = await self.holder(numeric_id)
+        return None if node is None else node.http_url
 
     def alive(self, node: NodeRecord) -> bool:
         age = utcnow() - node.heartbeat_at

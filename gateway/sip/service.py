@@ -16,6 +16,7 @@ import asyncio
 import dataclasses
 import itertools
 import logging
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
@@ -109,6 +110,7 @@ class _Call:
     leg: RtpLeg | None = None
     transport: str = "udp"  # of the signalling: "tls" may carry SRTP keys
     dial: _Dial | None = None  # dial-out: what each INVITE to a next target repeats
+    headers: list[tuple[str, str]] = field(default_factory=list)  # dial-out's extension ones
 
 
 @dataclass(eq=False, slots=True)
@@ -359,8 +361,10 @@ class SipService:
         seat abandoned, the ports released); a target that does not answer (timeout,
         503, connection refused) is followed by the next one (RFC 3263 section 4.3).
         Raises UnsupportedUri for a URI we cannot dial and PortsExhausted when no RTP
-        ports are left; nothing is held after either.
+        ports are left; nothing is held after either. ``options`` named ``header:NAME``
+        are sent as extension headers of the INVITE (``X-...`` only).
         """
+        headers = _extension_headers(options or {})
         try:
             target = parse_uri(uri)
         except SipParseError as error:
@@ -377,16 +381,17 @@ class SipService:
             return self._dial_by_name(uri, proxy.scheme, proxy.host.strip("[]"), proxy.port,
                                       proxy.params.get("transport"), str(target), seat,
                                       conference, display_name,
-                                      route=[f"<{_loose(proxy)}>"])
+                                      route=[f"<{_loose(proxy)}>"], headers=headers)
         host = target.host.strip("[]")
         if not is_ip(host):
             return self._dial_by_name(uri, target.scheme, host, target.port,
                                       target.params.get("transport"), str(target), seat,
-                                      conference, display_name)
+                                      conference, display_name, headers=headers)
         remote = (host, target.port or (5061 if transport == "tls" else 5060))
         info = CallInfo(target.user or "", display_name, uri, f"{remote[0]}:{remote[1]}",
                         encrypted=transport == "tls")
         call = self._new_call("", info, seat)
+        call.headers = headers
         call.media.reserve_audio()
         try:
             self._invite(call, Target(transport, *remote), str(target), conference,
@@ -412,7 +417,8 @@ class SipService:
                                            sdp=call.our_offer, local=local,
                                            now=self.transport.now(),
                                            credentials=self._credentials,
-                                           route=call.dial.route if call.dial else None)
+                                           route=call.dial.route if call.dial else None,
+                                           headers=call.headers)
         self.calls[call.handle] = call
         self.transport.flush()
         extra = {"leg": call.dial.leg_id} if call.dial is not None else {}
@@ -424,11 +430,13 @@ class SipService:
     def _dial_by_name(self, uri: str, scheme: str, host: str, port: int | None,
                       transport: str | None, request_uri: str, seat: Seat,
                       conference: str, display_name: str,
-                      route: list[str] | None = None) -> str:
+                      route: list[str] | None = None,
+                      headers: list[tuple[str, str]] | None = None) -> str:
         leg_id = leg_id_of(f"d{next(self._dial_ids)}")
         info = CallInfo(_user_of(uri), display_name, uri,
                         f"{host}:{port}" if port else host, encrypted=scheme == "sips")
         call = self._new_call("", info, seat)
+        call.headers = list(headers or [])
         call.dial = _Dial(leg_id, request_uri, conference, display_name, host,
                           route=list(route or []))
         call.media.reserve_audio()  # PortsExhausted here: nothing else is held yet
@@ -577,7 +585,7 @@ class SipService:
         remote = f"{ev.remote[0]}:{ev.remote[1]}"
         encrypted = ev.transport == "tls" and ev.sdp is not None and offers_only_srtp(ev.sdp)
         info = CallInfo(ev.user, ev.display_name or "", ev.from_uri, remote,
-                        encrypted=encrypted)
+                        encrypted=encrypted, headers=ev.headers)
         decision = self._admit(info)
         if isinstance(decision, Refuse):
             self._refuse(ev.call, info, decision)
@@ -806,3 +814,17 @@ def _sdp_refusal(error: SdpError) -> Refuse:
     """A malformed offer is a bad request; one with nothing in common, no media."""
     cause = RefuseCause.BAD_REQUEST if error.status == 400 else RefuseCause.NO_COMMON_MEDIA
     return Refuse(cause, error.reason)
+
+
+def _extension_headers(options: Mapping[str, str]) -> list[tuple[str, str]]:
+    """Dial options ``header:X-Name`` -> INVITE headers; only extension (``X-``) headers
+    with one-line values, so no option can forge the request's own headers."""
+    headers = []
+    for key, value in options.items():
+        name = key.removeprefix("header:")
+        if name == key:
+            continue
+        if not re.fullmatch(r"X-[A-Za-z0-9-]{1,64}", name) or any(c in value for c in "\r\n"):
+            raise UnsupportedUri(f"dial option {key!r}: only X- headers with one-line values")
+        headers.append((name, value))
+    return headers

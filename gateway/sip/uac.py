@@ -56,10 +56,12 @@ class UacRole(RefreshRole):
                from_user: str = "mcu", display_name: str | None = None,
                sdp: bytes | None = None, local: tuple[str, int] | None = None, *,
                now: float | None = None, credentials: Credentials | None = None,
-               route: list[str] | None = None) -> str:
+               route: list[str] | None = None,
+               headers: list[tuple[str, str]] | None = None) -> str:
         """Start an outgoing call; returns its handle. ``credentials`` answer a 401/407
         (from the callee or a proxy); ``route``: a preloaded Route set (an outbound
-        proxy, loose routing), the request still going to ``remote``."""
+        proxy, loose routing), the request still going to ``remote``; ``headers``:
+        extension headers the INVITE carries as well."""
         now = self._time(now)
         transport = transport.lower()
         local = tuple(local) if local else (self.config.local_host, self.config.local_port)
@@ -79,7 +81,8 @@ class UacRole(RefreshRole):
             contact=contact_uri(from_user, local, transport),
             user_agent=self.config.user_agent, body=sdp or b"",
             extra=[("Allow", ALLOW), ("Supported", ", ".join(self.config.supported)),
-                   *request_headers(self.config.session_expires, self.config.min_se)],
+                   *request_headers(self.config.session_expires, self.config.min_se),
+                   *(headers or [])],
         )
         tx = ClientInviteTransaction(self.layer, req, call.dest, branch)
         tx.owner = call

@@ -38,6 +38,7 @@ RTP_RANGES = {"a": (63000, 63199), "b": (63200, 63399)}
 HEARTBEAT_S, LEASE_S = 0.5, 10.0
 ADMIN_PASSWORD = "cluster-admin-pw"
 CONFERENCE = "7001"
+CASCADE_AFTER = 2  # participants on a conference's node before the next goes elsewhere
 TONES = {"alice": 440.0, "bob": 800.0, "carol": 1300.0, "dave": 600.0}
 
 
@@ -164,7 +165,8 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
             node.start()
         front = ClusterFront(folder, host=FRONT_IP, db_url=postgres.tcp_url(database,
                                                                            "postgres"),
-                             nodes=[n.sip_uri for n in nodes.values()], lease_s=LEASE_S)
+                             nodes=[n.sip_uri for n in nodes.values()], lease_s=LEASE_S,
+                             cascade_after=CASCADE_AFTER)
         front.start()
         yield Cluster(nodes, front, folder)
     finally:
@@ -237,6 +239,51 @@ def _tone_before_and_after(peer: BaresipPeer, tone: float, after_s: float) -> tu
     after = audio.slice(split + 0.7, total - 0.2)
     return (tone_dbfs(before.samples, before.rate, tone),
             tone_dbfs(after.samples, after.rate, tone))
+
+
+def test_a_full_node_s_next_caller_cascades_from_the_other_node(cluster: Cluster) -> None:
+    a = cluster.nodes["a"]
+    alice, bob, carol = (cluster.peer(name) for name in ("alice", "bob", "carol"))
+    try:
+        for peer in (alice, bob):
+            peer.dial(cluster.front.dial_uri(CONFERENCE))
+            peer.wait_established(timeout=15)
+        holder = cluster.wait("a lease for the conference", lambda: a.holder(CONFERENCE))
+        running = cluster.nodes[holder]
+        satellite = next(n for n in cluster.nodes.values() if n is not running)
+        cluster.wait("the lease counting two", lambda: _lease(running)["participants"] == 2)
+        carol.dial(cluster.front.dial_uri(CONFERENCE))
+        carol.wait_established(timeout=15)
+        cluster.front.wait_log(f"cluster: {CONFERENCE} is full on {holder}: cascading from "
+                               f"{satellite.name}")
+        path = f"/conferences/{cluster.conference_id}/participants"
+        names = cluster.wait("the cascade leg on the holder", lambda: (lambda got: got if len(
+            got) == 3 else None)({p["display_name"] for p in running.api("GET", path).json()}))
+        assert names == {"alice", "bob", f"Cascade from {satellite.name}"}
+        assert _lease(running)["node_id"] == holder  # the holder keeps the conference
+        time.sleep(4.0)
+        for peer in (carol, alice, bob):
+            peer.hangup()
+        time.sleep(0.3)
+        party = {"alice": alice, "bob": bob, "carol": carol}
+        for name, peer in party.items():
+            for other in party:
+                level = _tone_before_and_after(peer, TONES[other], 1.5)[0]
+                if other == name:
+                    assert level < -50, f"{name} hears itself ({level:.0f} dBFS)"
+                else:
+                    assert level > -40, f"{name} does not hear {other} ({level:.0f} dBFS)"
+        # The satellite's last caller gone, its cascade leg goes too.
+        cluster.wait("the conference empty on the holder",
+                     lambda: running.api("GET", path).json() == [])
+    finally:
+        for peer in (alice, bob, carol):
+            peer.close()
+
+
+def _lease(node: Node) -> dict[str, Any]:
+    leases = {c["numeric_id"]: c for c in node.cluster()["conferences"]}
+    return leases.get(CONFERENCE) or {"participants": -1, "node_id": None}
 
 
 def test_a_killed_node_s_conference_comes_up_on_the_other_for_the_next_callers(

@@ -19,10 +19,14 @@ SHIPPED_CONFIG = Path(__file__).resolve().parents[2] / "config" / "kamailio" / "
 
 class ClusterFront(Kamailio):
     def __init__(self, workdir: str | Path, *, host: str, db_url: str,
-                 nodes: Sequence[str], lease_s: float, port: int = 0) -> None:
-        """``db_url``: postgres://user@host:port/db; ``nodes``: the nodes' sip_uri."""
+                 nodes: Sequence[str], lease_s: float, cascade_after: int = 0,
+                 port: int = 0) -> None:
+        """``db_url``: postgres://user@host:port/db; ``nodes``: the nodes' sip_uri;
+        ``cascade_after``: participants on a conference's node before the next caller
+        goes to another node (0: never)."""
         super().__init__(workdir, {}, host=host, port=port, name="cluster-front")
         self.db_url, self.nodes, self.lease_s = db_url, list(nodes), lease_s
+        self.cascade_after = cascade_after
         self.cfg_path = SHIPPED_CONFIG
         self.list_path = self.dir / "dispatcher.list"
 
@@ -35,7 +39,8 @@ class ClusterFront(Kamailio):
                 "MCU_KAMAILIO_LISTEN": f"udp:{self.host}:{self.port}",
                 "MCU_KAMAILIO_DB": f"mcu=>{self.db_url}",
                 "MCU_KAMAILIO_NODES": str(self.list_path),
-                "MCU_KAMAILIO_LEASE_S": str(int(round(self.lease_s)))}
+                "MCU_KAMAILIO_LEASE_S": str(int(round(self.lease_s))),
+                "MCU_KAMAILIO_CASCADE_AFTER": str(self.cascade_after)}
 
     def dial_uri(self, user: str) -> str:
         """What a caller dials to reach conference ``user`` through the front."""
