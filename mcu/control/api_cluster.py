@@ -3,7 +3,8 @@
 Which node this is, every node with its load and whether its heartbeat is fresh, and
 which node each running conference lives on (the lease Kamailio routes by). Read from
 the shared store, so every node answers the same. Who may read it is ``authorize``'s
-``VIEW_AUDIT_LOG``, as for the status page: administrators.
+``VIEW_AUDIT_LOG``, as for the status page and the audit log: the administrator
+and the security administrator.
 """
 
 from __future__ import annotations

@@ -56,6 +56,20 @@ def test_garbage_sdp_is_400_and_no_common_codec_is_488(start_mcu):
     mcu.wait_idle()
 
 
+def test_a_forged_cascade_header_is_400_and_holds_nothing(start_mcu):
+    """Only a cluster node (holding the secret the nodes share) may enter by cascade,
+    skipping PIN and lobby (issue 18); anyone else is refused, not let in as a caller."""
+    mcu = start_mcu()
+    port = mcu.settings.sip.port
+    offer = PCMU_OFFER.format(pts="0", maps="a=rtpmap:0 PCMU/8000\r\n")
+    forged = invite(port, "cascade", offer).replace(
+        b"Max-Forwards: 70\r\n", b"Max-Forwards: 70\r\nX-MCU-Cascade: node=b;mac=" +
+        b"0" * 64 + b"\r\n")
+    assert final_response(port, forged).startswith(b"SIP/2.0 400")
+    assert mcu.counts()["conferences"] == 0
+    mcu.wait_idle()
+
+
 def test_no_free_rtp_port_is_503_with_retry_after(start_mcu, peers):
     mcu = start_mcu(rtp={"port_min": 62400, "port_max": 62401})  # room for one call
     first = peers("first", 440.0, ["pcmu"])
