@@ -337,20 +337,20 @@ class LoadGenerator:
 
 async def run_load(port: int, seconds: float, concurrency: int, rooms: int,
                    call_timeout: float, *, tls_client: ssl.SSLContext | None = None,
-                   reconnect: bool = False) -> dict[str, object]:
+                   reconnect: bool = False, host: str = HOST) -> dict[str, object]:
     """``port`` is the MCU's UDP port, or its TLS port with ``tls_client``; with
     ``reconnect`` each of ``concurrency`` generators runs one call at a time on a new
-    TLS connection per call."""
+    TLS connection per call; ``host``: where the calls go (a proxy in front, say)."""
     sink = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)  # RTP goes here, unread
     sink.bind((HOST, 0))
     stats = Stats()
     sink_port = sink.getsockname()[1]
     if reconnect and tls_client is not None:
-        gens = [LoadGenerator((HOST, port), 1, rooms, sink_port, call_timeout,
+        gens = [LoadGenerator((host, port), 1, rooms, sink_port, call_timeout,
                               tls_client=tls_client, reconnect=True, stats=stats, first_seq=i)
                 for i in range(concurrency)]
     else:
-        gens = [LoadGenerator((HOST, port), concurrency, rooms, sink_port, call_timeout,
+        gens = [LoadGenerator((host, port), concurrency, rooms, sink_port, call_timeout,
                               tls_client=tls_client, stats=stats)]
     try:
         for gen in gens:

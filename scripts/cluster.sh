@@ -56,6 +56,7 @@ start_node() {  # name ip rtp_min rtp_max
         MCU_H323__HOST="$ip" MCU_RTSP__PORT=0 MCU_SIP__TLS_PORT=0 \
         MCU_RTP__PORT_MIN="$3" MCU_RTP__PORT_MAX="$4" \
         MCU_CLUSTER__ENABLED=true MCU_CLUSTER__NODE_ID="$name" \
+        MCU_SIP__LIMITS__TRUSTED_NETWORKS="[\"$FRONT_IP\"]" \
         "$HERE/.venv/bin/mcu" serve >"$STATE/node-$name.log" 2>&1) &
     PIDS+=($!)
 }
@@ -68,7 +69,7 @@ mkdir -p "$STATE/kamailio"
 env MCU_KAMAILIO_LISTEN="udp:$FRONT_IP:$SIP_PORT" \
     MCU_KAMAILIO_DB="mcu=>postgres://postgres@$FRONT_IP:$PG_PORT/mcu" \
     MCU_KAMAILIO_NODES="$STATE/dispatcher.list" MCU_KAMAILIO_LEASE_S=10 \
-    /usr/sbin/kamailio -f "$HERE/config/kamailio/kamailio.cfg" -DD -E \
+    /usr/sbin/kamailio -f "$HERE/config/kamailio/kamailio.cfg" -DD -E -m 256 \
     -Y "$STATE/kamailio" -P "$STATE/kamailio/kamailio.pid" >"$STATE/kamailio.log" 2>&1 &
 PIDS+=($!)
 echo "cluster: PostgreSQL $FRONT_IP:$PG_PORT, Kamailio sip:$FRONT_IP:$SIP_PORT," \

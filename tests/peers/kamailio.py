@@ -229,6 +229,7 @@ class Kamailio:
         self.log_path = self.dir / "kamailio.log"
         self.pid_path = self.run_dir / "kamailio.pid"
         self.proc: subprocess.Popen[bytes] | None = None
+        self.shm_mb = 32  # shared memory: transactions live there until their wait timer
 
     # ---- addresses -------------------------------------------------------
     @property
@@ -312,7 +313,8 @@ class Kamailio:
         with open(self.log_path, "wb") as log:
             self.proc = subprocess.Popen(
                 [binary, "-f", str(self.cfg_path), "-DD", "-E", "-L", str(MODULES),
-                 "-m", "32", "-M", "8", "-Y", str(self.run_dir), "-P", str(self.pid_path),
+                 "-m", str(self.shm_mb), "-M", "8", "-Y", str(self.run_dir),
+                 "-P", str(self.pid_path),
                  "-w", str(self.dir)],
                 stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                 cwd=self.dir, start_new_session=True, env=self.process_env(),
