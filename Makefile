@@ -38,6 +38,7 @@ bench: $(INSTALLED)
 	$(PY) benchmarks/dtmf.py
 	$(PY) benchmarks/video_cp.py
 	$(PY) benchmarks/streaming.py
+	$(PY) benchmarks/cluster.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache
