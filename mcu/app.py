@@ -204,12 +204,15 @@ class Mcu:
         return sum(c.video.streams for c in self.directory.conferences()
                    if c.video is not None)
 
-    async def _holder_url(self, conference_id: int) -> str | None:
-        """The web control of the other node running this (stored) conference."""
-        record = next((r for r in self._catalogue.values() if r.id == conference_id), None)
-        if record is None or self.cluster is None:
+    async def _holder_url(self, conference: str) -> str | None:
+        """The web control of the other node running this conference (a store id, or
+        ``live-N`` for one without configuration)."""
+        if self.cluster is None:
             return None
-        return await self.cluster.holder_url(record.numeric_id)
+        numeric_id = conference.removeprefix("live-") if conference.startswith("live-") else (
+            next((r.numeric_id for r in self._catalogue.values() if str(r.id) == conference),
+                 None))
+        return None if numeric_id is None else await self.cluster.holder_url(numeric_id)
 
     def cluster_member(self) -> ClusterMember | None:
         cluster = self.settings.cluster
@@ -275,9 +278,22 @@ class Mcu:
         return sorted(self._by_scheme)
 
     def conferences(self) -> list[LiveConference]:
-        return sorted((LiveConference(c.numeric_id, c.name, len(c.participants),
-                                      ad_hoc=self.directory.is_ad_hoc(c.numeric_id))
-                       for c in self.directory.conferences()), key=lambda c: c.numeric_id)
+        """Those running here, and in a cluster those other nodes run (as of the last
+        heartbeat)."""
+        here = [LiveConference(c.numeric_id, c.name, len(c.participants),
+                               ad_hoc=self.directory.is_ad_hoc(c.numeric_id))
+                for c in self.directory.conferences()]
+        local = {c.numeric_id for c in here}
+        elsewhere = [] if self.cluster is None else [
+            LiveConference(lease.numeric_id, self._name_of(lease.numeric_id),
+                           lease.participants, ad_hoc=lease.numeric_id not in self._catalogue,
+                           node=lease.node_id)
+            for lease in self.cluster.elsewhere if lease.numeric_id not in local]
+        return sorted(here + elsewhere, key=lambda c: c.numeric_id)
+
+    def _name_of(self, numeric_id: str) -> str:
+        record = self._catalogue.get(numeric_id)
+        return record.name if record is not None else f"Conference {numeric_id}"
 
     def release_seat(self, numeric_id: str) -> None:
         if self._gateway_calls.pop(numeric_id, None) is not None:

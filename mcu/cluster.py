@@ -46,6 +46,7 @@ class ClusterNode:
         self.sip_uri, self.http_url = sip_uri, http_url
         self._running, self._video_streams, self._on_beat = running, video_streams, on_beat
         self._held: set[str] = set()  # leases this node holds
+        self.elsewhere: list[LeaseRecord] = []  # live leases of other nodes, last beat
         self._conflicts: set[str] = set()  # conferences held elsewhere, already logged
         self._started_at = utcnow()
         self._cpu = (time.monotonic(), time.process_time())
@@ -109,6 +110,8 @@ class ClusterNode:
                           node=self.node_id, holder=holder)
         await self.store.release_leases(self.node_id, self._held - held)
         self._held = held
+        self.elsewhere = [lease for lease in await self.store.list_leases()
+                          if lease.node_id != self.node_id and lease.expires_at > now]
         if self._on_beat is not None:
             await self._on_beat()  # type: ignore[misc]
 

@@ -74,6 +74,7 @@ class LiveConference:
     name: str
     participants: int  # callers in it now, lobby included
     ad_hoc: bool  # opened by a call to an unknown number, not configured anywhere
+    node: str | None = None  # the cluster node running it, when that is another one
 
 
 class DialOutRefused(Exception):

@@ -32,22 +32,25 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
-Locate = Callable[[int], Awaitable[str | None]]
+Locate = Callable[[str], Awaitable[str | None]]
 
 FORWARDED_BY = "x-mcu-forwarded-by"
 _LIVE = r"(?:participants|end|recordings|layout|events|view\.jpg|watch|stream)(?:/.*)?"
 # API: only the live parts of a conference (its stored configuration is served here).
-_API = re.compile(rf"^/api/v1/conferences/([0-9]{{1,9}})/{_LIVE}$")
+# A conference is its store id, or ``live-<numeric_id>`` when it has no configuration.
+_ID = r"([0-9]{1,9}|live-[0-9]{1,32})"
+_API = re.compile(rf"^/api/v1/conferences/{_ID}/{_LIVE}$")
 # Pages: the conference page itself too (it shows the participants), not its editor.
-_PAGE = re.compile(rf"^/conferences/([0-9]{{1,9}})(?:/{_LIVE})?$")
+_PAGE = re.compile(rf"^/conferences/{_ID}(?:/{_LIVE})?$")
 _HOP_BY_HOP = {b"host", b"connection", b"keep-alive", b"transfer-encoding", b"te",
                b"upgrade", b"content-length", b"proxy-connection"}
 
 
-def conference_of(path: str) -> int | None:
-    """The conference a live request is about, or None (served here)."""
+def conference_of(path: str) -> str | None:
+    """The conference a live request is about (a store id or ``live-N``), or None
+    (served here)."""
     match = _API.match(path) or _PAGE.match(path)
-    return int(match.group(1)) if match else None
+    return match.group(1) if match else None
 
 
 class ClusterForward:

@@ -54,21 +54,24 @@ async def test_only_administrators_read_it(client: httpx.AsyncClient, who: str) 
 
 
 @pytest.mark.parametrize(("path", "conference"), [
-    ("/api/v1/conferences/12/participants", 12),
-    ("/api/v1/conferences/12/participants/sip-c1/mute", 12),
-    ("/api/v1/conferences/12/end", 12),
-    ("/api/v1/conferences/12/recordings", 12),
-    ("/conferences/12", 12),
-    ("/conferences/12/events", 12),
-    ("/conferences/12/view.jpg", 12),
-    ("/conferences/12/stream/index.m3u8", 12),
+    ("/api/v1/conferences/12/participants", "12"),
+    ("/api/v1/conferences/12/participants/sip-c1/mute", "12"),
+    ("/api/v1/conferences/12/end", "12"),
+    ("/api/v1/conferences/12/recordings", "12"),
+    ("/api/v1/conferences/live-7100/participants", "live-7100"),
+    ("/conferences/12", "12"),
+    ("/conferences/live-7100", "live-7100"),
+    ("/conferences/12/events", "12"),
+    ("/conferences/12/view.jpg", "12"),
+    ("/conferences/12/stream/index.m3u8", "12"),
     ("/api/v1/conferences/12", None),  # configuration: the shared store, served here
     ("/conferences/12/edit", None),
     ("/api/v1/conferences", None),
     ("/api/v1/cluster", None),
     ("/conferences/x/events", None),
+    ("/conferences/live-x/events", None),
 ])
-def test_what_is_passed_to_the_conference_s_node(path: str, conference: int | None) -> None:
+def test_what_is_passed_to_the_conference_s_node(path: str, conference: str | None) -> None:
     assert conference_of(path) == conference
 
 
@@ -79,7 +82,7 @@ def _app(target: str | None) -> FastAPI:
     async def here(cid: int) -> PlainTextResponse:
         return PlainTextResponse(f"served here {cid}")
 
-    async def locate(cid: int) -> str | None:
+    async def locate(cid: str) -> str | None:
         return target
 
     app.add_middleware(ClusterForward, locate=locate, node_id="b")

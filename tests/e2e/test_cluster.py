@@ -19,6 +19,7 @@ import pytest
 from tests.peers.audio_analysis import read_wav, tone_dbfs
 from tests.peers.baresip import BaresipPeer
 from tests.peers.mcu_cluster import (
+    AD_HOC,
     CONFERENCE,
     LEASE_S,
     TONES,
@@ -138,6 +139,32 @@ def test_a_full_node_s_next_caller_cascades_from_the_other_node(cluster: Cluster
     finally:
         for peer in (alice, bob, carol):
             peer.close()
+
+
+def test_an_ad_hoc_conference_on_one_node_is_listed_and_run_from_the_other(
+        cluster: Cluster) -> None:
+    """A conference nobody configured (``live-N``) lives only in its node's memory: the
+    other node lists it (from the leases) and passes its control to that node."""
+    a = cluster.nodes["a"]
+    dave = cluster.peer("dave")
+    try:
+        dave.dial(cluster.front.dial_uri(AD_HOC))
+        dave.wait_established(timeout=15)
+        holder = cluster.wait("a lease for the ad hoc conference", lambda: a.holder(AD_HOC))
+        other = next(n for n in cluster.nodes.values() if n.name != holder)
+        listed = cluster.wait("the other node listing it", lambda: [
+            c for c in other.api("GET", "/conferences").json() if c["numeric_id"] == AD_HOC])
+        assert listed[0]["id"] == f"live-{AD_HOC}" and listed[0]["ad_hoc"] is True
+        path = f"/conferences/live-{AD_HOC}/participants"
+        [dave_there] = other.api("GET", path).json()
+        assert dave_there["display_name"] == "dave"
+        mark = len(dave.log_lines())
+        dropped = other.api("DELETE", f"{path}/{dave_there['id']}")
+        assert dropped.status_code == 204, dropped.text
+        dave.wait_terminated(timeout=10, after=mark)
+        cluster.wait("its lease gone", lambda: a.holder(AD_HOC) is None)
+    finally:
+        dave.close()
 
 
 def _lease(node: Node) -> dict[str, Any]:
