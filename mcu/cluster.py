@@ -20,6 +20,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from gateway.log import log_event
 from mcu.settings import ClusterSettings
@@ -155,3 +156,42 @@ class ClusterNode:
         last_wall, last_cpu = self._cpu
         self._cpu = (wall, cpu)
         return round(100.0 * (cpu - last_cpu) / max(wall - last_wall, 1e-6), 1)
+
+
+async def status(store: Store, lease_s: float, node_id: str | None = None) -> dict[str, Any]:
+    """The cluster as the shared store sees it (``GET /api/v1/cluster``, ``mcu
+    cluster``): every node with ``alive`` (heartbeat within ``lease_s``) and where each
+    running conference lives; ``node_id``: who asks, when a node does."""
+    now = utcnow()
+    nodes = await store.list_nodes()
+    leases = await store.list_leases()
+    return {
+        "node_id": node_id,
+        "nodes": [_node_json(node, now, lease_s) for node in nodes],
+        "conferences": [_lease_json(lease, now) for lease in leases],
+    }
+
+
+def _node_json(node: NodeRecord, now: datetime, lease_s: float) -> dict[str, Any]:
+    return {
+        "node_id": node.node_id,
+        "sip_uri": node.sip_uri,
+        "http_url": node.http_url,
+        "participants": node.participants,
+        "video_streams": node.video_streams,
+        "cpu_percent": node.cpu_percent,
+        "started_at": node.started_at.isoformat(),
+        "heartbeat_at": node.heartbeat_at.isoformat(),
+        "alive": now - node.heartbeat_at <= timedelta(seconds=lease_s),
+    }
+
+
+def _lease_json(lease: LeaseRecord, now: datetime) -> dict[str, Any]:
+    return {
+        "numeric_id": lease.numeric_id,
+        "node_id": lease.node_id,
+        "participants": lease.participants,
+        "taken_at": lease.taken_at.isoformat(),
+        "expires_at": lease.expires_at.isoformat(),
+        "live": lease.expires_at > now,
+    }

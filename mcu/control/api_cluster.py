@@ -9,43 +9,17 @@ and the security administrator.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
 
+from mcu import cluster
 from mcu.control.access import Control, Principal, control_of, principal_of, require
 from mcu.control.schemas import ERRORS
 from mcu.permissions import Actor, Operation
-from mcu.store import LeaseRecord, NodeRecord
 
 Auth = Annotated[Principal, Depends(principal_of)]
 Ctl = Annotated[Control, Depends(control_of)]
-
-
-def node_json(node: NodeRecord, now: datetime, lease_s: float) -> dict[str, Any]:
-    return {
-        "node_id": node.node_id,
-        "sip_uri": node.sip_uri,
-        "http_url": node.http_url,
-        "participants": node.participants,
-        "video_streams": node.video_streams,
-        "cpu_percent": node.cpu_percent,
-        "started_at": node.started_at.isoformat(),
-        "heartbeat_at": node.heartbeat_at.isoformat(),
-        "alive": now - node.heartbeat_at <= timedelta(seconds=lease_s),
-    }
-
-
-def lease_json(lease: LeaseRecord, now: datetime) -> dict[str, Any]:
-    return {
-        "numeric_id": lease.numeric_id,
-        "node_id": lease.node_id,
-        "participants": lease.participants,
-        "taken_at": lease.taken_at.isoformat(),
-        "expires_at": lease.expires_at.isoformat(),
-        "live": lease.expires_at > now,
-    }
 
 
 async def cluster_status(ctl: Control, actor: Actor) -> dict[str, Any]:
@@ -55,14 +29,7 @@ async def cluster_status(ctl: Control, actor: Actor) -> dict[str, Any]:
     member = ctl.live.cluster_member()
     if member is None:
         return {"node_id": None, "nodes": [], "conferences": []}
-    now = datetime.now(UTC)
-    nodes = await ctl.store.list_nodes()
-    leases = await ctl.store.list_leases()
-    return {
-        "node_id": member.node_id,
-        "nodes": [node_json(node, now, member.lease_s) for node in nodes],
-        "conferences": [lease_json(lease, now) for lease in leases],
-    }
+    return await cluster.status(ctl.store, member.lease_s, member.node_id)
 
 
 def build_router() -> APIRouter:

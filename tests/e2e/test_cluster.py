@@ -10,6 +10,10 @@ the other node for the next callers, within the lease time.
 
 from __future__ import annotations
 
+import json
+import os
+import socket
+import subprocess
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -22,6 +26,7 @@ from tests.peers.mcu_cluster import (
     AD_HOC,
     CONFERENCE,
     LEASE_S,
+    MCU,
     TONES,
     Cluster,
     Node,
@@ -139,6 +144,47 @@ def test_a_full_node_s_next_caller_cascades_from_the_other_node(cluster: Cluster
     finally:
         for peer in (alice, bob, carol):
             peer.close()
+
+
+def test_mcu_cluster_shows_the_nodes_and_where_conferences_live(cluster: Cluster) -> None:
+    a = cluster.nodes["a"]
+    shown = subprocess.run([str(MCU), "cluster"], env=a.env(), capture_output=True,
+                           text=True, timeout=60)
+    assert shown.returncode == 0, shown.stderr
+    status = json.loads(shown.stdout)
+    assert {n["node_id"]: n["alive"] for n in status["nodes"]} == {"a": True, "b": True}
+    assert {n["node_id"]: n["sip_uri"] for n in status["nodes"]} == {
+        name: node.sip_uri for name, node in cluster.nodes.items()}
+
+
+@pytest.mark.parametrize("user", [
+    "7001';DELETE/**/FROM/**/cluster_nodes;--",  # into Kamailio's SQL: never
+    "abc",
+])
+def test_a_number_that_is_no_conference_is_404_at_kamailio(cluster: Cluster,
+                                                          user: str) -> None:
+    answer = _invite_answer(cluster.front.host, cluster.front.port, user)
+    assert answer.startswith("SIP/2.0 404"), answer
+    assert {n["node_id"] for n in cluster.nodes["a"].cluster()["nodes"]} == {"a", "b"}
+
+
+def _invite_answer(host: str, port: int, user: str) -> str:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.settimeout(5)
+        me = sock.getsockname()[1]
+        request = (
+            f"INVITE sip:{user}@{host}:{port} SIP/2.0\r\n"
+            f"Via: SIP/2.0/UDP 127.0.0.1:{me};rport;branch=z9hG4bK-{os.urandom(6).hex()}\r\n"
+            f"Max-Forwards: 70\r\nFrom: <sip:probe@127.0.0.1>;tag=p1\r\n"
+            f"To: <sip:{user}@{host}>\r\nCall-ID: {os.urandom(8).hex()}@probe\r\n"
+            f"CSeq: 1 INVITE\r\nContact: <sip:probe@127.0.0.1:{me}>\r\n"
+            "Content-Length: 0\r\n\r\n")
+        sock.sendto(request.encode(), (host, port))
+        while True:
+            data = sock.recv(65535).decode(errors="replace")
+            if not data.startswith("SIP/2.0 1"):
+                return data
 
 
 def test_an_ad_hoc_conference_on_one_node_is_listed_and_run_from_the_other(
