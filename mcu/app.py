@@ -30,12 +30,12 @@ from mcu import cascade, dialplan
 from mcu.cdr import CallRecorder
 from mcu.chat_bridge import ChatBridge
 from mcu.cluster import ClusterNode
+from mcu.clustered import ClusteredMcu
 from mcu.conference import Conference, EntryServices, RoomPolicy
 from mcu.control import WebServer, create_app
 from mcu.entry import Admit, ConferenceDirectory, RoomSpec
 from mcu.gateways import GATEWAYS, PUBLISHERS, GatewayFactory, PublisherFactory
 from mcu.live import (
-    ClusterMember,
     DialOutRefused,
     LiveConference,
     ParticipantRole,
@@ -88,7 +88,7 @@ class _ConferenceSeat:
         self.mcu.release_seat(self.admitted.numeric_id)
 
 
-class Mcu:
+class Mcu(ClusteredMcu):
     def __init__(self, settings: Settings,
                  gateways: tuple[GatewayFactory, ...] = GATEWAYS,
                  publishers: tuple[PublisherFactory, ...] = PUBLISHERS):
@@ -180,44 +180,6 @@ class Mcu:
         raises TlsSettingsError naming the setting at fault."""
         return load_identity(self.settings.tls) if self.settings.http.tls else None
 
-    async def _join_cluster(self, https: bool) -> None:
-        assert self.store is not None and self.web is not None
-        self._cascade_secret = await self.store.shared_secret("cascade")
-        settings = self.settings
-        address = settings.cluster.address(settings.sip.host)
-        self.cluster = ClusterNode(
-            settings.cluster, self.store,
-            sip_uri=f"sip:{address}:{settings.sip.port}",
-            http_url=f"{'https' if https else 'http'}://{address}:{self.web.port}",
-            running=self._leased_conferences, video_streams=self._video_streams,
-            on_beat=self.refresh_conferences)
-        await self.cluster.start()
-
-    def _leased_conferences(self) -> dict[str, int]:
-        """Conferences with people in them here, by number: what this node holds
-        leases for (the attendant and private gateway calls are never placed)."""
-        return {c.numeric_id: len(c.participants) for c in self.directory.conferences()
-                if c.participants and c.numeric_id not in self._gateway_calls
-                and c.numeric_id != self.settings.entry.attendant_number}
-
-    def _video_streams(self) -> int:
-        return sum(c.video.streams for c in self.directory.conferences()
-                   if c.video is not None)
-
-    async def _holder_url(self, conference: str) -> str | None:
-        """The web control of the other node running this conference (a store id, or
-        ``live-N`` for one without configuration)."""
-        if self.cluster is None:
-            return None
-        numeric_id = conference.removeprefix("live-") if conference.startswith("live-") else (
-            next((r.numeric_id for r in self._catalogue.values() if str(r.id) == conference),
-                 None))
-        return None if numeric_id is None else await self.cluster.holder_url(numeric_id)
-
-    def cluster_member(self) -> ClusterMember | None:
-        cluster = self.settings.cluster
-        return ClusterMember(cluster.name(), cluster.lease_s) if cluster.enabled else None
-
     async def stop(self) -> None:
         """Leave the cluster (Kamailio places no more calls here), end every call (each
         gateway's hang-up), then every conference, then the media pool."""
@@ -283,17 +245,8 @@ class Mcu:
         here = [LiveConference(c.numeric_id, c.name, len(c.participants),
                                ad_hoc=self.directory.is_ad_hoc(c.numeric_id))
                 for c in self.directory.conferences()]
-        local = {c.numeric_id for c in here}
-        elsewhere = [] if self.cluster is None else [
-            LiveConference(lease.numeric_id, self._name_of(lease.numeric_id),
-                           lease.participants, ad_hoc=lease.numeric_id not in self._catalogue,
-                           node=lease.node_id)
-            for lease in self.cluster.elsewhere if lease.numeric_id not in local]
+        elsewhere = self._conferences_elsewhere({c.numeric_id for c in here})
         return sorted(here + elsewhere, key=lambda c: c.numeric_id)
-
-    def _name_of(self, numeric_id: str) -> str:
-        record = self._catalogue.get(numeric_id)
-        return record.name if record is not None else f"Conference {numeric_id}"
 
     def release_seat(self, numeric_id: str) -> None:
         if self._gateway_calls.pop(numeric_id, None) is not None:
@@ -478,6 +431,10 @@ class Mcu:
             return routed
         return _ConferenceSeat(self, routed, keyed)
 
+    def _seat(self, routed: Admit[Conference], *, keyed: str = "",
+              role: ParticipantRole | None = None) -> _ConferenceSeat:
+        return _ConferenceSeat(self, routed, keyed, role)
+
     def _gateway_call(self, call: CallInfo, route: dialplan.Route) -> Refuse | _ConferenceSeat:
         """The caller and the dial plan's target as a two-party call (issue 13): a
         private conference of two seats; the target is dialled at once, and the call
@@ -501,62 +458,6 @@ class Mcu:
         log_event(log, "gateway_call.started", conference=numeric_id, dialled=call.user,
                   caller=call.remote, protocol=call.protocol, target=route.uri, leg=leg_id)
         return _ConferenceSeat(self, routed)
-
-    # ---- cascades between cluster nodes (issue 18; mcu/cascade.py)
-
-    def _cascade_in(self, call: CallInfo, proof: str) -> Refuse | _ConferenceSeat:
-        """Another node joining one of our conferences: straight in, no PIN or lobby,
-        when its header proves it is one of the cluster's."""
-        numeric_id, _ = self._dialled(call.user)
-        node = (cascade.verified_node(self._cascade_secret, numeric_id, proof)
-                if self._cascade_secret else None)
-        if node is None:
-            log_event(log, "cluster.cascade_refused", level=logging.WARNING,
-                      conference=numeric_id, remote=call.remote)
-            return Refuse(RefuseCause.BAD_REQUEST, "cascade from no node of this cluster")
-        refused = self._closed_to_calls(numeric_id, call.encrypted)
-        routed = refused or self.directory.route(numeric_id)
-        if isinstance(routed, Refuse):
-            return routed
-        log_event(log, "cluster.cascade_in", conference=numeric_id, node=node,
-                  remote=call.remote)
-        return _ConferenceSeat(self, routed, role="participant")
-
-    async def _cascade_out(self, numeric_id: str) -> None:
-        """A conference running here that another live node holds: join it there by
-        one cascade leg (once)."""
-        if self.cluster is None or self.store is None or numeric_id in self._cascades:
-            return
-        self._cascades[numeric_id] = ""  # dialling: no second one meanwhile
-        holder = await self.cluster.holder(numeric_id)
-        if holder is None or self.directory.get(numeric_id) is None:
-            self._cascades.pop(numeric_id, None)
-            return
-        me = self.cluster.node_id
-        uri = f"sip:{numeric_id}@{holder.sip_uri.removeprefix('sip:')}"
-        try:
-            leg = self.dial_out(numeric_id, uri, f"Cascade from {me}", options={
-                f"header:{cascade.HEADER}": cascade.header_value(
-                    self._cascade_secret, numeric_id, me)}, role="participant")
-        except Exception as error:  # noqa: BLE001 - full, no ports: callers stay local
-            self._cascades.pop(numeric_id, None)
-            log_event(log, "cluster.cascade_failed", level=logging.WARNING,
-                      conference=numeric_id, holder=holder.node_id, error=str(error))
-            return
-        self._cascades[numeric_id] = leg
-        log_event(log, "cluster.cascade_out", conference=numeric_id, holder=holder.node_id,
-                  leg=leg)
-
-    def _cascade_left(self, conference: Conference, leg: Leg) -> None:
-        """Our cascade leg gone: forget it. Our last own participant gone: the cascade
-        leg goes too (the conference lives on at its holder)."""
-        cascade_leg = self._cascades.get(conference.numeric_id)
-        if cascade_leg is None:
-            return
-        if leg.id == cascade_leg:
-            self._cascades.pop(conference.numeric_id, None)
-        elif cascade_leg and set(conference.participants) <= {cascade_leg}:
-            self.end_conference(conference.numeric_id, "cascade-ended")
 
     def _dialled(self, user: str) -> tuple[str, str]:
         """Request-URI user → (conference ID, PIN keyed with it). The bare host and the
@@ -709,8 +610,10 @@ class Mcu:
         return self.layout_registry.available_layouts()
 
     def participants(self, numeric_id: str) -> list[ParticipantView]:
+        """Everyone here, and in a cluster those other nodes run in it (``NODE~ID``)."""
         conference = self.directory.get(numeric_id)
-        return conference.views() if conference else []
+        views = conference.views() if conference else []
+        return views + self._remote_participants(numeric_id)
 
     async def thumbnail(self, numeric_id: str, participant_id: str, view: bool = False
                         ) -> bytes | None:
@@ -773,26 +676,45 @@ class Mcu:
                                               size, state="interrupted")
 
     def admit(self, numeric_id: str, participant_id: str) -> bool:
+        remote = self._on_node(numeric_id, participant_id, "admit")
+        if remote is not None:
+            return remote
         conference = self.directory.get(numeric_id)
         return conference is not None and conference.admit_from_lobby(participant_id)
 
     def drop(self, numeric_id: str, participant_id: str) -> bool:
+        remote = self._on_node(numeric_id, participant_id, "drop")
+        if remote is not None:
+            return remote
         conference = self.directory.get(numeric_id)
         return conference is not None and conference.drop(participant_id)
 
     def set_muted(self, numeric_id: str, participant_id: str, muted: bool) -> bool:
+        remote = self._on_node(numeric_id, participant_id, "set_muted", muted)
+        if remote is not None:
+            return remote
         conference = self.directory.get(numeric_id)
         return conference is not None and conference.set_muted(participant_id, muted)
 
     def set_important(self, numeric_id: str, participant_id: str, important: bool) -> bool:
+        remote = self._on_node(numeric_id, participant_id, "set_important", important)
+        if remote is not None:
+            return remote
         conference = self.directory.get(numeric_id)
         return conference is not None and conference.set_important(participant_id, important)
 
     def set_layout(self, numeric_id: str, participant_id: str, layout: str | None) -> bool:
+        remote = self._on_node(numeric_id, participant_id, "set_layout", layout)
+        if remote is not None:
+            return remote
         conference = self.directory.get(numeric_id)
         return conference is not None and conference.set_layout(participant_id, layout)
 
     def send_message(self, numeric_id: str, participant_id: str | None, text: str) -> bool:
+        remote = (None if participant_id is None
+                  else self._on_node(numeric_id, participant_id, "send_message", text))
+        if remote is not None:
+            return remote
         conference = self.directory.get(numeric_id)
         return conference is not None and conference.send_message(participant_id, text)
 

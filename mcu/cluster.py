@@ -23,8 +23,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from gateway.log import log_event
+from mcu import cascade
 from mcu.settings import ClusterSettings
 from mcu.store import LeaseRecord, NodeRecord, Store
+from mcu.store.cluster import Listener
 
 log = logging.getLogger("mcu.cluster")
 
@@ -37,15 +39,23 @@ class ClusterNode:
     def __init__(self, settings: ClusterSettings, store: Store, *, sip_uri: str,
                  http_url: str, running: Callable[[], Mapping[str, int]],
                  video_streams: Callable[[], int],
+                 cascaded: Callable[[], Mapping[str, list[object]]] = dict,
+                 on_command: Callable[[str], None] | None = None,
                  on_beat: Callable[[], object] | None = None) -> None:
         """``running``: numeric ID -> participants of each conference running here;
-        ``on_beat``: awaited after each heartbeat (the MCU re-reads the shared
-        configuration there, which other nodes may have changed)."""
+        ``cascaded``: our own participants' views in each conference another node
+        holds (published for its web control); ``on_command``: a command from a
+        holder's web control for one of them (``mcu/cascade.py``); ``on_beat``: awaited
+        after each heartbeat (the MCU re-reads the shared configuration there)."""
         self.settings = settings
         self.node_id = settings.name()
         self.store = store
         self.sip_uri, self.http_url = sip_uri, http_url
         self._running, self._video_streams, self._on_beat = running, video_streams, on_beat
+        self._cascaded, self._on_command = cascaded, on_command
+        self._listener: Listener | None = None
+        # Held conferences' participants on other nodes: numeric ID -> node -> views.
+        self.remote_views: dict[str, dict[str, list[dict[str, object]]]] = {}
         self._held: set[str] = set()  # leases this node holds
         self.elsewhere: list[LeaseRecord] = []  # live leases of other nodes, last beat
         self._conflicts: set[str] = set()  # conferences held elsewhere, already logged
@@ -55,6 +65,9 @@ class ClusterNode:
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
+        if self._on_command is not None:
+            self._listener = await self.store.listen(cascade.channel(self.node_id),
+                                                     self._on_command)
         await self.beat()
         self._task = asyncio.get_running_loop().create_task(self._run())
         log_event(log, "cluster.joined", node=self.node_id, sip=self.sip_uri,
@@ -64,6 +77,8 @@ class ClusterNode:
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
+        if self._listener is not None:
+            await self._listener.close()
         try:
             await self.store.leave_cluster(self.node_id)
         except Exception as error:  # noqa: BLE001 - the leases will expire instead
@@ -113,6 +128,9 @@ class ClusterNode:
         self._held = held
         self.elsewhere = [lease for lease in await self.store.list_leases()
                           if lease.node_id != self.node_id and lease.expires_at > now]
+        await self.store.publish_cascade_views(self.node_id, self._cascaded(), now)
+        self.remote_views = await self.store.cascade_views(
+            held, now - timedelta(seconds=self.settings.lease_s))
         if self._on_beat is not None:
             await self._on_beat()  # type: ignore[misc]
 
@@ -141,6 +159,10 @@ class ClusterNode:
         """The web control of ``holder``."""
         node = await self.holder(numeric_id)
         return None if node is None else node.http_url
+
+    async def send(self, node_id: str, command: cascade.Command) -> None:
+        """A command for a participant on ``node_id`` (PostgreSQL NOTIFY)."""
+        await self.store.notify(cascade.channel(node_id), cascade.encode(command))
 
     def alive(self, node: NodeRecord) -> bool:
         age = utcnow() - node.heartbeat_at

@@ -8,7 +8,7 @@ the event loop; none blocks.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Literal, Protocol
 
@@ -41,6 +41,7 @@ class ParticipantView:
     video_format: VideoShape = "widescreen"  # the shape of the picture sent to them
     protocol: str = ""  # the gateway that carries the call ("sip", "rtsp", "h323", ...)
     encrypted: bool = False  # signalling and media encrypted (SIP over TLS with SRTP)
+    node: str | None = None  # the cluster node it is on, when another (a cascade's far side)
 
     def as_json(self) -> dict[str, object]:
         return {
@@ -58,7 +59,16 @@ class ParticipantView:
             "protocol": self.protocol,
             "kind": self.kind,
             "encrypted": self.encrypted,
+            "node": self.node,
         }
+
+    @classmethod
+    def on_node(cls, node: str, shown: Mapping[str, object], participant_id: str
+                ) -> ParticipantView:
+        """A participant another node published (``as_json``), under ``participant_id``."""
+        names = {f.name for f in fields(cls)} - {"id", "node"}
+        return cls(id=participant_id, node=node,
+                   **{name: shown[name] for name in names if name in shown})  # type: ignore[arg-type]
 
     @property
     def kind(self) -> str:

@@ -214,6 +214,7 @@ class ParticipantOut(BaseModel):
     video_format: str = "widescreen"
     protocol: str = ""  # the gateway carrying the call: "sip", ...
     kind: str = "call"  # "camera" for an IP camera (protocol "rtsp"), else "call"
+    node: str | None = None  # the cluster node it is on, when another: id is NODE~ID
 
 
 class CameraCreate(_Body):

@@ -10,16 +10,17 @@ already the taker's.
 
 from __future__ import annotations
 
+import json
 import secrets
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 
-from sqlalchemy import case, delete, select
+from sqlalchemy import case, delete, select, text
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
-from mcu.store.models import ClusterNode, ConferenceLease, SharedSecret
+from mcu.store.models import CascadeView, ClusterNode, ConferenceLease, SharedSecret
 from mcu.store.records import LeaseRecord, NodeRecord
 
 
@@ -30,8 +31,20 @@ def _insert(session: AsyncSession, table: type) -> postgresql.Insert | sqlite.In
     return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
 
 
+class Listener:
+    """A PostgreSQL LISTEN held open on a connection of its own until ``close()``."""
+
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._connection = connection
+
+    async def close(self) -> None:
+        await self._connection.close()
+
+
 class ClusterRepository:
-    """The cluster half of `Store` (needs its `_transaction`)."""
+    """The cluster half of `Store` (needs its `_transaction` and `engine`)."""
+
+    engine: AsyncEngine
 
     def _transaction(
         self, unique: Sequence[str] = ()
@@ -58,6 +71,7 @@ class ClusterRepository:
         async with self._transaction() as session:
             await session.execute(delete(ConferenceLease).where(
                 ConferenceLease.node_id == node_id))
+            await session.execute(delete(CascadeView).where(CascadeView.node_id == node_id))
             await session.execute(delete(ClusterNode).where(ClusterNode.node_id == node_id))
 
     async def list_nodes(self) -> list[NodeRecord]:
@@ -106,6 +120,60 @@ class ClusterRepository:
         async with self._transaction() as session:
             row = await session.get(ConferenceLease, numeric_id)
             return None if row is None else LeaseRecord.from_row(row)
+
+    async def publish_cascade_views(self, node_id: str, views: Mapping[str, list[object]],
+                                    now: datetime) -> None:
+        """This node's participants in each conference another node holds (JSON-ready
+        views); rows for conferences no longer cascaded from here go."""
+        async with self._transaction() as session:
+            await session.execute(delete(CascadeView).where(
+                CascadeView.node_id == node_id, CascadeView.numeric_id.not_in(list(views))))
+            for numeric_id, shown in views.items():
+                stmt = _insert(session, CascadeView).values(
+                    numeric_id=numeric_id, node_id=node_id, views=json.dumps(shown),
+                    updated_at=now)
+                await session.execute(stmt.on_conflict_do_update(
+                    index_elements=["numeric_id", "node_id"],
+                    set_={"views": stmt.excluded.views,
+                          "updated_at": stmt.excluded.updated_at}))
+
+    async def cascade_views(self, numeric_ids: Iterable[str], since: datetime
+                            ) -> dict[str, dict[str, list[dict[str, object]]]]:
+        """numeric ID -> node -> its participants there, published since ``since``."""
+        wanted = list(numeric_ids)
+        if not wanted:
+            return {}
+        async with self._transaction() as session:
+            rows = await session.scalars(select(CascadeView).where(
+                CascadeView.numeric_id.in_(wanted), CascadeView.updated_at >= since))
+            found: dict[str, dict[str, list[dict[str, object]]]] = {}
+            for row in rows:
+                found.setdefault(row.numeric_id, {})[row.node_id] = json.loads(row.views)
+            return found
+
+    async def notify(self, channel: str, payload: str) -> None:
+        """PostgreSQL NOTIFY: whoever listens on ``channel`` gets ``payload``."""
+        async with self._transaction() as session:
+            await session.execute(text("SELECT pg_notify(:channel, :payload)"),
+                                  {"channel": channel, "payload": payload})
+
+    async def listen(self, channel: str, on_payload: Callable[[str], None]) -> Listener:
+        """PostgreSQL LISTEN on a connection kept for it; ``on_payload`` is called on
+        the event loop with each notification's payload."""
+        connection = await self.engine.connect()
+        try:
+            raw = await connection.get_raw_connection()
+            driver = raw.driver_connection
+            assert driver is not None
+
+            def deliver(_conn: object, _pid: int, _channel: str, payload: str) -> None:
+                on_payload(payload)
+
+            await driver.add_listener(channel, deliver)
+        except BaseException:
+            await connection.close()
+            raise
+        return Listener(connection)
 
     async def shared_secret(self, name: str) -> bytes:
         """The named secret every node shares, made by the first node that asks."""

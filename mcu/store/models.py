@@ -389,6 +389,19 @@ class ConferenceLease(Base):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
+class CascadeView(Base):
+    """The participants a node runs in a conference another node holds (issue 18,
+    migration 0006): published by that node each heartbeat, so the holder's web
+    control lists them beside its own (``NODE~ID``) and may act on them."""
+
+    __tablename__ = "cascade_views"
+
+    numeric_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    node_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    views: Mapped[str] = mapped_column(Text)  # JSON: ParticipantView.as_json() of each
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class SharedSecret(Base):
     """Secrets every node of a cluster must agree on, made once by the first node
     (migration 0006): the web control's CSRF key, so a page served by one node may

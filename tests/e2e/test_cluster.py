@@ -122,22 +122,37 @@ def test_a_full_node_s_next_caller_cascades_from_the_other_node(cluster: Cluster
         cluster.front.wait_log(f"cluster: {CONFERENCE} is full on {holder}: cascading from "
                                f"{satellite.name}")
         path = f"/conferences/{cluster.conference_id}/participants"
-        names = cluster.wait("the cascade leg on the holder", lambda: (lambda got: got if len(
-            got) == 3 else None)({p["display_name"] for p in running.api("GET", path).json()}))
-        assert names == {"alice", "bob", f"Cascade from {satellite.name}"}
+        # The holder lists its own, the cascade leg, and Carol on the satellite (NODE~ID).
+        listed = cluster.wait("carol listed on the holder", lambda: (lambda got: got if len(
+            got) == 4 else None)({p["display_name"]: p for p in running.api("GET", path).json()}))
+        assert set(listed) == {"alice", "bob", f"Cascade from {satellite.name}", "carol"}
+        assert listed["carol"]["node"] == satellite.name
+        assert listed["carol"]["id"].startswith(f"{satellite.name}~")
+        assert listed["alice"]["node"] is None
         assert _lease(running)["node_id"] == holder  # the holder keeps the conference
-        time.sleep(4.0)
+        time.sleep(3.0)
+        # Any node's web control mutes Carol: the holder tells the satellite (NOTIFY).
+        muted = satellite.api("POST", f"{path}/{listed['carol']['id']}/mute",
+                              json={"muted": True})
+        assert muted.status_code == 204, muted.text
+        cluster.wait("carol muted on her node", lambda: any(
+            p["display_name"] == "carol" and p["muted"] for p in running.api("GET", path).json()))
+        mute_at = time.monotonic()
+        time.sleep(3.0)
         for peer in (carol, alice, bob):
             peer.hangup()
         time.sleep(0.3)
+        after = time.monotonic() - mute_at
         party = {"alice": alice, "bob": bob, "carol": carol}
         for name, peer in party.items():
             for other in party:
-                level = _tone_before_and_after(peer, TONES[other], 1.5)[0]
+                before_mute, after_mute = _tone_before_and_after(peer, TONES[other], after)
                 if other == name:
-                    assert level < -50, f"{name} hears itself ({level:.0f} dBFS)"
-                else:
-                    assert level > -40, f"{name} does not hear {other} ({level:.0f} dBFS)"
+                    assert before_mute < -50, f"{name} hears itself ({before_mute:.0f} dBFS)"
+                    continue
+                assert before_mute > -40, f"{name} does not hear {other} ({before_mute:.0f})"
+                if other == "carol":
+                    assert after_mute < -50, f"{name} still hears carol ({after_mute:.0f})"
         # The satellite's last caller gone, its cascade leg goes too.
         cluster.wait("the conference empty on the holder",
                      lambda: running.api("GET", path).json() == [])

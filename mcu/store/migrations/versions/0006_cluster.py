@@ -1,6 +1,7 @@
 """The cluster (issue 18): nodes with their load and heartbeat, conference leases
-(which node a running conference lives on; Kamailio reads and takes them too), and
-secrets every node shares (the CSRF key).
+(which node a running conference lives on; Kamailio reads and takes them too), the
+participants a node runs in a conference another node holds (cascade views), and
+secrets every node shares (the CSRF key, the cascade key).
 
 Revision ID: 0006
 Revises: 0005
@@ -44,6 +45,14 @@ def upgrade() -> None:
     )
     op.create_index("ix_conference_leases_node_id", "conference_leases", ["node_id"])
     op.create_table(
+        "cascade_views",
+        sa.Column("numeric_id", sa.String(32), nullable=False),
+        sa.Column("node_id", sa.String(64), nullable=False),
+        sa.Column("views", sa.Text(), nullable=False),
+        sa.Column("updated_at", TZ, nullable=False),
+        sa.PrimaryKeyConstraint("numeric_id", "node_id", name="pk_cascade_views"),
+    )
+    op.create_table(
         "shared_secrets",
         sa.Column("name", sa.String(64), nullable=False),
         sa.Column("value", sa.String(128), nullable=False),
@@ -53,6 +62,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("shared_secrets")
+    op.drop_table("cascade_views")
     op.drop_index("ix_conference_leases_node_id", table_name="conference_leases")
     op.drop_table("conference_leases")
     op.drop_table("cluster_nodes")
