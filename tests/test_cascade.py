@@ -25,3 +25,20 @@ def test_the_header_is_found_whatever_its_case() -> None:
     headers = (("Via", "x"), ("x-mcu-cascade", "node=b;mac=00"))
     assert cascade.header_of(headers) == "node=b;mac=00"
     assert cascade.header_of((("Via", "x"),)) is None
+
+
+def test_far_side_participants_are_node_tilde_id() -> None:
+    assert cascade.remote_id("b", "sip-c3") == "b~sip-c3"
+    assert cascade.split_remote("b~sip-c3") == ("b", "sip-c3")
+    for ours in ("sip-c3", "~sip-c3", "b~", ""):
+        assert cascade.split_remote(ours) is None
+
+
+def test_commands_round_trip_and_anything_else_is_refused() -> None:
+    command = cascade.Command("7001", "sip-c3", "set_muted", True)
+    assert cascade.decode(cascade.encode(command)) == command
+    for payload in ("", "{", "[]", '{"action": "set_muted"}',
+                    '{"conference": "7001", "participant": "p", "action": "reboot"}',
+                    '{"conference": 7001, "participant": "p", "action": "drop"}'):
+        assert cascade.decode(payload) is None
+    assert cascade.channel("node-b") == "mcu_node_node-b"

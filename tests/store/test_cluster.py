@@ -65,3 +65,36 @@ async def test_the_shared_secret_is_made_once(store: Store) -> None:
     assert len(first) == 32
     assert await store.shared_secret("csrf") == first
     assert await store.shared_secret("other") != first
+
+
+async def test_cascade_views_are_published_replaced_and_read_while_fresh(store: Store) -> None:
+    alice = [{"id": "sip-c1", "display_name": "alice"}]
+    await store.publish_cascade_views("b", {"700": alice, "800": []}, T0)
+    await store.publish_cascade_views("c", {"700": [{"id": "sip-c9"}]}, T0)
+    views = await store.cascade_views(["700", "800"], since=T0)
+    assert views == {"700": {"b": alice, "c": [{"id": "sip-c9"}]}, "800": {"b": []}}
+    # b no longer cascades 800; c's views grow stale.
+    later = T0 + timedelta(seconds=20)
+    await store.publish_cascade_views("b", {"700": alice}, later)
+    assert await store.cascade_views(["700", "800"], since=later - LEASE) == {
+        "700": {"b": alice}}
+    await store.leave_cluster("b")
+    assert await store.cascade_views(["700"], since=T0) == {"700": {"c": [{"id": "sip-c9"}]}}
+
+
+async def test_a_notification_reaches_its_listener(postgres_socket_dir: str) -> None:
+    from mcu.store import open_store
+    from tests.store.conftest import _fresh_postgres_database
+
+    store = await open_store(await _fresh_postgres_database(postgres_socket_dir), "pw")
+    got: asyncio.Queue[str] = asyncio.Queue()
+    listener = await store.listen("mcu_node_b", got.put_nowait)
+    try:
+        await store.notify("mcu_node_b", '{"action": "drop"}')
+        await store.notify("mcu_node_c", "not for b")
+        assert await asyncio.wait_for(got.get(), 5) == '{"action": "drop"}'
+        await asyncio.sleep(0.2)
+        assert got.empty()
+    finally:
+        await listener.close()
+        await store.close()
