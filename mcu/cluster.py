@@ -65,9 +65,7 @@ class ClusterNode:
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        if self._on_command is not None:
-            self._listener = await self.store.listen(cascade.channel(self.node_id),
-                                                     self._on_command)
+        await self._listen()
         await self.beat()
         self._task = asyncio.get_running_loop().create_task(self._run())
         log_event(log, "cluster.joined", node=self.node_id, sip=self.sip_uri,
@@ -106,7 +104,19 @@ class ClusterNode:
                 log_event(log, "cluster.heartbeat_failed", level=logging.WARNING,
                           node=self.node_id, error=str(error).splitlines()[0])
 
+    async def _listen(self) -> None:
+        """Listen for commands for our cascaded participants (again, after the
+        database restarted)."""
+        if self._on_command is None or (self._listener is not None
+                                        and not self._listener.lost):
+            return
+        if self._listener is not None:
+            await self._listener.close()
+        self._listener = await self.store.listen(cascade.channel(self.node_id),
+                                                 self._on_command)
+
     async def beat(self) -> None:
+        await self._listen()
         now = utcnow()
         running = dict(self._running())
         await self.store.publish_node(NodeRecord(

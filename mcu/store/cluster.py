@@ -10,11 +10,13 @@ already the taker's.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import secrets
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import case, delete, select, text
 from sqlalchemy.dialects import postgresql, sqlite
@@ -34,11 +36,17 @@ def _insert(session: AsyncSession, table: type) -> postgresql.Insert | sqlite.In
 class Listener:
     """A PostgreSQL LISTEN held open on a connection of its own until ``close()``."""
 
-    def __init__(self, connection: AsyncConnection) -> None:
-        self._connection = connection
+    def __init__(self, connection: AsyncConnection, driver: Any) -> None:
+        self._connection, self._driver = connection, driver
+
+    @property
+    def lost(self) -> bool:
+        """The server closed the connection (a restart): listen again."""
+        return bool(self._driver.is_closed())
 
     async def close(self) -> None:
-        await self._connection.close()
+        with contextlib.suppress(Exception):  # a lost connection has nothing to close
+            await self._connection.close()
 
 
 class ClusterRepository:
@@ -173,7 +181,7 @@ class ClusterRepository:
         except BaseException:
             await connection.close()
             raise
-        return Listener(connection)
+        return Listener(connection, driver)
 
     async def shared_secret(self, name: str) -> bytes:
         """The named secret every node shares, made by the first node that asks."""
