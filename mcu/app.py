@@ -122,6 +122,7 @@ class Mcu(ClusteredMcu):
         self.cluster: ClusterNode | None = None  # with cluster.enabled, once started
         self._cascade_secret = b""  # shared by the cluster's nodes (cascade legs)
         self._cascades: dict[str, str] = {}  # conference -> our cascade leg to its holder
+        self._cascade_dialled: dict[str, float] = {}
         self._scheduler: asyncio.Task[None] | None = None
         self._active: set[str] = set()  # scheduled conferences inside their window
         self.web: WebServer | None = None

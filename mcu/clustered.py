@@ -12,6 +12,7 @@ the pure parts (the header's HMAC, ids, commands); ``mcu/cluster.py`` the heartb
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
     from mcu.store.records import ConferenceRecord
 
 log = logging.getLogger("mcu.app")
+CASCADE_SETUP_S = 30.0  # a cascade leg not in its conference by then never came up
 
 
 class ClusteredMcu:
@@ -41,6 +43,7 @@ class ClusteredMcu:
     cluster: ClusterNode | None
     _cascade_secret: bytes
     _cascades: dict[str, str]  # conference -> our cascade leg to its holder ("": dialling)
+    _cascade_dialled: dict[str, float]  # conference -> when its cascade leg was dialled
 
     if TYPE_CHECKING:
         settings: Settings
@@ -82,8 +85,34 @@ class ClusteredMcu:
             http_url=f"{'https' if https else 'http'}://{address}:{self.web.port}",
             running=self._leased_conferences, video_streams=self._video_streams,
             cascaded=self._cascaded_views, on_command=self._remote_command,
-            on_beat=self.refresh_conferences)
+            on_beat=self._after_beat)
         await self.cluster.start()
+
+    async def _after_beat(self) -> None:
+        """Each heartbeat: the shared configuration again (another node's web control
+        may have changed it), and the cascades kept up."""
+        await self.refresh_conferences()
+        self._keep_cascades(time.monotonic())
+
+    def _keep_cascades(self, now: float) -> None:
+        """A cascade dial that never came up, or a conference gone, is forgotten; a
+        conference running here that another node holds and that has no cascade leg
+        (its dial failed, the holder dropped it) is joined to the holder again."""
+        for numeric_id, leg in list(self._cascades.items()):
+            conference = self.directory.get(numeric_id)
+            stale = (leg and conference is not None and leg not in conference.participants
+                     and now - self._cascade_dialled.get(numeric_id, now) > CASCADE_SETUP_S)
+            if conference is None or stale:
+                self._cascades.pop(numeric_id, None)
+                self._cascade_dialled.pop(numeric_id, None)
+                if stale:
+                    log_event(log, "cluster.cascade_lost", level=logging.WARNING,
+                              conference=numeric_id, leg=leg)
+        assert self.cluster is not None
+        held_elsewhere = {lease.numeric_id for lease in self.cluster.elsewhere}
+        for numeric_id in self._leased_conferences():
+            if numeric_id in held_elsewhere and numeric_id not in self._cascades:
+                self._background(self._cascade_out(numeric_id))
 
     def _leased_conferences(self) -> dict[str, int]:
         """Conferences with people in them here, by number: what this node holds
@@ -170,6 +199,7 @@ class ClusteredMcu:
                       conference=numeric_id, holder=holder.node_id, error=str(error))
             return
         self._cascades[numeric_id] = leg
+        self._cascade_dialled[numeric_id] = time.monotonic()
         log_event(log, "cluster.cascade_out", conference=numeric_id, holder=holder.node_id,
                   leg=leg)
 
@@ -181,6 +211,7 @@ class ClusteredMcu:
             return
         if leg.id == cascade_leg:
             self._cascades.pop(conference.numeric_id, None)
+            self._cascade_dialled.pop(conference.numeric_id, None)
         elif cascade_leg and set(conference.participants) <= {cascade_leg}:
             self.end_conference(conference.numeric_id, "cascade-ended")
 

@@ -130,6 +130,14 @@ def test_a_full_node_s_next_caller_cascades_from_the_other_node(cluster: Cluster
         assert listed["carol"]["id"].startswith(f"{satellite.name}~")
         assert listed["alice"]["node"] is None
         assert _lease(running)["node_id"] == holder  # the holder keeps the conference
+        # The holder's operator drops the cascade leg: the satellite joins again.
+        leg = listed[f"Cascade from {satellite.name}"]["id"]
+        assert running.api("DELETE", f"{path}/{leg}").status_code == 204
+        cluster.wait("a new cascade leg", lambda: any(
+            p["display_name"] == f"Cascade from {satellite.name}" and p["id"] != leg
+            for p in running.api("GET", path).json()))
+        listed = cluster.wait("carol listed again", lambda: (lambda got: got if len(
+            got) == 4 else None)({p["display_name"]: p for p in running.api("GET", path).json()}))
         time.sleep(3.0)
         # Any node's web control mutes Carol: the holder tells the satellite (NOTIFY).
         muted = satellite.api("POST", f"{path}/{listed['carol']['id']}/mute",
