@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import subprocess
 import time
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
 
 from tests.peers.audio_analysis import read_wav, tone_dbfs
@@ -69,6 +71,7 @@ def test_callers_of_one_conference_land_on_one_node_and_hear_each_other(
         assert via_other.status_code == 200
         assert sorted(p["id"] for p in via_other.json()) == sorted(p["id"] for p in on_holder)
         assert b.holder(CONFERENCE) == a.holder(CONFERENCE) == holder
+        _the_page_and_a_cookie_write_through(other, cluster.conference_id)
         time.sleep(3.0)
         # The other node's web control mutes alice on the holder.
         named = {p["display_name"]: p["id"] for p in on_holder}
@@ -90,6 +93,26 @@ def test_callers_of_one_conference_land_on_one_node_and_hear_each_other(
     finally:
         alice.close()
         bob.close()
+
+
+def _the_page_and_a_cookie_write_through(other: Node, conference_id: int) -> None:
+    """A browser on the node that does not run the conference: the conference page
+    comes from the holder (its participants), and the CSRF token in it is good on any
+    node (the key is shared), here for a configuration write served locally."""
+    cookies = {"mcu_session": other.token}  # a session token is a bearer token's kind
+    page = httpx.get(f"{other.base_url}/conferences/{conference_id}", cookies=cookies,
+                     timeout=10)
+    assert page.status_code == 200 and "alice" in page.text and "bob" in page.text
+    csrf = re.search(r'data-csrf="([0-9a-f]+)"', page.text)
+    assert csrf is not None, page.text[:2000]
+    renamed = httpx.patch(f"{other.base_url}/api/v1/conferences/{conference_id}",
+                          cookies=cookies, headers={"X-CSRF-Token": csrf.group(1)},
+                          json={"name": "Cluster room"}, timeout=10)
+    assert renamed.status_code == 200, renamed.text
+    forged = httpx.patch(f"{other.base_url}/api/v1/conferences/{conference_id}",
+                         cookies=cookies, headers={"X-CSRF-Token": "0" * 64},
+                         json={"name": "Forged"}, timeout=10)
+    assert forged.status_code == 403
 
 
 def _tone_before_and_after(peer: BaresipPeer, tone: float, after_s: float) -> tuple[float, ...]:
