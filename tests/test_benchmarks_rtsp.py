@@ -37,7 +37,10 @@ def test_ingest_scenario_decodes_on_both_sides() -> None:
     assert INGEST_KEYS <= set(result)
     assert result["scenario"] == "ingest"
     assert result["frames_ours"] > 0 and result["frames_ffmpeg"] > 0
-    assert result["ours_process_cpu_s"] > 0 and result["ffmpeg_cpu_s"] > 0
+    # CPU is read in 10 ms clock ticks: ffmpeg decoding 360p for one second on a busy
+    # machine may read 0 (then the ratio is None); the frames above prove the work.
+    assert result["ours_process_cpu_s"] >= 0 and result["ffmpeg_cpu_s"] >= 0
+    assert result["ffmpeg_cpu_s"] > 0 or result["cpu_ratio_vs_ffmpeg"] is None
 
 
 def test_hidden_scenario_receives_the_hidden_camera() -> None:
