@@ -137,7 +137,8 @@ async def cascade_latency(db_url: str, seconds: float) -> tuple[list[float], int
         await _until(lambda: nodes[0].cluster is not None
                      and nodes[0].cluster.holds(audio_latency.ROOM))
         handle_b, to_b = await uac.call(ports[1], b.address)
-        await _until(lambda: len(nodes[0].participants(audio_latency.ROOM)) == 2)
+        # ">=": once b publishes its view, a lists B too (b~ID) beside the cascade leg
+        await _until(lambda: len(nodes[0].participants(audio_latency.ROOM)) >= 2)
         run = await audio_latency.talk(a, b, to_a, to_b, seconds)
         await uac.hang_up([handle_a, handle_b])
     finally:
