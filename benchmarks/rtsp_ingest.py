@@ -184,7 +184,7 @@ async def ingest(urls: Sequence[str], layout: str) -> None:
                          options={"transport": "tcp", "name": f"camera {index}"})
             mixer.add(seat.legs[-1])
             mixer.set_state(seat.legs[-1].id, "connected")
-        clock = MixClock(mixer, period=1 / FPS, name="video-mix")
+        clock = MixClock(mixer, period=1 / FPS, name="video-mix", pipelined=True)
         clock.start()
         try:
             while True:

@@ -275,15 +275,15 @@ class ReplayLeg:
 class TimedMixer(VideoMixer):
     """The mixer, timing each tick from the newest input picture it read to delivery.
 
-    ``MixClock`` never collects while a tick is in flight (it drops the deadline), so
-    collect and deliver alternate and one pending record is enough; a tick whose mix
-    raised is overwritten by the next collect instead of being paired wrongly."""
+    With the stages overlapped, tick n+1 is collected before tick n is delivered: each
+    record is kept under its tick's ``now`` (``MixOutputs.tick_at``) until delivered;
+    one whose tick failed is dropped with the older ones."""
 
     def __init__(self, settings: VideoSettings, pool: Executor,
                  legs: dict[str, ReplayLeg]) -> None:
         super().__init__(settings, pool)
         self._legs = legs
-        self._pending: float | None = None  # newest input arrival the tick consumed
+        self._pending: dict[float, float | None] = {}  # tick -> newest input arrival
         self.recording = False
         self.latencies_s: list[float] = []
         self.inputs_seen = 0
@@ -295,14 +295,17 @@ class TimedMixer(VideoMixer):
         collected = super().collect()
         arrivals = [self._legs[leg_id].newest_arrival for leg_id, units
                     in collected.frames.items() if units]
-        self._pending = max((a for a in arrivals if a is not None), default=None)
+        self._pending[collected.now] = max((a for a in arrivals if a is not None),
+                                           default=None)
         self.inputs_seen = len(visible(collected.plans))
         return collected
 
     def deliver(self, outputs: MixOutputs) -> None:
         super().deliver(outputs)
         self.settled = dict(self.counters)
-        newest, self._pending = self._pending, None
+        newest = self._pending.pop(outputs.tick_at, None)
+        for older in [t for t in self._pending if t < outputs.tick_at]:
+            del self._pending[older]
         if self.recording and newest is not None and outputs.sends:
             self.latencies_s.append(time.monotonic() - newest)
 
@@ -352,7 +355,7 @@ async def _run_conference(
         for leg in legs.values():
             mixer.add(leg)
             mixer.set_state(leg.id, "connected")
-        clock = MixClock(mixer, period=1 / FPS)
+        clock = MixClock(mixer, period=1 / FPS, pipelined=True)
         clock.start()
         try:
             await asyncio.sleep(warm_up_s)  # key frames, encoders, caches settle

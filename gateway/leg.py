@@ -27,6 +27,9 @@ mixer asks "the next method" and never interprets them).
 Keys: ``Dtmf`` events on the event stream, whatever carried them; ``dtmf_events``
 False means the peer sends none, so the mixer listens for in-band tones.
 
+Sizes: a leg that is also a ``VideoSizeLeg`` can ask its peer to send smaller (or
+larger) pictures, the size the conference shows them at; how is the leg's.
+
 Text: what the peer typed arrives as ``TextReceived`` (SIP MESSAGE, RFC 3428); a leg
 whose signalling carries text back is also a ``TextLeg`` (``send_text``), which the
 conference uses for its chat. Neither knows what a chat is.
@@ -154,6 +157,17 @@ class TextLeg(Protocol):
 
     def send_text(self, text: str) -> bool:
         """Send `text`; False when this call cannot carry it now."""
+
+
+@runtime_checkable
+class VideoSizeLeg(Protocol):
+    """A leg whose peer can be asked to send pictures of another size (issue 14: a
+    camera shown in a small tile need not send 720p)."""
+
+    def request_video_size(self, width: int, height: int, frame_rate: float) -> bool:
+        """Ask the peer to send at most ``width`` x ``height`` at ``frame_rate`` from
+        now on (it may send less; the picture changes size at its next key frame).
+        False: this leg cannot ask (its peer agreed to no way of asking)."""
 
 
 class RefuseCause(StrEnum):

@@ -168,9 +168,10 @@ class Conference:
         self._video_clock: MixClock | None = None
         if video is not None and video.enabled:
             self.video = VideoMixer(video, video_pool or executor, self.layouts)
-            # Its own tick thread: a slow video tick must never delay the audio mix.
+            # Its own tick threads: a slow video tick must never delay the audio mix;
+            # decoding overlaps the previous tick's compose and encode (issue 14).
             self._video_clock = MixClock(self.video, period=1 / video.frame_rate,
-                                         name="video-mix")
+                                         name="video-mix", pipelined=True)
         self._entry = entry or EntryServices()
         self.active_speaker: str | None = None
         self._on_leave = on_leave

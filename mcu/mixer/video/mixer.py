@@ -6,11 +6,14 @@ the event loop never waits on pixels, like the audio mixer's:
 * ``collect()`` on the loop: read every leg's newly received pictures, plan who sees
   what (``views.plan_views``), and ask senders for key frames where a picture is
   needed and cannot be decoded (join, becoming visible, loss, decoder error);
-* ``mix(collected)`` in the clock's worker thread, fanning out over a bounded pool
-  shared by all conferences (PyAV releases the GIL; a stage with one job runs it in
-  the clock's thread instead, sparing two thread switches): decode the inputs someone sees,
-  scale each once per (input, cell size), compose each distinct picture once, encode
-  it once per distinct (stream owner, codec, size, rate, bit rate);
+* ``prepare(collected)`` in the clock's first-stage thread: decode the inputs someone
+  sees; the clock overlaps it with the previous tick's ``mix`` (``MixClock``
+  ``pipelined``, issue 14), so decoders are touched by this stage only;
+* ``mix(prepared)`` in the clock's worker thread: take the decoded pictures, scale
+  each once per (input, cell size), compose each distinct picture once, encode it once
+  per distinct (stream owner, codec, size, rate, bit rate). Both stages fan out over a
+  bounded pool shared by all conferences (PyAV releases the GIL; a stage with one job
+  runs it in its own thread instead, sparing two thread switches);
 * ``deliver(outputs)`` on the loop: hand each leg its encoded picture.
 
 Inputs nobody sees are not decoded; their pictures are dropped and the input waits for
@@ -22,7 +25,8 @@ requested at once; ``KeyFrameGate`` keeps each encoder to one requested IDR per
 ``keyframe_min_interval_s`` however many viewers ask.
 
 Threading contract as in ``mcu.mixer.audio``: the setters, ``collect``, ``deliver``
-run on the loop; ``mix`` calls never overlap and alone touch codec and picture state.
+run on the loop; ``prepare`` calls never overlap and alone touch the decoders; ``mix``
+calls never overlap and alone touch pictures and encoders.
 """
 
 from __future__ import annotations
@@ -38,7 +42,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 import av
 
-from gateway.leg import Leg
+from gateway.leg import Leg, VideoSizeLeg
 from gateway.media import EncodedVideo, VideoSendFormat
 from layouts.geometry import Cell, Rect, fit
 from layouts.registry import DEFAULT_LAYOUT, Layout, LayoutRegistry
@@ -46,7 +50,8 @@ from mcu.keyframes import AskReason, KeyFrameAsker, KeyFrameGate
 from mcu.mixer.video import overlay
 from mcu.mixer.video.codecs import FIXED_SIZES, VideoDecoder, VideoEncoder, encoder_size
 from mcu.mixer.video.picture import Picture, scale
-from mcu.mixer.video.views import Owner, Room, ViewPlan, plan_views, visible
+from mcu.mixer.video.sizes import SizeAsker
+from mcu.mixer.video.views import Owner, Room, ViewPlan, plan_views, shown_sizes, visible
 
 if TYPE_CHECKING:
     from mcu.settings import VideoSettings
@@ -77,6 +82,7 @@ class _Input:
     shape: str = "widescreen"  # or "standard": 4:3 inside what the peer receives
     panes: tuple[str | None, ...] | None = None  # custom layout: who in which cell
     asker: KeyFrameAsker | None = None
+    sizer: SizeAsker | None = None  # asks the sender for the size it is shown at
     shown: bool = False
     wants_idr: bool = False  # the peer asked for a key frame from its stream
 
@@ -97,8 +103,29 @@ class Collected:
     layouts: dict[str, Layout]
 
 
+@dataclass(frozen=True, slots=True)
+class _Decoded:
+    """One input's tick of decoding: its newest picture (None: nothing new)."""
+
+    leg_id: str
+    picture: av.VideoFrame | None
+    count: int
+    error: bool
+    keyframe: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """A collected tick with its inputs decoded: what ``mix`` takes."""
+
+    collected: Collected
+    decoded: list[_Decoded]
+    decode_s: float
+
+
 @dataclass(slots=True)
 class MixOutputs:
+    tick_at: float = 0.0  # the ``now`` of the tick these outputs come from
     sends: list[tuple[EncodedVideo, tuple[str, ...]]] = field(default_factory=list)
     decode_errors: set[str] = field(default_factory=set)
     keyframes_in: set[str] = field(default_factory=set)
@@ -153,8 +180,8 @@ class VideoMixer:
         self.important: str | None = None
         self.speaker: str | None = None
         self.message: str | None = None  # over everyone's picture
+        self._decoders: dict[str, VideoDecoder] = {}  # touched only by prepare()
         # worker state: touched only by mix()
-        self._decoders: dict[str, VideoDecoder] = {}
         self._latest: dict[str, _Latest] = {}
         # (input, size, crop) -> (picture serial, name, scaled picture with its label)
         self._scaled: dict[tuple[str, int, int, Rect], tuple[int, str, Picture]] = {}
@@ -165,9 +192,11 @@ class VideoMixer:
         self._serial = 0
         self._plan_key: object = None  # what the last plan was made from (on the loop)
         self._plans: dict[str, ViewPlan] = {}
+        self._sizes_key: object = None  # what the last shown sizes were made from
+        self._sizes: dict[str, tuple[int, int]] = {}
         self.counters: dict[str, float] = dict.fromkeys(
             ("ticks", "decoded", "encoded", "keyframes_forced", "scaled", "composed", "derived",
-             "hidden_frames_dropped", "decode_s", "compose_s",
+             "hidden_frames_dropped", "size_requests", "decode_s", "compose_s",
              "encode_s"), 0)
 
     # ---- membership and state (on the loop)
@@ -178,7 +207,10 @@ class VideoMixer:
         if methods:
             asker = KeyFrameAsker(methods,
                                   min_interval_s=self.settings.keyframe_min_interval_s)
-        self._inputs[leg.id] = _Input(leg, leg.display_name, asker=asker)
+        sizer = None
+        if leg.video_format is not None and isinstance(leg, VideoSizeLeg):
+            sizer = SizeAsker(min_interval_s=self.settings.keyframe_min_interval_s)
+        self._inputs[leg.id] = _Input(leg, leg.display_name, asker=asker, sizer=sizer)
 
     def remove(self, leg_id: str) -> None:
         self._inputs.pop(leg_id, None)
@@ -277,11 +309,11 @@ class VideoMixer:
         idr_for = frozenset(i for i in viewers if self._inputs[i].wants_idr)
         for leg_id in idr_for:
             self._inputs[leg_id].wants_idr = False
+        formats = {i: _shaped(self._inputs[i].leg.video_format, self._inputs[i].shape)  # type: ignore[arg-type]
+                   for i in viewers}
+        self._ask_for_sizes(plans, formats, layouts, now)
         return Collected(
-            now=now, plans=plans,
-            formats={i: _shaped(self._inputs[i].leg.video_format, self._inputs[i].shape)  # type: ignore[arg-type]
-                     for i in viewers},
-            frames=frames, resumed=resumed,
+            now=now, plans=plans, formats=formats, frames=frames, resumed=resumed,
             codecs={i: p.leg.video_format.codec for i, p in self._inputs.items()
                     if p.leg.video_format is not None},
             names={i: p.name for i, p in self._inputs.items()},
@@ -292,6 +324,26 @@ class VideoMixer:
             messages=self._messages(viewers),
             idr_for=idr_for, layouts=layouts,
         )
+
+    def _ask_for_sizes(self, plans: dict[str, ViewPlan], formats: dict[str, VideoSendFormat],
+                       layouts: dict[str, Layout], now: float) -> None:
+        """Ask each shown sender for the size of the largest cell it fills (issue 14);
+        the sizes are worked out again only when the plans or the viewers' sizes changed."""
+        canvases = {v: encoder_size(f.codec, f.width, f.height) for v, f in formats.items()}
+        key = (self._plan_key, tuple(canvases.items()))
+        if key != self._sizes_key:
+            self._sizes_key, self._sizes = key, shown_sizes(plans, canvases, layouts)
+        for leg_id, (width, height) in self._sizes.items():
+            person = self._inputs.get(leg_id)
+            if person is None or person.sizer is None:
+                continue
+            request = person.sizer.want(width, height, now)
+            if request is None:
+                continue
+            self.counters["size_requests"] += 1
+            if not person.leg.request_video_size(  # type: ignore[attr-defined]
+                    request.width, request.height, self.settings.frame_rate):
+                person.sizer = None  # its peer agreed to no way of asking
 
     def _plan(self, room: Room, viewers: list[str], layouts: dict[str, Layout]
               ) -> dict[str, ViewPlan]:
@@ -348,11 +400,21 @@ class VideoMixer:
 
     # ---- the tick: mix (worker thread)
 
-    def mix(self, collected: Collected) -> MixOutputs:
+    def prepare(self, collected: Collected) -> Prepared:
+        """Stage one: decode what is shown (overlapping the previous tick's ``mix``)."""
         started = time.perf_counter()
-        outputs = MixOutputs()
-        self._decode_all(collected, outputs)
-        decoded = time.perf_counter()
+        jobs = [(leg_id, frames) for leg_id, frames in collected.frames.items() if frames]
+        decoded = self._map(lambda job: self._decode(collected, *job), jobs)
+        for leg_id in [k for k in self._decoders if k not in collected.names]:
+            del self._decoders[leg_id]  # departed
+        return Prepared(collected, decoded, time.perf_counter() - started)
+
+    def mix(self, prepared: Prepared) -> MixOutputs:
+        """Stage two: show the decoded pictures, compose, encode."""
+        started = time.perf_counter()
+        collected = prepared.collected
+        outputs = MixOutputs(tick_at=collected.now)
+        self._take_decoded(prepared, outputs)
         targets = self._targets(collected)
         pictures = self._compose_all(collected, targets)
         composed = time.perf_counter()
@@ -361,10 +423,10 @@ class VideoMixer:
         ended = time.perf_counter()
         self.counters["ticks"] += 1
         # Wall time of each stage, summed: where a slow tick spends its time.
-        self.counters["decode_s"] += decoded - started
-        self.counters["compose_s"] += composed - decoded
+        self.counters["decode_s"] += prepared.decode_s
+        self.counters["compose_s"] += composed - started
         self.counters["encode_s"] += ended - composed
-        outputs.work_s = ended - started
+        outputs.work_s = prepared.decode_s + ended - started
         return outputs
 
     def _map(self, fn: Callable[[_J], _R], jobs: Iterable[_J]) -> list[_R]:
@@ -378,26 +440,25 @@ class VideoMixer:
             return [fn(job) for job in jobs]
         return list(self._pool.map(fn, jobs))
 
-    def _decode_all(self, collected: Collected, outputs: MixOutputs) -> None:
-        jobs = [(leg_id, frames) for leg_id, frames in collected.frames.items() if frames]
-        for leg_id, decoded, count, error, key in self._map(
-                lambda job: self._decode(collected, *job), jobs):
-            self.counters["decoded"] += count
-            if decoded is not None:
+    def _take_decoded(self, prepared: Prepared, outputs: MixOutputs) -> None:
+        for result in prepared.decoded:
+            self.counters["decoded"] += result.count
+            if result.picture is not None:
                 self._serial += 1
-                self._latest[leg_id] = _Latest(decoded, collected.now, self._serial)
-            if error:
-                outputs.decode_errors.add(leg_id)
-            if key:
-                outputs.keyframes_in.add(leg_id)
+                self._latest[result.leg_id] = _Latest(result.picture, prepared.collected.now,
+                                                      self._serial)
+            if result.error:
+                outputs.decode_errors.add(result.leg_id)
+            if result.keyframe:
+                outputs.keyframes_in.add(result.leg_id)
 
     def _decode(self, collected: Collected, leg_id: str, frames: list[EncodedVideo]
-                ) -> tuple[str, av.VideoFrame | None, int, bool, bool]:
+                ) -> _Decoded:
         """One input's new pictures, in a pool thread (each decoder in one thread at a
         time): the newest picture, how many decoded, a decode error, a key frame."""
         codec = collected.codecs.get(leg_id)
         if codec is None:
-            return leg_id, None, 0, False, False
+            return _Decoded(leg_id, None, 0, False, False)
         decoder = self._decoders.get(leg_id)
         if decoder is None or decoder.codec != codec:
             decoder = self._decoders[leg_id] = VideoDecoder(codec)
@@ -414,7 +475,7 @@ class VideoMixer:
                 newest = picture
                 key |= frame.keyframe
                 count += 1
-        return leg_id, newest, count, decoder.take_error(), key
+        return _Decoded(leg_id, newest, count, decoder.take_error(), key)
 
     def _targets(self, collected: Collected) -> dict[EncoderKey, _Target]:
         """Each stream this tick feeds: its view, picture size and message."""
@@ -619,9 +680,8 @@ class VideoMixer:
 
     def _forget_departed(self, collected: Collected) -> None:
         present = set(collected.names)
-        for table in (self._decoders, self._latest):
-            for leg_id in [k for k in table if k not in present]:
-                del table[leg_id]
+        for leg_id in [k for k in self._latest if k not in present]:
+            del self._latest[leg_id]
         for key in [k for k in self._scaled if k[0] not in present]:
             del self._scaled[key]
         for viewer in [v for v in self._watching if v not in collected.plans]:

@@ -158,3 +158,23 @@ def _pinned(room: Room, viewer: str, layout: Layout,
 def visible(plans: dict[str, ViewPlan]) -> set[str]:
     """Participants whose picture some viewer sees (the inputs worth decoding)."""
     return {leg_id for plan in plans.values() for leg_id in plan.shown if leg_id is not None}
+
+
+def shown_sizes(plans: dict[str, ViewPlan], canvases: dict[str, tuple[int, int]],
+                layouts: dict[str, Layout]) -> dict[str, tuple[int, int]]:
+    """The largest cell each visible participant fills in any viewer's picture
+    (``canvases``: each viewer's picture size): what their camera need send (issue 14:
+    a sender shown in a 426x240 tile need not send 720p)."""
+    largest: dict[str, tuple[int, int]] = {}
+    for viewer, plan in plans.items():
+        if plan.slate is not None or viewer not in canvases:
+            continue
+        for leg_id, cell in plan.cells(layouts[plan.layout], *canvases[viewer]):
+            size = (cell.width, cell.height)
+            if size[0] * size[1] > _area(largest.get(leg_id)):
+                largest[leg_id] = size
+    return largest
+
+
+def _area(size: tuple[int, int] | None) -> int:
+    return 0 if size is None else size[0] * size[1]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from gateway.media import EncodedVideo, VideoSendFormat
 from mcu.mixer.video.codecs import VideoDecoder, VideoEncoder
 from mcu.mixer.video.picture import Picture, yuv_to_rgb
@@ -72,3 +74,22 @@ def colour_at(picture: Picture, fx: float, fy: float) -> tuple[int, int, int]:
     x = int(picture.width * fx) // 2 * 2
     y = int(picture.height * fy) // 2 * 2
     return yuv_to_rgb(picture.mean_yuv(Rect(x - 4, y - 4, 8, 8)))
+
+
+class SizedFakeLeg(FakeVideoLeg):
+    """A FakeVideoLeg whose camera follows size requests (``VideoSizeLeg``): the next
+    picture it sends is a key frame of the asked size, as a real encoder's is."""
+
+    def __init__(self, leg_id: str, colour: tuple[int, int, int] | None,
+                 fmt: VideoSendFormat | None = SMALL, honour: bool = True) -> None:
+        super().__init__(leg_id, colour, fmt)
+        self.size_requests: list[tuple[int, int, float]] = []
+        self.honour = honour
+
+    def request_video_size(self, width: int, height: int, frame_rate: float) -> bool:
+        self.size_requests.append((width, height, frame_rate))
+        if self.honour and self._camera is not None:
+            self._camera = VideoEncoder(dataclasses.replace(
+                self._camera.format, width=width, height=height))
+            self.force_key = True
+        return self.honour

@@ -45,7 +45,7 @@ def join(mixer: VideoMixer, *legs: FakeVideoLeg) -> None:
 def tick(mixer: VideoMixer, clock: Clock, count: int = 1) -> None:
     for _ in range(count):
         clock.now += 1 / 15
-        mixer.deliver(mixer.mix(mixer.collect()))
+        mixer.deliver(mixer.mix(mixer.prepare(mixer.collect())))
 
 
 def close(a: tuple[int, int, int], b: tuple[int, int, int], tolerance: int = 40) -> bool:
