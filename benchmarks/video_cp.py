@@ -13,14 +13,19 @@ CPU seconds, not wall time: ours is ``time.process_time()`` of this process (eve
 thread), FFmpeg's the ``RUSAGE_CHILDREN`` delta around its run. Our inputs are
 demuxed into memory before the clock starts (the mixer receives access units from
 RTP, it never demuxes); FFmpeg's demuxing is inside its figure, a small handicap.
-Timing never fails the run.
+Both also run on the first half of the frames: the marginal cost of a frame is the
+difference over the frames between (``*_marginal_ms_per_frame``), fixed start-up
+costs (FFmpeg's process, probing, codec set-up) subtracted. Timing never fails the run.
 
 Scenario "conference": 20 participants at 720p30 in ``equal-3x3`` with self-view off
 (the nine shown each get a personal picture of the others, the rest share one), every
 one receiving H.264 1280x720@30 at 2 Mbit/s. Each fake leg replays one of nine
 pre-encoded 720p30 clips in real time, starting at a random phase; ``VideoMixer`` runs
-on a uvloop loop under ``MixClock`` with a two-thread pool, as the MCU wires it, for
-``--seconds`` after a 1 s warm-up. Added latency of a tick is its delivery time minus
+on a uvloop loop under ``MixClock`` (stages overlapped) with a two-thread pool, as the
+MCU wires it, for ``--seconds`` after a 1 s warm-up. It runs twice: with senders that
+honour the mixer's size request (the nine shown switch, at a key frame, to a clip of
+their cell's size: 432x240; the figures at the top) and with senders that keep
+sending 720p whatever is asked (``fixed_720p_senders``). Added latency of a tick is its delivery time minus
 the arrival time of the newest input picture it consumed (so it includes the wait for
 the tick, up to one frame); jitter is how far the intervals between one participant's
 deliveries stray from 33.3 ms. ``realtime`` means no deadline missed and >= 29 fps out.
@@ -59,6 +64,7 @@ from mcu.mixer.clock import MixClock  # noqa: E402
 from mcu.mixer.video.codecs import VideoDecoder, VideoEncoder, h264_options  # noqa: E402
 from mcu.mixer.video.mixer import Collected, MixOutputs, VideoMixer  # noqa: E402
 from mcu.mixer.video.picture import Picture, scale  # noqa: E402
+from mcu.mixer.video.sizes import rounded  # noqa: E402
 from mcu.mixer.video.views import visible  # noqa: E402
 from mcu.settings import VideoSettings  # noqa: E402
 
@@ -91,6 +97,7 @@ def generate_inputs(
     like those the RTP depacketizer yields), each a testsrc2 with its own hue."""
     paths = []
     for index in range(count):
+        folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"input{index}.ts"
         source = (f"testsrc2=size={width}x{height}:rate={fps},"
                   f"hue=h={index * 360 // max(count, 1)}")
@@ -245,6 +252,7 @@ class ReplayLeg:
         self._first = start + phase
         self._interval = 1.0 / fps
         self._next = 0  # index of the next unit to arrive (unbounded; wraps the clip)
+        self._clip_start = 0  # the unit index at which the current clip began
         self.newest_arrival: float | None = None  # of the last batch read_video gave out
         self.delivered: list[float] = []  # when each of our outgoing pictures came
         self.keyframe_requests = 0
@@ -257,7 +265,7 @@ class ReplayLeg:
         now = time.monotonic()
         batch = []
         while self._arrival(self._next) <= now:
-            batch.append(self._units[self._next % len(self._units)])
+            batch.append(self._units[(self._next - self._clip_start) % len(self._units)])
             self._next += 1
         self.newest_arrival = self._arrival(self._next - 1) if batch else None
         return batch
@@ -269,6 +277,27 @@ class ReplayLeg:
     def request_keyframe(self, method: str, repeat: bool = False) -> bool:
         # The replay cannot make one on demand; its clip restarts with an IDR anyway.
         self.keyframe_requests += 1
+        return True
+
+
+class SizingReplayLeg(ReplayLeg):
+    """A replaying camera that follows size requests (``VideoSizeLeg``), as a sender
+    honouring ``imageattr``/``max-fs`` does: from its next picture on it sends the
+    smallest pre-encoded clip at least the asked size, beginning with its key frame
+    (the asked size is known before the run: the layout's cell, in macroblocks)."""
+
+    def __init__(self, leg_id: str, clips: dict[tuple[int, int], Sequence[EncodedVideo]],
+                 fmt: VideoSendFormat, start: float, phase: float, fps: float) -> None:
+        super().__init__(leg_id, clips[(fmt.width, fmt.height)], fmt, start, phase, fps)
+        self._clips = clips
+        self.size_requests: list[tuple[int, int]] = []
+
+    def request_video_size(self, width: int, height: int, frame_rate: float) -> bool:
+        self.size_requests.append((width, height))
+        fitting = [size for size in self._clips if size[0] >= width and size[1] >= height]
+        size = min(fitting, key=lambda wh: wh[0] * wh[1], default=None)
+        if size is not None and self._clips[size] is not self._units:
+            self._units, self._clip_start = self._clips[size], self._next
         return True
 
 
@@ -336,18 +365,23 @@ def _jitter_ms(legs: Iterable[ReplayLeg], fps: float) -> dict[str, float | None]
 
 
 async def _run_conference(
-    clips: Sequence[Sequence[EncodedVideo]], participants: int, width: int, height: int,
-    seconds: float, warm_up_s: float, seed: int,
+    clips: Sequence[dict[tuple[int, int], Sequence[EncodedVideo]]], participants: int,
+    width: int, height: int, seconds: float, warm_up_s: float, seed: int, honour: bool,
 ) -> dict[str, object]:
     settings = VideoSettings(width=width, height=height, frame_rate=float(FPS),
                              layout=CONFERENCE_LAYOUT, fit=FIT, preset=PRESET,
                              workers=CONFERENCE_WORKERS)
     rng = random.Random(seed)
     start = time.monotonic()
-    legs = {f"p{i:02d}": ReplayLeg(f"p{i:02d}", clips[i % len(clips)],
-                                   send_format(width, height), start,
-                                   rng.uniform(0, 1 / FPS), FPS)
-            for i in range(participants)}
+
+    def camera(i: int) -> ReplayLeg:
+        sizes, fmt = clips[i % len(clips)], send_format(width, height)
+        phase = rng.uniform(0, 1 / FPS)
+        if honour:
+            return SizingReplayLeg(f"p{i:02d}", sizes, fmt, start, phase, FPS)
+        return ReplayLeg(f"p{i:02d}", sizes[(width, height)], fmt, start, phase, FPS)
+
+    legs = {f"p{i:02d}": camera(i) for i in range(participants)}
     # As the MCU wires it: the pool decodes/scales/encodes, the clock has its own
     # single tick thread (a mix calling pool.map from inside the pool could starve).
     with ThreadPoolExecutor(CONFERENCE_WORKERS, thread_name_prefix="video") as pool:
@@ -401,6 +435,9 @@ async def _run_conference(
         "frame_interval_jitter_ms": _jitter_ms(legs.values(), FPS),
         "keyframes_forced": counters["keyframes_forced"],
         "keyframe_requests_to_senders": sum(leg.keyframe_requests for leg in legs.values()),
+        "senders": "honour size requests" if honour else f"fixed {width}x{height}",
+        "size_requests_to_senders": sorted({f"{w}x{h}" for leg in legs.values()
+                                            for w, h in getattr(leg, "size_requests", [])}),
         "realtime": misses == 0 and output_fps >= REALTIME_FPS,
         "settings": {
             "canvas": f"{width}x{height}@{FPS}",
@@ -416,19 +453,32 @@ async def _run_conference(
 
 def measure_conference(
     seconds: float = 10.0, participants: int = PARTICIPANTS, width: int = WIDTH,
-    height: int = HEIGHT, warm_up_s: float = WARM_UP_S, seed: int = 1,
+    height: int = HEIGHT, warm_up_s: float = WARM_UP_S, seed: int = 1, honour: bool = False,
 ) -> dict[str, object]:
     """A live conference of ``participants`` replaying cameras into ``VideoMixer``,
-    driven by ``MixClock`` on a uvloop loop, for ``seconds`` after ``warm_up_s``."""
+    driven by ``MixClock`` on a uvloop loop, for ``seconds`` after ``warm_up_s``.
+    ``honour``: the cameras follow the mixer's size requests (each also has a clip at
+    its cell's size); else they send ``width`` x ``height`` whatever is asked."""
+    cell = get_layout(CONFERENCE_LAYOUT).cells(min(participants, 9), width, height)[0]
+    small = rounded(cell.width, cell.height)
+    sizes = [(width, height)] + ([(small.width, small.height)] if honour else [])
     with tempfile.TemporaryDirectory(prefix="video_cp_") as folder:
-        paths = generate_inputs(Path(folder), min(INPUTS, participants), width, height,
-                                FPS, CLIP_FRAMES)
-        clips = [read_access_units(path) for path in paths]
+        clips: list[dict[tuple[int, int], Sequence[EncodedVideo]]] = [
+            {} for _ in range(min(INPUTS, participants))]
+        for w, h in sizes:
+            paths = generate_inputs(Path(folder) / f"{w}x{h}", len(clips), w, h, FPS,
+                                    CLIP_FRAMES)
+            for clip, path in zip(clips, paths, strict=True):
+                clip[(w, h)] = read_access_units(path)
     return uvloop.run(_run_conference(clips, participants, width, height, seconds,
-                                      warm_up_s, seed))
+                                      warm_up_s, seed, honour))
 
 
 # -- scenarios -------------------------------------------------------------------------
+
+
+def _ms(seconds: float | None) -> float | None:
+    return None if seconds is None else round(seconds * 1000, 2)
 
 
 def scenario_ffmpeg(seconds: float) -> dict[str, object]:
@@ -437,9 +487,16 @@ def scenario_ffmpeg(seconds: float) -> dict[str, object]:
         paths = generate_inputs(Path(folder), INPUTS, WIDTH, HEIGHT, FPS, frames)
         streams = [read_access_units(path) for path in paths]
         ours_cpu, ours = measure_self(lambda: compose_ours(streams, WIDTH, HEIGHT, frames))
-        command = ffmpeg_command(paths, WIDTH, HEIGHT, WIDTH, HEIGHT, frames)
-        ffmpeg_cpu = measure_child(command)
+        ffmpeg_cpu = measure_child(ffmpeg_command(paths, WIDTH, HEIGHT, WIDTH, HEIGHT, frames))
+        # The same work on half the frames: what each costs beyond its fixed start-up
+        # (codec set-up, FFmpeg's process and probing) is the difference.
+        half = frames // 2
+        ours_half, _ = measure_self(lambda: compose_ours(streams, WIDTH, HEIGHT, half))
+        ffmpeg_half = measure_child(ffmpeg_command(paths, WIDTH, HEIGHT, WIDTH, HEIGHT, half))
     assert isinstance(ours, OursResult)
+    extra = frames - half
+    ours_marginal = (ours_cpu - ours_half) / extra if extra else None
+    ffmpeg_marginal = (ffmpeg_cpu - ffmpeg_half) / extra if extra else None
     return {
         "scenario": "ffmpeg",
         "frames": frames,
@@ -449,6 +506,10 @@ def scenario_ffmpeg(seconds: float) -> dict[str, object]:
         "cpu_ratio_vs_ffmpeg": round(ours_cpu / ffmpeg_cpu, 3) if ffmpeg_cpu else None,
         "ours_ms_per_frame": round(ours_cpu / frames * 1000, 2),
         "ffmpeg_ms_per_frame": round(ffmpeg_cpu / frames * 1000, 2),
+        "ours_marginal_ms_per_frame": _ms(ours_marginal),
+        "ffmpeg_marginal_ms_per_frame": _ms(ffmpeg_marginal),
+        "marginal_cpu_ratio_vs_ffmpeg": (round(ours_marginal / ffmpeg_marginal, 3)
+                                         if ours_marginal and ffmpeg_marginal else None),
         "ours_kbps": round(ours.bytes_out * 8 / (frames / FPS) / 1000, 1),
         "settings": {
             "canvas": f"{WIDTH}x{HEIGHT}@{FPS}",
@@ -469,7 +530,11 @@ def scenario_ffmpeg(seconds: float) -> dict[str, object]:
 
 
 def scenario_conference(seconds: float) -> dict[str, object]:
-    return measure_conference(seconds)
+    """Twenty at 720p30: senders that honour the size request (the figures at the top)
+    and, after it, fixed 720p senders (``fixed_720p_senders``)."""
+    result = measure_conference(seconds, honour=True)
+    result["fixed_720p_senders"] = measure_conference(seconds, honour=False)
+    return result
 
 
 def scenario_small_conference(seconds: float) -> dict[str, object]:

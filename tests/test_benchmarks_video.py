@@ -55,3 +55,14 @@ def test_conference_scenario_delivers_to_everyone() -> None:
     assert set(result["added_latency_ms"]) == {"mean", "p50", "p95", "max"}
     assert {"std_dev", "max_deviation"} <= set(result["frame_interval_jitter_ms"])
     assert isinstance(result["realtime"], bool)
+
+
+def test_conference_with_senders_that_honour_the_size_request() -> None:
+    result = video_cp.measure_conference(1.0, participants=4, width=320, height=180,
+                                         warm_up_s=0.5, honour=True)
+    json.dumps(result)
+    assert result["senders"] == "honour size requests"
+    cell = video_cp.get_layout(video_cp.CONFERENCE_LAYOUT).cells(4, 320, 180)[0]
+    asked = video_cp.rounded(cell.width, cell.height)
+    assert result["size_requests_to_senders"] == [f"{asked.width}x{asked.height}"]
+    assert result["ticks"] > 0 and result["output_fps_min"] > 0  # pictures kept coming
