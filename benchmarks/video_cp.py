@@ -24,11 +24,12 @@ pre-encoded 720p30 clips in real time, starting at a random phase; ``VideoMixer`
 on a uvloop loop under ``MixClock`` (stages overlapped) with a two-thread pool, as the
 MCU wires it, for ``--seconds`` after a 1 s warm-up. It runs twice: with senders that
 honour the mixer's size request (the nine shown switch, at a key frame, to a clip of
-their cell's size: 432x240; the figures at the top) and with senders that keep
-sending 720p whatever is asked (``fixed_720p_senders``). Added latency of a tick is its delivery time minus
-the arrival time of the newest input picture it consumed (so it includes the wait for
-the tick, up to one frame); jitter is how far the intervals between one participant's
-deliveries stray from 33.3 ms. ``realtime`` means no deadline missed and >= 29 fps out.
+their cell's size: 426x240; the figures at the top) and with senders that keep
+sending 720p whatever is asked (``fixed_720p_senders``). Added latency of a tick is
+its delivery time minus the arrival time of the newest input picture it consumed (so
+it includes the wait for the tick, up to one frame); jitter is how far the intervals
+between one participant's deliveries stray from 33.3 ms. ``realtime`` means no
+deadline missed and >= 29 fps out.
 
     .venv/bin/python benchmarks/video_cp.py [--scenario ffmpeg|conference|all]
         [--seconds 10]

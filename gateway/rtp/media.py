@@ -275,8 +275,9 @@ def _direct(endpoint: StreamShell, stream: StreamPlan | None) -> None:
 class RtpLeg:
     """A ``gateway.leg.Leg`` over an ``RtpMediaSession``; the gateway gives it the
     signalling half: how to hang up, the key-frame requests its signalling carries
-    (asked after the RTCP ones, in the order given) and, when it carries text, how to
-    send some (``text``: a ``gateway.leg.TextLeg``)."""
+    (asked after the RTCP ones, in the order given), when it carries text, how to
+    send some (``text``: a ``gateway.leg.TextLeg``) and, when it can ask the peer for
+    another picture size, how (``resize``: a ``gateway.leg.VideoSizeLeg``)."""
 
     def __init__(
         self,
@@ -290,6 +291,7 @@ class RtpLeg:
         signalled_keyframes: Mapping[str, Callable[[], bool]] | None = None,
         secure_signalling: bool = False,
         text: Callable[[str], bool] | None = None,
+        resize: Callable[[int, int], bool] | None = None,
     ) -> None:
         self.id = leg_id
         self.protocol = protocol
@@ -300,6 +302,7 @@ class RtpLeg:
         self._signalled = dict(signalled_keyframes or {})
         self._secure_signalling = secure_signalling
         self._text = text
+        self._resize = resize
         self._queue: asyncio.Queue[LegEvent] = asyncio.Queue()
 
     @property
@@ -405,6 +408,11 @@ class RtpLeg:
             return False
         rtp.send_rtcp_now(packet)
         return True
+
+    def request_video_size(self, width: int, height: int, frame_rate: float) -> bool:
+        """``gateway.leg.VideoSizeLeg``: by the signalling's way of asking (a SIP
+        re-INVITE); False when it has none."""
+        return self._resize(width, height) if self._resize is not None else False
 
     # -- the rest of the Leg ---------------------------------------------------------
 

@@ -373,6 +373,11 @@ class SipCore:
             resp.body = body
         return resp
 
+    def local_sdp(self, call: str) -> bytes | None:
+        """The last description we sent in the call (offer or answer)."""
+        c = self._calls.get(call)
+        return c.local_sdp if c is not None else None
+
     # ------------------------------------------------------------------ bookkeeping
     def _get(self, call: str) -> Call | None:
         c = self._calls.get(call)

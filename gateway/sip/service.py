@@ -53,6 +53,7 @@ from gateway.sdp.negotiate import (
     offers_only_srtp,
     offers_video,
 )
+from gateway.sdp.resize import asking_for_size
 from gateway.sdp.video import VideoAnswer, VideoPolicy
 from gateway.sip import endpoint as sip
 from gateway.sip.admission import AdmissionGuard, Drop, Refuse503, Verdict
@@ -72,6 +73,7 @@ from gateway.tls import TlsIdentity, client_context
 log = logging.getLogger("gateway.sip")
 
 RETRY_AFTER_SECONDS = 30
+SIZE_RETRY_S = 2.0  # a size request that met another transaction (or 491) goes out again
 
 # How each neutral refusal is said in SIP (RFC 3261 21.4/21.5).
 SIP_ANSWERS: dict[RefuseCause, tuple[int, str]] = {
@@ -111,6 +113,12 @@ class _Call:
     transport: str = "udp"  # of the signalling: "tls" may carry SRTP keys
     dial: _Dial | None = None  # dial-out: what each INVITE to a next target repeats
     headers: list[tuple[str, str]] = field(default_factory=list)  # dial-out's extension ones
+    # Asking the peer for a picture size by re-INVITE (issue 14): the size wanted, the
+    # offer in flight, and whether the peer refused (then never again).
+    size_wanted: tuple[int, int] | None = None
+    size_offer: bytes | None = None
+    size_asked: tuple[int, int] | None = None  # what size_offer asks for
+    size_refused: bool = False
 
 
 @dataclass(eq=False, slots=True)
@@ -546,6 +554,8 @@ class SipService:
                 self._confirmed(handle, sdp)  # UAS: ACK came; UAC: 200 came (core ACKs)
             case sip.ReInvite(call=handle, sdp=sdp):
                 self._reinvite(handle, sdp)
+            case sip.ReInviteAnswered(call=handle, status=status, sdp=sdp):
+                self._size_answered(handle, status, sdp)
             case sip.InfoReceived(call=handle, content_type=content_type, body=body):
                 call = self.calls.get(handle)
                 if call and call.leg:
@@ -687,7 +697,9 @@ class SipService:
                       hang_up=lambda reason: self.hang_up(handle, reason),
                       # SIP INFO works whatever RTCP feedback the peer negotiated.
                       signalled_keyframes={"info": lambda: self.send_fast_update(handle)},
-                      text=lambda text: self.send_text(handle, text))
+                      text=lambda text: self.send_text(handle, text),
+                      resize=lambda width, height: self.request_video_size(handle, width,
+                                                                           height))
 
     def _reinvite(self, handle: str, offer: bytes | None) -> None:
         call = self.calls.get(handle)
@@ -695,7 +707,8 @@ class SipService:
             self._respond(handle, 491, "Request Pending")
             return
         if offer is None:  # offerless re-INVITE: offer what we use now (RFC 3261 14.2)
-            self._respond(handle, 200, "OK", body=call.negotiated.answer_sdp)
+            ours = self.endpoint.local_sdp(handle) or call.negotiated.answer_sdp
+            self._respond(handle, 200, "OK", body=ours)
             return
         try:
             negotiated = self._answer(call, offer)
@@ -710,6 +723,64 @@ class SipService:
         if call.leg and negotiated.on_hold != was_on_hold:
             log_event(log, "sip.hold", call=handle, on_hold=negotiated.on_hold)
             call.leg.post(HoldChanged(negotiated.on_hold))
+
+    def request_video_size(self, handle: str, width: int, height: int) -> bool:
+        """Ask the peer by re-INVITE to send at most ``width`` x ``height``
+        (``gateway.sdp.resize``); the latest wish goes out once the dialog is free.
+        False when this call cannot ask: no video, encrypted media (a new offer would
+        renegotiate its keys), or the peer refused an earlier request."""
+        call = self.calls.get(handle)
+        if (call is None or call.negotiated is None or call.negotiated.video is None
+                or call.size_refused or call.negotiated.video_srtp is not None):
+            return False
+        call.size_wanted = (width, height)
+        self._send_size(handle)
+        return True
+
+    def _send_size(self, handle: str) -> None:
+        call = self.calls.get(handle)
+        ours = self.endpoint.local_sdp(handle)
+        if (call is None or call.size_wanted is None or call.size_offer is not None
+                or call.size_refused or not ours):
+            return
+        offer = asking_for_size(ours, call.sdp_session, *call.size_wanted)
+        try:
+            self.endpoint.reinvite(handle, offer, now=self.transport.now())
+        except sip.SipStateError:  # another transaction in the dialog: try again soon
+            asyncio.get_running_loop().call_later(SIZE_RETRY_S, self._send_size, handle)
+            return
+        call.size_offer, call.size_asked, call.size_wanted = offer, call.size_wanted, None
+        self.transport.flush()
+        log_event(log, "sip.size_asked", call=handle, remote=call.info.remote,
+                  width=call.size_asked[0], height=call.size_asked[1])
+
+    def _size_answered(self, handle: str, status: int, sdp: bytes | None) -> None:
+        """The peer's answer to our size request: a new session on 2xx; 491 (glare)
+        tries again later; any other failure leaves the session as it was and ends
+        asking."""
+        call = self.calls.get(handle)
+        if call is None or call.size_offer is None:
+            return
+        offer, call.size_offer = call.size_offer, None
+        if 200 <= status < 300:
+            try:
+                negotiated = accept_answer(offer, sdp or b"", self._video_policy)
+            except SdpError as error:
+                log_event(log, "sip.size_answer_rejected", level=logging.WARNING,
+                          call=handle, remote=call.info.remote, reason=error.reason)
+                self.hang_up(handle, "bad-sdp-in-answer")
+                return
+            call.negotiated = negotiated
+            call.media.update(media_plan(negotiated, self._mtu, self._dtls))
+        elif status == 491:
+            call.size_wanted = call.size_wanted or call.size_asked
+            asyncio.get_running_loop().call_later(SIZE_RETRY_S, self._send_size, handle)
+        else:
+            call.size_refused = True
+            log_event(log, "sip.size_refused", level=logging.WARNING, call=handle,
+                      remote=call.info.remote, status=status)
+        if call.size_wanted is not None and status != 491:
+            self._send_size(handle)
 
     def call_statistics(self, handle: str) -> dict[str, object] | None:
         """What the call's media streams carry and how they fare (``Leg.statistics``)."""

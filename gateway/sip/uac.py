@@ -112,7 +112,7 @@ class UacRole(RefreshRole):
         if c is None:
             return
         if (c.state != "confirmed" or c.reinvite_out is not None or c.reinvite_in is not None
-                or c.ok_data is not None):
+                or c.ok_data is not None or isinstance(c.refresh_out, ClientInviteTransaction)):
             raise SipStateError(f"call {call} cannot re-INVITE now (state {c.state})")
         d = c.dialog
         branch = new_branch()

@@ -24,6 +24,7 @@ from gateway.sip.endpoint import (
     CallFailed,
     Event,
     InfoAnswered,
+    ReInvite,
     SipCoreConfig,
     SipEndpoint,
 )
@@ -55,6 +56,10 @@ class SipUac:
         self.received: list[bytes] = []  # every SIP message received, raw
         self.call: str | None = None
         self.answer: bytes | None = None
+        # The MCU's re-INVITEs (it asks for picture sizes so): answered with this
+        # status, 2xx carrying our own description again, as a plain UA does.
+        self.reinvite_status = 200
+        self.reinvites: list[bytes | None] = []
         self._lock = threading.Lock()
 
     # ---- lifecycle ------------------------------------------------------------
@@ -194,6 +199,14 @@ class SipUac:
     def _on_events(self, events: list[Event]) -> None:
         with self._lock:
             self.events.extend(events)
+        for event in events:
+            if isinstance(event, ReInvite):
+                self.reinvites.append(event.sdp)
+                status = self.reinvite_status
+                body = self.endpoint.local_sdp(event.call) if status < 300 else None
+                self.endpoint.respond_invite(event.call, status, None, body=body,
+                                             now=self.transport.now())
+                self.transport.flush()
 
     def _live_call(self) -> str:
         if self.call is None or self.ended():

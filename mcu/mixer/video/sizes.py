@@ -8,7 +8,7 @@ RTCP TMMBR for the bit rate, H.245 flowControl). Bigger is asked at once, since 
 picture would be blurred until the sender follows; smaller only once it has held for
 ``shrink_after_s``, so a layout flipping back and forth (a speaker switch) does not
 make the sender change sizes, each change costing a key frame. Requests are rounded
-up to the next 16 pixels (a macroblock), and at most one goes out per
+up to even sides (4:2:0 pictures have no odd ones), and at most one goes out per
 ``min_interval_s``. Nothing is ever asked of a participant nobody sees: its pictures
 are not decoded at all.
 """
@@ -19,7 +19,6 @@ from dataclasses import dataclass
 
 DEFAULT_SHRINK_AFTER_S = 3.0
 DEFAULT_MIN_INTERVAL_S = 1.0
-MACROBLOCK = 16
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,10 +28,8 @@ class SizeRequest:
 
 
 def rounded(width: int, height: int) -> SizeRequest:
-    """Up to whole macroblocks: what an encoder makes anyway."""
-    def up(value: int) -> int:
-        return -(-value // MACROBLOCK) * MACROBLOCK
-    return SizeRequest(up(width), up(height))
+    """Up to even sides: what a 4:2:0 encoder can make."""
+    return SizeRequest(width + width % 2, height + height % 2)
 
 
 class SizeAsker:

@@ -32,14 +32,14 @@ def pool() -> Iterator[ThreadPoolExecutor]:
         yield executor
 
 
-def test_requests_are_whole_macroblocks() -> None:
-    assert rounded(426, 240) == SizeRequest(432, 240)
-    assert rounded(160, 90) == SizeRequest(160, 96)
+def test_requests_have_even_sides() -> None:
+    assert rounded(426, 240) == SizeRequest(426, 240)
+    assert rounded(213, 119) == SizeRequest(214, 120)
 
 
 def test_bigger_at_once_smaller_only_when_it_holds() -> None:
     asker = SizeAsker(shrink_after_s=3.0, min_interval_s=1.0)
-    assert asker.want(426, 240, now=0.0) == SizeRequest(432, 240)  # the first, at once
+    assert asker.want(426, 240, now=0.0) == SizeRequest(426, 240)  # the first, at once
     assert asker.want(426, 240, now=0.1) is None  # unchanged: nothing to ask
     assert asker.want(1280, 720, now=0.5) is None  # bigger, but one ask a second
     assert asker.want(1280, 720, now=1.0) == SizeRequest(1280, 720)
@@ -47,7 +47,7 @@ def test_bigger_at_once_smaller_only_when_it_holds() -> None:
     assert asker.want(1280, 720, now=3.0) is None  # back: the wait starts again
     assert asker.want(426, 240, now=4.0) is None
     assert asker.want(426, 240, now=6.9) is None
-    assert asker.want(426, 240, now=7.0) == SizeRequest(432, 240)
+    assert asker.want(426, 240, now=7.0) == SizeRequest(426, 240)
 
 
 def test_the_largest_cell_anyone_shows_a_participant_in() -> None:
@@ -72,8 +72,8 @@ def test_the_mixer_asks_each_shown_sender_for_its_cell_and_shows_it_resized(
                                             ("y", YELLOW))]
     join(mixer, *legs)
     tick(mixer, clock, 6)
-    for leg in legs:  # 2x2 of 320x180: cells of 160x90, asked as 160x96
-        assert leg.size_requests == [(160, 96, 15.0)]
+    for leg in legs:  # 2x2 of 320x180: cells of 160x90
+        assert leg.size_requests == [(160, 90, 15.0)]
     assert named(quadrants(legs[0].last_picture())) == ["red", "green", "blue", "yellow"]
     assert mixer.counters["size_requests"] == 4
 

@@ -1,0 +1,49 @@
+"""The re-INVITE offer that asks a peer for smaller pictures (issue 14)."""
+
+from __future__ import annotations
+
+from gateway.sdp.model import parse_sdp
+from gateway.sdp.negotiate import LocalSession
+from gateway.sdp.resize import asking_for_size
+
+OURS = (
+    b"v=0\r\no=mcu 42 3 IN IP4 127.0.0.1\r\ns=mcu\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+    b"m=audio 40000 RTP/AVP 0 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\n"
+    b"a=sendrecv\r\n"
+    b"m=video 40002 RTP/AVP 96 97\r\na=rtpmap:96 H264/90000\r\n"
+    b"a=fmtp:96 profile-level-id=42e01f;packetization-mode=1;max-fs=3600\r\n"
+    b"a=rtpmap:97 VP8/90000\r\na=rtcp-fb:96 nack pli\r\na=sendrecv\r\n"
+)
+
+
+def session() -> LocalSession:
+    local = LocalSession(session_id=42, version=3)
+    asked = parse_sdp(OURS)
+    local.stamp([line for line in asked.lines() if not line.startswith("o=")])
+    return local
+
+
+def test_the_offer_asks_for_the_size_on_each_resizable_format() -> None:
+    offer = parse_sdp(asking_for_size(OURS, session(), 432, 240))
+    video = offer.media[1]
+    assert video.fmtp(96) == "profile-level-id=42e01f;packetization-mode=1;max-fs=405"
+    assert video.fmtp(97) == "max-fs=405"
+    assert video.values("imageattr") == ["96 send * recv [x=432,y=240]",
+                                         "97 send * recv [x=432,y=240]"]
+    assert video.values("rtcp-fb") == ["96 nack pli"]  # the rest kept
+    assert video.port == 40002 and video.formats == ["96", "97"]
+    assert offer.media[0].lines() == parse_sdp(OURS).media[0].lines()  # audio untouched
+    assert offer.origin.session_id == "42" and offer.origin.session_version == "4"
+
+
+def test_asking_again_replaces_the_request_and_the_same_request_keeps_the_version() -> None:
+    local = session()
+    first = asking_for_size(OURS, local, 432, 240)
+    second = asking_for_size(first, local, 1280, 720)
+    video = parse_sdp(second).media[1]
+    assert video.values("imageattr") == ["96 send * recv [x=1280,y=720]",
+                                         "97 send * recv [x=1280,y=720]"]
+    assert video.fmtp(97) == "max-fs=3600"
+    assert parse_sdp(second).origin.session_version == "5"
+    again = asking_for_size(second, local, 1280, 720)
+    assert parse_sdp(again).origin.session_version == "5"  # unchanged: same version
