@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from gateway.sdp.model import parse_sdp
-from gateway.sdp.negotiate import LocalSession
+from gateway.sdp.negotiate import LocalSession, answer_offer
 from gateway.sdp.resize import asking_for_size
+from gateway.sdp.video import VideoPolicy, macroblocks
 
 OURS = (
     b"v=0\r\no=mcu 42 3 IN IP4 127.0.0.1\r\ns=mcu\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
@@ -47,3 +48,14 @@ def test_asking_again_replaces_the_request_and_the_same_request_keeps_the_versio
     assert parse_sdp(second).origin.session_version == "5"
     again = asking_for_size(second, local, 1280, 720)
     assert parse_sdp(again).origin.session_version == "5"  # unchanged: same version
+
+
+def test_our_own_answerer_sends_within_the_size_asked() -> None:
+    """A cascade leg's far end is another MCU: answering the request, it sends no
+    larger than the max-fs the offer gives (what the docs say our MCU honours)."""
+    offer = asking_for_size(OURS, session(), 426, 240)
+    negotiated = answer_offer(offer, local_ip="127.0.0.1", audio_port=41000,
+                              preferences=["PCMU"], session=LocalSession(),
+                              video_port=41002, video_policy=VideoPolicy())
+    assert negotiated.video is not None
+    assert macroblocks(*negotiated.video.size) <= macroblocks(426, 240), negotiated.video.size
