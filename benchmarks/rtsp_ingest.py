@@ -57,7 +57,6 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -73,8 +72,8 @@ from gateway.rtp.ports import PortAllocator  # noqa: E402
 from gateway.rtp.settings import RtpSettings  # noqa: E402
 from gateway.rtsp.gateway import RtspGateway  # noqa: E402
 from gateway.rtsp.settings import RtspSettings  # noqa: E402
-from mcu.mixer.clock import MixClock  # noqa: E402
-from mcu.mixer.video.mixer import Collected, MixOutputs, VideoMixer  # noqa: E402
+from mcu.mixer.pool import DeadlinePool  # noqa: E402
+from mcu.mixer.video.mixer import Collected, MixOutputs, VideoMixer, video_clock  # noqa: E402
 from mcu.mixer.video.views import visible  # noqa: E402
 from mcu.settings import VideoSettings  # noqa: E402
 
@@ -175,7 +174,7 @@ async def ingest(urls: Sequence[str], layout: str) -> None:
     settings = VideoSettings(layout=layout, frame_rate=float(FPS), self_view=False,
                              workers=POOL_WORKERS)
     seat = FakeSeat()
-    with ThreadPoolExecutor(POOL_WORKERS, thread_name_prefix="video") as pool:
+    with DeadlinePool(POOL_WORKERS, name="video") as pool:
         mixer = DecodeOnlyMixer(settings, pool)
         mixer.add(ViewerLeg())  # type: ignore[arg-type]
         mixer.set_state(ViewerLeg.id, "connected")
@@ -184,7 +183,7 @@ async def ingest(urls: Sequence[str], layout: str) -> None:
                          options={"transport": "tcp", "name": f"camera {index}"})
             mixer.add(seat.legs[-1])
             mixer.set_state(seat.legs[-1].id, "connected")
-        clock = MixClock(mixer, period=1 / FPS, name="video-mix", pipelined=True)
+        clock = video_clock(mixer)
         clock.start()
         try:
             while True:

@@ -45,6 +45,7 @@ from mcu.live import (
 from mcu.lobby import Access, Enter, Locked
 from mcu.log import configure_logging
 from mcu.metrics import Metrics, OutwardStats
+from mcu.mixer.pool import DeadlinePool
 from mcu.mixer.video.mixer import thumbnail_jpeg
 from mcu.pinguard import GuardSettings, PinGuard
 from mcu.publishing import McuStreamSource
@@ -95,7 +96,7 @@ class Mcu(ClusteredMcu):
         self.settings = settings
         self.executor = ThreadPoolExecutor(MEDIA_WORKERS, thread_name_prefix="media")
         # Decode/scale/encode of every conference's video share this bounded pool.
-        self.video_pool = ThreadPoolExecutor(settings.video.workers, thread_name_prefix="video")
+        self.video_pool = DeadlinePool(settings.video.workers, name="video")
         # Built-in layouts plus video.custom_layouts: what conferences may use.
         self.layout_registry = settings.video.layout_registry()
         self.directory: ConferenceDirectory[Conference] = ConferenceDirectory(

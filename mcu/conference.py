@@ -67,7 +67,7 @@ from mcu.lobby import (
 from mcu.metrics import MixerCounts
 from mcu.mixer.audio import ActiveSpeakerChanged, AudioMixer, MixOutputs, TonesDetected
 from mcu.mixer.clock import MixClock
-from mcu.mixer.video.mixer import WATCHING, VideoMixer
+from mcu.mixer.video.mixer import WATCHING, VideoMixer, video_clock
 from mcu.pinguard import PinGuard
 from mcu.prompts import PromptPlayer
 from mcu.settings import EntrySettings, MixerSettings, VideoSettings
@@ -168,10 +168,7 @@ class Conference:
         self._video_clock: MixClock | None = None
         if video is not None and video.enabled:
             self.video = VideoMixer(video, video_pool or executor, self.layouts)
-            # Its own tick threads: a slow video tick must never delay the audio mix;
-            # decoding overlaps the previous tick's compose and encode (issue 14).
-            self._video_clock = MixClock(self.video, period=1 / video.frame_rate,
-                                         name="video-mix", pipelined=True)
+            self._video_clock = video_clock(self.video)
         self._entry = entry or EntryServices()
         self.active_speaker: str | None = None
         self._on_leave = on_leave

@@ -307,7 +307,7 @@ def accept_answer(
         raise SdpError(400, "answer has a different number of m-lines than the offer")
     index = _first_audio(ours)
     if index is None:
-        raise SdpError(400, "our offer has no audio m-line")
+        return _accept_video_only(answer, ours, theirs, video_policy)
     media = theirs.media[index]
     if media.media != "audio":
         raise SdpError(400, "answer m-lines are not in offer order")
@@ -323,6 +323,20 @@ def accept_answer(
         negotiated = dataclasses.replace(
             negotiated, audio_srtp=accept_crypto(ours.media[index], media))
     return _accept_video(negotiated, ours, theirs, video_policy)
+
+
+def _accept_video_only(answer: bytes, ours: SessionDescription, theirs: SessionDescription,
+                       policy: VideoPolicy | None) -> Negotiated:
+    """The answer to an offer with video and no audio (a re-INVITE in a call that is
+    video-only, such as a SIP camera's): the Negotiated has no audio, and its
+    directions are the video's, as ``answer_offer`` makes them."""
+    silent = Negotiated(answer, None, None, None, ("0.0.0.0", 0), ("0.0.0.0", 0), False,
+                        "inactive", "inactive")
+    negotiated = _accept_video(silent, ours, theirs, policy)
+    if negotiated.video is None:
+        raise SdpError(488, "answer accepts neither audio nor video")
+    return dataclasses.replace(negotiated, remote_direction=negotiated.video.remote_direction,
+                               local_direction=negotiated.video.local_direction)
 
 
 def _accept_video(negotiated: Negotiated, ours: SessionDescription,

@@ -3,6 +3,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from collections.abc import Callable
 
 from mcu.mixer.audio import AudioMixer
 from mcu.mixer.clock import MixClock
@@ -160,6 +161,9 @@ class TwoStages(Recorder):
             self.preparing -= 1
         return n
 
+    def stages(self) -> tuple[Callable[[int], int], ...]:
+        return (self.prepare, self.mix)
+
 
 async def test_pipelined_stages_overlap_and_never_queue() -> None:
     """Two stages of 1.6 periods each: a tick's first stage runs beside the previous
@@ -187,3 +191,63 @@ async def test_pipelined_first_stage_failure_is_survived() -> None:
     await run_for(clock, 0.1)
     assert clock.errors == 1 and clock.ticks >= 5 and 3 not in rec.delivered
     assert not clock.running
+
+
+class ThreeStages(Recorder):
+    """Three stages of ``seconds`` each, recording which ran at the same time."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__()
+        self.seconds = seconds
+        self.busy: list[int] = [0, 0, 0]
+        self.most: list[int] = [0, 0, 0]
+        self.all_three = 0  # stage starts that found the other two stages at work
+        self.order: list[list[int]] = [[], [], []]
+
+    def _stage(self, index: int, n: int) -> int:
+        with self.lock:
+            self.busy[index] += 1
+            self.most[index] = max(self.most[index], self.busy[index])
+            self.all_three += all(self.busy)
+            self.order[index].append(n)
+        time.sleep(self.seconds)
+        with self.lock:
+            self.busy[index] -= 1
+        return n
+
+    def stages(self) -> tuple[Callable[[int], int], ...]:
+        return tuple(lambda n, i=i: self._stage(i, n) for i in range(3))
+
+
+async def test_three_stages_run_side_by_side_in_order() -> None:
+    """Stages of 0.8 periods: one tick after another would manage a tick every three
+    periods; overlapped, a tick decodes while the one before composes and the one
+    before that encodes."""
+    rec = ThreeStages(seconds=PERIOD * 0.8)
+    clock = MixClock(rec, PERIOD, pipelined=True)
+    await run_for(clock, 0.6)
+    assert rec.most == [1, 1, 1]  # each stage one tick at a time
+    assert rec.all_three >= 5
+    assert all(order == sorted(order) for order in rec.order)
+    assert rec.delivered == sorted(rec.delivered)
+    assert clock.ticks == len(rec.delivered) == len(rec.collected_at)  # stop() drained
+
+
+async def test_grace_delays_a_tick_instead_of_dropping_it() -> None:
+    """A mix of 1.3 periods: without grace every other deadline is dropped; with half
+    a period of grace each deadline waits for it and none is lost, and the deadlines
+    stay where they were (no drift: the waits are not added up)."""
+    dropped = Recorder(mix_seconds=PERIOD * 1.3)
+    plain = MixClock(dropped, PERIOD)
+    await run_for(plain, 0.3)
+    graced = Recorder(mix_seconds=PERIOD * 1.3)
+    clock = MixClock(graced, PERIOD, grace=PERIOD * 0.9)
+    start = await run_for(clock, 0.3)
+    assert plain.dropped >= 5 and plain.delayed == 0
+    assert clock.delayed >= 5
+    assert clock.dropped < plain.dropped
+    assert graced.max_running == 1
+    # The mix runs back to back, and no deadline moved: never more ticks than deadlines.
+    deadlines = round(0.3 / PERIOD)
+    assert 0.3 / (PERIOD * 1.3) - 4 <= len(graced.collected_at) <= deadlines + 1
+    assert graced.collected_at[-1] - start <= 0.3 + PERIOD

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from gateway.sdp.model import parse_sdp
-from gateway.sdp.negotiate import LocalSession, answer_offer
+import pytest
+
+from gateway.sdp.model import SdpError, parse_sdp
+from gateway.sdp.negotiate import LocalSession, accept_answer, answer_offer
 from gateway.sdp.resize import asking_for_size
 from gateway.sdp.video import VideoPolicy, macroblocks
 
@@ -59,3 +61,28 @@ def test_our_own_answerer_sends_within_the_size_asked() -> None:
                               video_port=41002, video_policy=VideoPolicy())
     assert negotiated.video is not None
     assert macroblocks(*negotiated.video.size) <= macroblocks(426, 240), negotiated.video.size
+
+
+def test_a_video_only_call_takes_the_answer_to_its_size_request() -> None:
+    """A SIP camera's call has no audio: the re-INVITE asking for its size has none
+    either, and the camera's answer is a video-only session (it hung the call up)."""
+    camera = (b"v=0\r\no=cam 7 1 IN IP4 127.0.0.1\r\ns=cam\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+              b"m=video 42000 RTP/AVP 96\r\na=rtpmap:96 H264/90000\r\n"
+              b"a=fmtp:96 profile-level-id=42e01f;packetization-mode=1\r\na=sendonly\r\n")
+    local = LocalSession()
+    ours = answer_offer(camera, local_ip="127.0.0.1", audio_port=41000, preferences=["PCMU"],
+                        session=local, video_port=41002, video_policy=VideoPolicy())
+    assert ours.audio is None and ours.video is not None
+    offer = asking_for_size(ours.answer_sdp, local, 426, 240)
+    assert [m.media for m in parse_sdp(offer).media] == ["video"]
+    theirs = answer_offer(offer, local_ip="127.0.0.1", audio_port=42000,
+                          preferences=["PCMU"], session=LocalSession(), video_port=42002,
+                          video_policy=VideoPolicy())
+    taken = accept_answer(offer, theirs.answer_sdp, VideoPolicy())
+    assert taken.audio is None and taken.video is not None
+    assert taken.video_rtp == ("127.0.0.1", 42002)
+    assert (taken.remote_direction, taken.local_direction) == (
+        theirs.local_direction, theirs.remote_direction)
+    with pytest.raises(SdpError):
+        accept_answer(offer, theirs.answer_sdp.replace(b"m=video 42002", b"m=video 0"),
+                      VideoPolicy())

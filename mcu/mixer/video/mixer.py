@@ -38,7 +38,7 @@ import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import av
 
@@ -47,6 +47,8 @@ from gateway.media import EncodedVideo, VideoSendFormat
 from layouts.geometry import Cell, Rect, fit
 from layouts.registry import DEFAULT_LAYOUT, Layout, LayoutRegistry
 from mcu.keyframes import AskReason, KeyFrameAsker, KeyFrameGate
+from mcu.mixer.clock import MixClock
+from mcu.mixer.pool import DeadlinePool
 from mcu.mixer.video import overlay
 from mcu.mixer.video.codecs import FIXED_SIZES, VideoDecoder, VideoEncoder, encoder_size
 from mcu.mixer.video.picture import Picture, scale
@@ -121,6 +123,16 @@ class Prepared:
     collected: Collected
     decoded: list[_Decoded]
     decode_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class Composed:
+    """A tick's pictures, one per stream: what the encode stage takes."""
+
+    prepared: Prepared
+    pictures: dict[EncoderKey, Picture]
+    outputs: MixOutputs
+    compose_s: float
 
 
 @dataclass(slots=True)
@@ -404,40 +416,59 @@ class VideoMixer:
         """Stage one: decode what is shown (overlapping the previous tick's ``mix``)."""
         started = time.perf_counter()
         jobs = [(leg_id, frames) for leg_id, frames in collected.frames.items() if frames]
-        decoded = self._map(lambda job: self._decode(collected, *job), jobs)
+        decoded = self._map(lambda job: self._decode(collected, *job), jobs, collected.now)
         for leg_id in [k for k in self._decoders if k not in collected.names]:
             del self._decoders[leg_id]  # departed
         return Prepared(collected, decoded, time.perf_counter() - started)
 
+    def stages(self) -> tuple[Callable[[Any], Any], ...]:
+        """What the clock overlaps across ticks: decode, compose, encode. Each touches
+        its own state (decoders; shown pictures and scaled tiles; encoders and who
+        waits for a key frame), so neighbouring ticks' stages may run side by side."""
+        return (self.prepare, self.compose, self.encode)
+
     def mix(self, prepared: Prepared) -> MixOutputs:
-        """Stage two: show the decoded pictures, compose, encode."""
+        """Stages two and three at once (tests and tools that tick by hand)."""
+        return self.encode(self.compose(prepared))
+
+    def compose(self, prepared: Prepared) -> Composed:
+        """Stage two: show the decoded pictures, compose one picture per stream."""
         started = time.perf_counter()
         collected = prepared.collected
         outputs = MixOutputs(tick_at=collected.now)
         self._take_decoded(prepared, outputs)
-        targets = self._targets(collected)
-        pictures = self._compose_all(collected, targets)
-        composed = time.perf_counter()
-        self._encode_all(collected, pictures, outputs)
-        self._forget_departed(collected)
-        ended = time.perf_counter()
+        self._forget_departed_inputs(collected)
+        pictures = self._compose_all(collected, self._targets(collected))
+        return Composed(prepared, pictures, outputs, time.perf_counter() - started)
+
+    def encode(self, composed: Composed) -> MixOutputs:
+        """Stage three: encode each stream that is due."""
+        started = time.perf_counter()
+        collected, outputs = composed.prepared.collected, composed.outputs
+        self._encode_all(collected, composed.pictures, outputs)
+        self._forget_departed_viewers(collected)
+        encode_s = time.perf_counter() - started
         self.counters["ticks"] += 1
         # Wall time of each stage, summed: where a slow tick spends its time.
-        self.counters["decode_s"] += prepared.decode_s
-        self.counters["compose_s"] += composed - started
-        self.counters["encode_s"] += ended - composed
-        outputs.work_s = prepared.decode_s + ended - started
+        self.counters["decode_s"] += composed.prepared.decode_s
+        self.counters["compose_s"] += composed.compose_s
+        self.counters["encode_s"] += encode_s
+        outputs.work_s = composed.prepared.decode_s + composed.compose_s + encode_s
         return outputs
 
-    def _map(self, fn: Callable[[_J], _R], jobs: Iterable[_J]) -> list[_R]:
+    def _map(self, fn: Callable[[_J], _R], jobs: Iterable[_J], due: float) -> list[_R]:
         """``fn`` over ``jobs`` on the pool, in order; a lone job runs right here in the
-        mix thread. Handing it to the pool would only add two thread switches a tick
-        and move its codec's state to whichever core the woken worker is on (one
+        stage's thread. Handing it to the pool would only add two thread switches a
+        tick and move its codec's state to whichever core the woken worker is on (one
         camera's decode, one view's encode: the common case, and issue 12's ingest
-        benchmark counts that cost against ffmpeg's single thread)."""
+        benchmark counts that cost against ffmpeg's single thread). ``due``: the
+        tick's time; a ``DeadlinePool`` serves older ticks' jobs first."""
         jobs = list(jobs)
         if len(jobs) <= 1:
             return [fn(job) for job in jobs]
+        if isinstance(self._pool, DeadlinePool):
+            return [future.result() for future in
+                    [self._pool.submit_by(due, fn, job) for job in jobs]]
         return list(self._pool.map(fn, jobs))
 
     def _take_decoded(self, prepared: Prepared, outputs: MixOutputs) -> None:
@@ -503,11 +534,13 @@ class VideoMixer:
         personal = [v for v in views if _derivable(v)]
         first = [v for v in views if not _derivable(v)]
         composed = dict(zip(map(id, first), self._map(
-            lambda target: self._compose(collected, target), first), strict=True))
+            lambda target: self._compose(collected, target), first, collected.now),
+            strict=True))
         bases = {(v.plan.layout, v.size): (v, composed[id(v)]) for v in first
                  if v.plan.owner[0] == "shared" and v.plan.slate is None and not v.message}
         composed.update(zip(map(id, personal), self._map(
-            lambda target: self._derive(collected, target, bases), personal), strict=True))
+            lambda target: self._derive(collected, target, bases), personal, collected.now),
+            strict=True))
         pictures: dict[EncoderKey, Picture] = {}
         for view, keys in zip(views, by_content.values(), strict=True):
             self.counters["composed"] += 1
@@ -573,8 +606,8 @@ class VideoMixer:
                 self._label(tile, name, 0, 0, width, height)
             return tile
 
-        for (key, (latest, name, _)), tile in zip(jobs.items(), self._map(run, jobs.items()),
-                                                  strict=True):
+        tiles = self._map(run, jobs.items(), collected.now)
+        for (key, (latest, name, _)), tile in zip(jobs.items(), tiles, strict=True):
             self._scaled[key] = (latest.serial, name, tile)
         self.counters["scaled"] += len(jobs)
 
@@ -644,7 +677,8 @@ class VideoMixer:
             self._pictures[key] = pictures[key]
         self.counters["encoded"] += len(jobs)
         self.counters["keyframes_forced"] += sum(1 for job in jobs if job[2])
-        for stream, encoded in self._map(lambda job: (job[0], self._encode(*job)), jobs):
+        for stream, encoded in self._map(lambda job: (job[0], self._encode(*job)), jobs,
+                                          collected.now):
             if encoded is None:
                 continue
             if encoded.keyframe:
@@ -678,12 +712,14 @@ class VideoMixer:
             stream.next_due = now + period
         return True
 
-    def _forget_departed(self, collected: Collected) -> None:
+    def _forget_departed_inputs(self, collected: Collected) -> None:
         present = set(collected.names)
         for leg_id in [k for k in self._latest if k not in present]:
             del self._latest[leg_id]
         for key in [k for k in self._scaled if k[0] not in present]:
             del self._scaled[key]
+
+    def _forget_departed_viewers(self, collected: Collected) -> None:
         for viewer in [v for v in self._watching if v not in collected.plans]:
             del self._watching[viewer]
             self._waiting_key.discard(viewer)
@@ -708,6 +744,21 @@ class VideoMixer:
 
 
 ASPECTS = {"widescreen": 16 / 9, "standard": 4 / 3}
+
+GRACE_PERIODS = 0.5
+"""How long, in frame periods, a video deadline waits for a busy previous tick before
+it is dropped: a stage that overruns once delays a picture by a few milliseconds
+instead of losing it (a 30 fps picture half a period late is still well inside the
+two-period latency budget of issue 14)."""
+
+
+def video_clock(mixer: VideoMixer, name: str = "video-mix") -> MixClock:
+    """The clock that drives ``mixer``: its own tick threads (a slow video tick must
+    never delay the audio mix), decoding overlapped with the previous tick's compose
+    and encode, and half a period of grace before a deadline is dropped."""
+    period = 1 / mixer.settings.frame_rate
+    return MixClock(mixer, period=period, name=name, pipelined=True,
+                    grace=period * GRACE_PERIODS)
 
 
 def _shaped(fmt: VideoSendFormat, shape: str) -> VideoSendFormat:
