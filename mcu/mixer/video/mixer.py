@@ -34,6 +34,7 @@ from __future__ import annotations
 import dataclasses
 import io
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import Executor
@@ -51,7 +52,7 @@ from mcu.mixer.clock import MixClock
 from mcu.mixer.pool import DeadlinePool
 from mcu.mixer.video import overlay
 from mcu.mixer.video.codecs import FIXED_SIZES, VideoDecoder, VideoEncoder, encoder_size
-from mcu.mixer.video.picture import Picture, scale
+from mcu.mixer.video.picture import Patched, Picture, Scratch, scale
 from mcu.mixer.video.sizes import SizeAsker
 from mcu.mixer.video.views import Owner, Room, ViewPlan, plan_views, shown_sizes, visible
 
@@ -130,7 +131,7 @@ class Composed:
     """A tick's pictures, one per stream: what the encode stage takes."""
 
     prepared: Prepared
-    pictures: dict[EncoderKey, Picture]
+    pictures: dict[EncoderKey, Picture | Patched]
     outputs: MixOutputs
     compose_s: float
 
@@ -200,7 +201,8 @@ class VideoMixer:
         self._streams: dict[EncoderKey, _Stream] = {}
         self._watching: dict[str, EncoderKey] = {}  # viewer -> its stream
         self._waiting_key: set[str] = set()  # switched streams: hold until a key frame
-        self._pictures: dict[EncoderKey, Picture] = {}  # each stream's newest picture
+        self._pictures: dict[EncoderKey, Picture | Patched] = {}  # each stream's newest
+        self._scratch = threading.local()  # each encoding thread's Scratch
         self._serial = 0
         self._plan_key: object = None  # what the last plan was made from (on the loop)
         self._plans: dict[str, ViewPlan] = {}
@@ -520,7 +522,7 @@ class VideoMixer:
         return targets
 
     def _compose_all(self, collected: Collected, targets: dict[EncoderKey, _Target]
-                     ) -> dict[EncoderKey, Picture]:
+                     ) -> dict[EncoderKey, Picture | Patched]:
         """One picture per distinct (view, size, message); streams that show the same
         picture share it."""
         by_content: dict[tuple[object, ...], list[EncoderKey]] = {}
@@ -541,7 +543,7 @@ class VideoMixer:
         composed.update(zip(map(id, personal), self._map(
             lambda target: self._derive(collected, target, bases), personal, collected.now),
             strict=True))
-        pictures: dict[EncoderKey, Picture] = {}
+        pictures: dict[EncoderKey, Picture | Patched] = {}
         for view, keys in zip(views, by_content.values(), strict=True):
             self.counters["composed"] += 1
             for key in keys:
@@ -549,7 +551,8 @@ class VideoMixer:
         return pictures
 
     def _derive(self, collected: Collected, target: _Target,
-                bases: dict[tuple[str, tuple[int, int]], tuple[_Target, Picture]]) -> Picture:
+                bases: dict[tuple[str, tuple[int, int]], tuple[_Target, Picture]]
+                ) -> Picture | Patched:
         """A personal picture as the shared one of its layout and size with the cells
         that differ drawn again (issue 14: compose less; in a full grid the viewer's own
         cell is the only one), else composed whole."""
@@ -560,13 +563,28 @@ class VideoMixer:
         cells = self._tiles(collected, target.plan, target.size)
         if [cell for _, cell in base_cells] != [cell for _, cell in cells]:
             return self._compose(collected, target)
-        canvas = base[1].copy()
-        for (leg_id, cell), (was, _) in zip(cells, base_cells, strict=True):
-            if leg_id != was:
-                canvas.fill(cell.rect, BACKGROUND)
-                self._draw_tile(collected, canvas, leg_id, cell)
+        patches = tuple((self._cell_picture(collected, leg_id, cell), cell.x, cell.y)
+                        for (leg_id, cell), (was, _) in zip(cells, base_cells, strict=True)
+                        if leg_id != was)
         self.counters["derived"] += 1
-        return canvas
+        return Patched(base[1], patches)
+
+    def _cell_picture(self, collected: Collected, leg_id: str, cell: Cell) -> Picture:
+        """What ``cell`` shows of ``leg_id``, cell-sized: its scaled tile or its slate
+        as they are (both cached, nothing copied), else drawn on a blank cell."""
+        latest = self._live_frame(collected, leg_id)
+        if latest is None:
+            kind = "audio_only" if leg_id in collected.audio_only else "no_video"
+            return overlay.slate(kind, cell.width, cell.height,
+                                 collected.names.get(leg_id, ""))
+        placed = fit(latest.frame.width, latest.frame.height, cell, self.settings.fit)
+        scaled = self._scaled.get((leg_id, placed.dest.width, placed.dest.height,
+                                   placed.source))
+        if scaled is not None and placed.dest == cell.rect:
+            return scaled[2]
+        picture = Picture.blank(cell.width, cell.height, BACKGROUND)
+        self._draw_tile(collected, picture, leg_id, dataclasses.replace(cell, x=0, y=0))
+        return picture
 
     def _tiles(self, collected: Collected, plan: ViewPlan, size: tuple[int, int]
                ) -> list[tuple[str, Cell]]:
@@ -649,7 +667,7 @@ class VideoMixer:
         if placed.dest != cell.rect:  # letterboxed: the label spans the whole cell
             self._label(canvas, name, cell.x, cell.y, cell.width, cell.height)
 
-    def _encode_all(self, collected: Collected, pictures: dict[EncoderKey, Picture],
+    def _encode_all(self, collected: Collected, pictures: dict[EncoderKey, Picture | Patched],
                     outputs: MixOutputs) -> None:
         viewers_of: dict[EncoderKey, list[str]] = {}
         for viewer, plan in collected.plans.items():
@@ -693,9 +711,17 @@ class VideoMixer:
             del self._streams[key]  # nobody watches it any more
             self._pictures.pop(key, None)
 
-    @staticmethod
-    def _encode(stream: _Stream, picture: Picture, keyframe: bool) -> EncodedVideo | None:
-        return stream.encoder.encode(picture, keyframe=keyframe)
+    def _encode(self, stream: _Stream, picture: Picture | Patched, keyframe: bool
+                ) -> EncodedVideo | None:
+        if not isinstance(picture, Patched):
+            return stream.encoder.encode(picture, keyframe=keyframe)
+        if stream.encoder.format.codec not in ENCODERS_THAT_COPY:
+            return stream.encoder.encode(picture.make(), keyframe=keyframe)
+        scratch = getattr(self._scratch, "canvas", None)
+        if scratch is None:
+            scratch = self._scratch.canvas = Scratch()
+        with scratch.over(picture) as canvas:
+            return stream.encoder.encode(canvas, keyframe=keyframe)
 
     def _due(self, stream: _Stream, now: float) -> bool:
         """Whether a stream slower than the clock sends on this tick (drift-free)."""
@@ -744,6 +770,11 @@ class VideoMixer:
 
 
 ASPECTS = {"widescreen": 16 / 9, "standard": 4 / 3}
+
+ENCODERS_THAT_COPY = frozenset({"H264", "VP8"})
+"""Codecs whose encoder (libx264, libvpx) copies a picture in before ``encode``
+returns, so a ``Scratch`` canvas may change right after; FFmpeg's own H.263 encoder
+may keep a reference to its input frame, so it gets a picture of its own."""
 
 GRACE_PERIODS = 0.5
 """How long, in frame periods, a video deadline waits for a busy previous tick before

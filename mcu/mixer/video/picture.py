@@ -16,7 +16,9 @@ resampling itself is swscale through PyAV's ``VideoReformatter``.
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
 
 import av
 import numpy as np
@@ -186,6 +188,15 @@ class Picture:
         out.paste(self, -rect.x, -rect.y)
         return out
 
+    def copy_area(self, source: Picture, rect: Rect) -> None:
+        """Copy ``rect`` of ``source`` (a picture of this size) to the same place here."""
+        _check_even(x=rect.x, y=rect.y, width=rect.width, height=rect.height)
+        self.y[rect.y : rect.bottom, rect.x : rect.right] = source.y[
+            rect.y : rect.bottom, rect.x : rect.right]
+        cx, cy, cr, cb = rect.x // 2, rect.y // 2, rect.right // 2, rect.bottom // 2
+        self.u[cy:cb, cx:cr] = source.u[cy:cb, cx:cr]
+        self.v[cy:cb, cx:cr] = source.v[cy:cb, cx:cr]
+
     def mean_yuv(self, rect: Rect | None = None) -> tuple[float, float, float]:
         """Mean Y, U, V over ``rect`` (the whole picture by default), for checks."""
         r = rect or Rect(0, 0, self.width, self.height)
@@ -313,3 +324,62 @@ def _scale_then_crop(
     x = min(whole_w - width, even_round(source.x * sx))
     y = min(whole_h - height, even_round(source.y * sy))
     return whole.crop(Rect(x, y, width, height))
+
+
+@dataclass(frozen=True, slots=True)
+class Patched:
+    """A picture that is ``base`` with ``patches`` (tile, x, y) pasted over it, left
+    unmade (issue 14: a personal picture is the shared one with one cell redrawn).
+
+    Making each of nine personal 720p pictures would copy 1.4 MB nine times a tick;
+    encoders copy their input anyway, so ``Scratch.over`` pastes the patches into one
+    copy of the base per thread, lends it to the encoder, and puts the base's pixels
+    back. ``make`` builds it whole, for what keeps a picture (thumbnails)."""
+
+    base: Picture
+    patches: tuple[tuple[Picture, int, int], ...]
+
+    @property
+    def width(self) -> int:
+        return self.base.width
+
+    @property
+    def height(self) -> int:
+        return self.base.height
+
+    def make(self) -> Picture:
+        picture = self.base.copy()
+        for tile, x, y in self.patches:
+            picture.paste(tile, x, y)
+        return picture
+
+    def to_frame(self) -> av.VideoFrame:
+        return self.make().to_frame()
+
+
+class Scratch:
+    """One thread's canvas for ``Patched`` pictures: a copy of the last base it saw."""
+
+    def __init__(self) -> None:
+        self._base: Picture | None = None
+        self._canvas: Picture | None = None
+
+    @contextmanager
+    def over(self, patched: Patched) -> Iterator[Picture]:
+        """The patched picture, valid until the block ends (no one may keep it)."""
+        base = patched.base
+        if self._base is not base:
+            if self._canvas is None or self._canvas.buffer.shape != base.buffer.shape:
+                self._canvas = base.copy()
+            else:
+                np.copyto(self._canvas.buffer, base.buffer)
+            self._base = base
+        canvas = self._canvas
+        assert canvas is not None
+        for tile, x, y in patched.patches:
+            canvas.paste(tile, x, y)
+        try:
+            yield canvas
+        finally:
+            for tile, x, y in patched.patches:
+                canvas.copy_area(base, Rect(x, y, tile.width, tile.height))

@@ -6,7 +6,9 @@ import pytest
 
 from layouts import Cell, Rect, fit, get_layout
 from mcu.mixer.video.picture import (
+    Patched,
     Picture,
+    Scratch,
     crop_frame,
     rgb_to_yuv,
     scale,
@@ -169,3 +171,24 @@ def test_scale_same_size_is_a_copy() -> None:
     frame = quadrants(64, 36)
     tile = scale(frame, Rect(0, 0, 64, 36), 64, 36)
     assert np.array_equal(tile.buffer, Picture.from_frame(frame).buffer)
+
+
+def test_a_patched_picture_is_lent_whole_and_the_scratch_forgets_its_patches() -> None:
+    """Issue 14: personal pictures are the shared one with a cell redrawn, pasted into
+    one canvas per thread for the encoder and taken out again after."""
+    base = Picture.blank(64, 32, (0, 0, 255))
+    red, green = Picture.blank(16, 16, (255, 0, 0)), Picture.blank(16, 16, (0, 255, 0))
+    first, second = Patched(base, ((red, 0, 0),)), Patched(base, ((green, 32, 16),))
+    scratch = Scratch()
+    with scratch.over(first) as canvas:
+        assert np.array_equal(canvas.buffer, first.make().buffer)
+        lent = canvas
+    with scratch.over(second) as canvas:
+        assert canvas is lent  # one canvas a thread, not a copy a picture
+        assert np.array_equal(canvas.buffer, second.make().buffer)  # red is gone
+    assert np.array_equal(lent.buffer, base.buffer)
+    other = Picture.blank(64, 32, (255, 255, 255))  # the next tick's base
+    with scratch.over(Patched(other, ())) as canvas:
+        assert np.array_equal(canvas.buffer, other.buffer)
+    assert first.to_frame().width == 64 and not np.array_equal(first.make().buffer,
+                                                               base.buffer)
