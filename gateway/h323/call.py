@@ -150,6 +150,15 @@ class Local:
         return kind == "audio" or self.video_port is not None
 
 
+def bitrate_for(width: int, height: int, frame_rate: float) -> int:
+    """A bit rate that carries ``width`` x ``height`` at ``frame_rate`` well in H.264
+    or H.263 (0.1 bit a pixel: 720p30 at 2.8 Mbit/s, 426x240 at 300 kbit/s), at least
+    64 kbit/s."""
+    return max(64_000, int(width * height * frame_rate * BITS_PER_PIXEL))
+
+
+BITS_PER_PIXEL = 0.1
+
 SESSIONS = {"audio": 1, "video": 2}
 OUR_CHANNELS = {"audio": 1, "video": 2}  # the numbers of the channels we open
 
@@ -217,6 +226,7 @@ class H323Call:
         self.kinds = {name: _Kind(name) for name in ("audio", "video")}
         self._media_said: Media | None = None
         self.keys_seen = 0
+        self.video_cap_asked: int | None = None  # our flowControlCommand's, None: none
 
     @property
     def codec(self) -> str | None:
@@ -381,6 +391,26 @@ class H323Call:
         if channel is None or self.state != "connected" or not self._h245_open:
             return False
         self._queue_h245(h245.video_fast_update(channel))
+        return True
+
+    def request_video_size(self, width: int, height: int, frame_rate: float) -> bool:
+        """Ask the peer to send less video (issue 14). H.245 has no way to ask for a
+        picture size on an open channel: its format was fixed when it opened. It can
+        cap the channel's bit rate (flowControlCommand), which the sender meets with
+        smaller or coarser pictures: the rate a ``width`` x ``height`` picture needs
+        (``bitrate_for``), or no restriction once that reaches the channel's own
+        ceiling. False: no video channel from the peer is open."""
+        kind = self.kinds["video"]
+        channel = kind.their_channel
+        if channel is None or self.state != "connected" or not self._h245_open:
+            return False
+        ceiling = (self.video_policy.max_bitrate_bps if self.video_policy is not None
+                   else None)
+        wanted = bitrate_for(width, height, frame_rate)
+        capped = None if ceiling is None or wanted >= ceiling else wanted
+        if capped != self.video_cap_asked:
+            self.video_cap_asked = capped
+            self._queue_h245(h245.flow_control(channel, capped))
         return True
 
     # -- Setup and Fast Connect --------------------------------------------------------------

@@ -422,11 +422,19 @@ class H323Gateway:
             media.start(plan)
             call.leg = RtpLeg(call.leg_id, "h323", call.display, call.remote, media,
                               hang_up=lambda reason: self._hang_up(call, reason),
-                              signalled_keyframes={"h245": lambda: self._ask_keyframe(call)})
+                              signalled_keyframes={"h245": lambda: self._ask_keyframe(call)},
+                              resize=lambda width, height, rate: self._ask_size(
+                                  call, width, height, rate))
             if call.seat is not None:
                 call.seat.join(call.leg)
         else:
             media.update(plan)
+
+    def _ask_size(self, call: _Call, width: int, height: int, frame_rate: float) -> bool:
+        """A size request (issue 14) as H.245 can say it: a cap on the peer's bit rate."""
+        asked = call.core.request_video_size(width, height, frame_rate)
+        self._run(call)
+        return asked
 
     def _ask_keyframe(self, call: _Call) -> bool:
         asked = call.core.request_keyframe()

@@ -364,6 +364,19 @@ def video_fast_update(channel: int) -> bytes:
         "logicalChannelNumber": channel, "type": ("videoFastUpdatePicture", 0)})
 
 
+def flow_control(channel: int, bitrate_bps: int | None) -> bytes:
+    """flowControlCommand on one logical channel: send at most ``bitrate_bps`` (in
+    H.245's 100 bit/s units), or ``None``: no restriction."""
+    restriction: tuple[str, int] = (
+        ("noRestriction", 0) if bitrate_bps is None
+        else ("maximumBitRate", max(0, min(MAX_BIT_RATE_UNITS, bitrate_bps // 100))))
+    return encode("command", "flowControlCommand", {
+        "scope": ("logicalChannelNumber", channel), "restriction": restriction})
+
+
+MAX_BIT_RATE_UNITS = 16_777_215  # FlowControlCommand.restriction.maximumBitRate's range
+
+
 def function_not_understood(message: Message) -> bytes:
     return encode("indication", "functionNotUnderstood", (message.category, (message.name,
                                                                            message.value)))

@@ -291,7 +291,7 @@ class RtpLeg:
         signalled_keyframes: Mapping[str, Callable[[], bool]] | None = None,
         secure_signalling: bool = False,
         text: Callable[[str], bool] | None = None,
-        resize: Callable[[int, int], bool] | None = None,
+        resize: Callable[[int, int, float], bool] | None = None,
     ) -> None:
         self.id = leg_id
         self.protocol = protocol
@@ -412,7 +412,8 @@ class RtpLeg:
     def request_video_size(self, width: int, height: int, frame_rate: float) -> bool:
         """``gateway.leg.VideoSizeLeg``: by the signalling's way of asking (a SIP
         re-INVITE); False when it has none."""
-        return self._resize(width, height) if self._resize is not None else False
+        return (self._resize(width, height, frame_rate) if self._resize is not None
+                else False)
 
     # -- the rest of the Leg ---------------------------------------------------------
 

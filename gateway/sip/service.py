@@ -698,8 +698,8 @@ class SipService:
                       # SIP INFO works whatever RTCP feedback the peer negotiated.
                       signalled_keyframes={"info": lambda: self.send_fast_update(handle)},
                       text=lambda text: self.send_text(handle, text),
-                      resize=lambda width, height: self.request_video_size(handle, width,
-                                                                           height))
+                      resize=lambda width, height, _rate: self.request_video_size(
+                          handle, width, height))
 
     def _reinvite(self, handle: str, offer: bytes | None) -> None:
         call = self.calls.get(handle)

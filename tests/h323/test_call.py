@@ -206,3 +206,27 @@ def test_flow_control_caps_our_video_bit_rate_and_lifts_the_cap() -> None:
         "scope": ("wholeMultiplex", 0), "restriction": ("noRestriction", 0)}))
     pump(caller, callee)
     assert callee.of(core.Media)[-1].video.video.bitrate_bps == full
+
+
+def test_a_size_request_caps_the_peers_video_bit_rate_and_lifts_it_again() -> None:
+    """Issue 14: H.245 cannot ask for a picture size on an open channel; the callee
+    asks by flowControlCommand, and the caller (our own core, which honours it)
+    encodes for it at the rate a 426x240 picture needs, then at full rate again."""
+    caller, callee = call_pair()
+    pump(caller, callee)
+    full = caller.of(core.Media)[-1].video.video.bitrate_bps
+    assert callee.call.request_video_size(426, 240, 30.0)
+    pump(caller, callee)
+    capped = caller.of(core.Media)[-1].video.video.bitrate_bps
+    assert capped == core.bitrate_for(426, 240, 30.0) // 100 * 100 < full
+    assert callee.call.request_video_size(426, 240, 30.0)  # the same again: nothing sent
+    assert not callee.call.actions()
+    assert callee.call.request_video_size(1920, 1080, 30.0)  # beyond the ceiling
+    pump(caller, callee)
+    assert caller.of(core.Media)[-1].video.video.bitrate_bps == full
+
+
+def test_no_size_request_without_the_peers_video_channel() -> None:
+    caller, callee = call_pair(video=False)
+    pump(caller, callee)
+    assert not callee.call.request_video_size(426, 240, 30.0)
