@@ -203,6 +203,7 @@ class VideoMixer:
         self._waiting_key: set[str] = set()  # switched streams: hold until a key frame
         self._pictures: dict[EncoderKey, Picture | Patched] = {}  # each stream's newest
         self._scratch = threading.local()  # each encoding thread's Scratch
+        self._geometry: dict[tuple[str, int, tuple[int, int]], tuple[Cell, ...]] = {}
         self._serial = 0
         self._plan_key: object = None  # what the last plan was made from (on the loop)
         self._plans: dict[str, ViewPlan] = {}
@@ -588,7 +589,14 @@ class VideoMixer:
 
     def _tiles(self, collected: Collected, plan: ViewPlan, size: tuple[int, int]
                ) -> list[tuple[str, Cell]]:
-        return plan.cells(collected.layouts[plan.layout], *size)
+        """``plan``'s cells at ``size``; a layout's geometry for a count and size is
+        worked out once (each picture asks for it a few times a tick)."""
+        key = (plan.layout, len(plan.shown), size)
+        cells = self._geometry.get(key)
+        if cells is None:
+            layout = collected.layouts[plan.layout]
+            cells = self._geometry[key] = tuple(layout.cells(len(plan.shown), *size))
+        return plan.seat(cells)
 
     def _live_frame(self, collected: Collected, leg_id: str) -> _Latest | None:
         """The input's picture to show, or None for its slate (stopped, muted)."""

@@ -46,7 +46,10 @@ class ViewPlan:
 
     def cells(self, layout: Layout, width: int, height: int) -> list[tuple[str, Cell]]:
         """Who fills which cell (empty cells left out)."""
-        cells = layout.cells(len(self.shown), width, height)
+        return self.seat(layout.cells(len(self.shown), width, height))
+
+    def seat(self, cells: Sequence[Cell]) -> list[tuple[str, Cell]]:
+        """Who fills which of ``cells``, the layout's cells for ``len(shown)``."""
         return [(p, c) for p, c in zip(self.shown, cells, strict=False) if p is not None]
 
 
