@@ -130,6 +130,7 @@ class Call:
     rseq: int = 0
     # digest credentials for our requests in this call (401/407 answered once a nonce)
     credentials: Credentials | None = None
+    interval_raised: bool = False  # our INVITE was sent again after a 422 (RFC 4028)
     auth: AuthState = field(default_factory=AuthState)
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from gateway.auth import AuthError, digest_authorization, parse_challenges
 
-from .dialog import new_branch
+from .dialog import request_again
 from .message import SipRequest, SipResponse
 
 
@@ -66,17 +66,6 @@ def answer_challenge(request: SipRequest, response: SipResponse, credentials: Cr
     count = state.counts[challenge.nonce] = state.counts.get(challenge.nonce, 0) + 1
     value = digest_authorization(challenge, credentials.username, credentials.password,
                                  request.method, request.uri, nc=count, cnonce=cnonce)
-    return _resent(request, "Proxy-Authorization" if proxy else "Authorization", value, cseq)
-
-
-def _resent(request: SipRequest, name: str, value: str, cseq: int) -> SipRequest:
-    again = SipRequest(request.method, request.uri, list(request.headers), request.body)
-    top = request.vias[0]
-    base, _, _ = top.partition(";branch=")
-    rest = top.partition(";branch=")[2].partition(";")[2]
-    again.set_vias([f"{base};branch={new_branch()}" + (f";{rest}" if rest else ""),
-                    *request.vias[1:]])
-    again.set("CSeq", f"{cseq} {request.method}")
-    again.remove(name)  # a new challenge replaces the answer to the last one
-    again.add(name, value)
-    return again
+    # a new challenge replaces the answer to the last one
+    return request_again(request, cseq,
+                         [("Proxy-Authorization" if proxy else "Authorization", value)])

@@ -20,6 +20,24 @@ def new_branch() -> str:
     return "z9hG4bK" + secrets.token_hex(8)
 
 
+def request_again(request: SipRequest, cseq: int,
+                  replace: list[tuple[str, str]]) -> SipRequest:
+    """``request`` sent again as a new transaction (a new branch, ``cseq``), with the
+    headers of ``replace`` in place of any of the same names it had."""
+    again = SipRequest(request.method, request.uri, list(request.headers), request.body)
+    top = request.vias[0]
+    base, _, after = top.partition(";branch=")
+    rest = after.partition(";")[2]
+    again.set_vias([f"{base};branch={new_branch()}" + (f";{rest}" if rest else ""),
+                    *request.vias[1:]])
+    again.set("CSeq", f"{cseq} {request.method}")
+    for name in dict.fromkeys(name for name, _ in replace):
+        again.remove(name)
+    for name, value in replace:
+        again.add(name, value)
+    return again
+
+
 def new_call_id(host: str) -> str:
     return f"{secrets.token_hex(10)}@{host}"
 

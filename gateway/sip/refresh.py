@@ -16,7 +16,7 @@ import logging
 from .core import ALLOW, Call, SipCore
 from .dialog import contact_uri, new_branch
 from .message import SipRequest, SipResponse, decimal_value
-from .session_timer import SessionTimer, from_response, request_headers
+from .session_timer import SessionTimer, from_response, min_se_of, request_headers
 from .transaction import ClientInviteTransaction, ClientNonInviteTransaction, ClientTransaction
 
 log = logging.getLogger("gateway.sip")
@@ -125,7 +125,7 @@ class RefreshRole(SipCore):
         if c.ended:
             return
         if status == 422 and resp is not None and c.session is not None:
-            asked = decimal_value((resp.get("min-se") or "").split(";")[0].strip())
+            asked = min_se_of(resp)
             if asked and asked > c.session.interval:  # RFC 4028 7.4: ask again, longer
                 c.session = SessionTimer(asked, c.session.refresher, c.session.peer_supports)
                 self._refresh_session(c, now)

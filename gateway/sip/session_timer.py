@@ -90,6 +90,12 @@ def from_response(resp: SipResponse) -> SessionTimer | None:
     return SessionTimer(interval, refresher or "uac", supports_timer(resp))
 
 
+def min_se_of(resp: SipResponse) -> int | None:
+    """The Min-SE of a 422 (section 7.4), None when absent or malformed."""
+    value = decimal_value((resp.get("min-se") or "").split(";")[0].strip())
+    return value if value and value > 0 else None
+
+
 def request_headers(interval: int, min_se: int, refresher: str | None = None
                     ) -> list[tuple[str, str]]:
     """Session-Expires and Min-SE for an INVITE or refresh we send."""

@@ -10,11 +10,19 @@ import logging
 
 from .core import ALLOW, Call, SipStateError, initial_cseq
 from .credentials import Credentials, Refused, answer_challenge
-from .dialog import Dialog, contact_uri, hostport, new_branch, new_call_id, new_tag
+from .dialog import (
+    Dialog,
+    contact_uri,
+    hostport,
+    new_branch,
+    new_call_id,
+    new_tag,
+    request_again,
+)
 from .events import CallAnswered, CallFailed, CallProgress, InfoAnswered, ReInviteAnswered
 from .message import NameAddr, SipParseError, SipRequest, SipResponse, validate_response
 from .refresh import RefreshRole, allowed_methods
-from .session_timer import from_response, request_headers
+from .session_timer import from_response, min_se_of, request_headers
 from .text import SEND_TYPE
 from .transaction import (
     ClientInviteTransaction,
@@ -320,6 +328,14 @@ class UacRole(RefreshRole):
         if c.cancelling:
             self._end_call(c, c.hangup_after_ack or "cancelled", False)
             return
+        asked = min_se_of(resp) if status == 422 else None
+        if asked is not None and asked > self.config.session_expires and not c.interval_raised:
+            # RFC 4028 7.4: the callee wants a longer interval; ask once with its Min-SE
+            c.interval_raised = True
+            c.dialog.local_cseq += 1
+            self._invite_with(c, request_again(tx.request, c.dialog.local_cseq,
+                                               request_headers(asked, asked)), now)
+            return
         if status in (401, 407) and c.credentials is not None:
             try:
                 self._invite_again(c, tx, resp, now)
@@ -337,8 +353,11 @@ class UacRole(RefreshRole):
         """The challenged INVITE again with credentials (same dialog, next CSeq)."""
         assert c.credentials is not None
         c.dialog.local_cseq += 1
-        req = answer_challenge(tx.request, resp, c.credentials, c.auth, c.dialog.local_cseq,
-                               new_tag())
+        self._invite_with(c, answer_challenge(tx.request, resp, c.credentials, c.auth,
+                                              c.dialog.local_cseq, new_tag()), now)
+
+    def _invite_with(self, c: Call, req: SipRequest, now: float) -> None:
+        """The initial INVITE sent again as ``req`` (same dialog, its own CSeq)."""
         again = ClientInviteTransaction(self.layer, req, c.dest, req.top_via.branch or "")
         again.owner = c
         again.on_response = self._uac_response

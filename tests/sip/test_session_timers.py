@@ -77,12 +77,41 @@ def test_a_peer_without_update_is_refreshed_by_reinvite_with_the_same_sdp() -> N
     assert refresh.endswith(ANSWER) and b"Session-Expires: 90;refresher=uas" in refresh
 
 
-def test_an_interval_below_min_se_is_422_with_min_se() -> None:
+def test_an_interval_below_min_se_is_422_and_the_caller_asks_again_with_it() -> None:
+    """RFC 4028 7.4: our INVITE refused with 422 goes again, once, with the callee's
+    Min-SE as its interval; the callee takes it."""
     pair = timed_pair(interval=90, uas_min_se=120)
     pair.invite(OFFER)
     [refused] = pair.sent("uas->uac", b"SIP/2.0 422")
     assert b"Min-SE: 120" in refused
-    assert not of(pair.uas_events, IncomingCall)
+    first, again = pair.sent("uac->uas", b"INVITE ")
+    assert b"Session-Expires: 90" in first
+    assert b"Session-Expires: 120\r\n" in again and b"Min-SE: 120" in again
+    assert b"CSeq: " in again and _cseq(again) == _cseq(first) + 1
+    [incoming] = of(pair.uas_events, IncomingCall)
+    pair.uas.respond_invite(incoming.call, 200, body=ANSWER, now=pair.now)
+    pair.deliver()
+    assert of(pair.uas_events, CallConfirmed)
+
+
+def test_a_callee_that_refuses_again_ends_the_call_without_a_loop() -> None:
+    pair = timed_pair(interval=90, uas_min_se=120)
+
+    def raise_min_se(direction: str, data: bytes) -> bool:
+        if direction == "uac->uas" and b"Session-Expires: 120" in data:
+            pair.uas.config.min_se = 600  # a callee never satisfied
+        return False
+    pair.drop = raise_min_se
+    pair.invite(OFFER)
+    assert len(pair.sent("uac->uas", b"INVITE ")) == 2
+    assert len(pair.sent("uas->uac", b"SIP/2.0 422")) == 2
+    [ended] = of(pair.uac_events, CallEnded)
+    assert "422" in ended.reason and not of(pair.uas_events, IncomingCall)
+
+
+def _cseq(request: bytes) -> int:
+    line = next(ln for ln in request.split(b"\r\n") if ln.startswith(b"CSeq: "))
+    return int(line.split()[1])
 
 
 def test_a_reliable_provisional_is_pracked_once() -> None:
