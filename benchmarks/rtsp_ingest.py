@@ -59,6 +59,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import uvloop
 
@@ -73,7 +74,13 @@ from gateway.rtp.settings import RtpSettings  # noqa: E402
 from gateway.rtsp.gateway import RtspGateway  # noqa: E402
 from gateway.rtsp.settings import RtspSettings  # noqa: E402
 from mcu.mixer.pool import DeadlinePool  # noqa: E402
-from mcu.mixer.video.mixer import Collected, MixOutputs, VideoMixer, video_clock  # noqa: E402
+from mcu.mixer.video.mixer import (  # noqa: E402
+    Collected,
+    MixOutputs,
+    Prepared,
+    VideoMixer,
+    video_clock,
+)
 from mcu.mixer.video.views import visible  # noqa: E402
 from mcu.settings import VideoSettings  # noqa: E402
 
@@ -134,9 +141,16 @@ class DecodeOnlyMixer(VideoMixer):
         self.shown = len(visible(collected.plans))
         return collected
 
-    def mix(self, collected: Collected) -> MixOutputs:
-        outputs = MixOutputs()
-        self._decode_all(collected, outputs)
+    def stages(self) -> tuple[Callable[[Any], Any], ...]:
+        return (self.prepare, self.decoded)
+
+    def mix(self, prepared: Prepared) -> MixOutputs:
+        return self.decoded(prepared)
+
+    def decoded(self, prepared: Prepared) -> MixOutputs:
+        """The decoded pictures taken as the mixer takes them, and nothing more."""
+        outputs = MixOutputs(tick_at=prepared.collected.now)
+        self._take_decoded(prepared, outputs)
         self.counters["ticks"] += 1
         return outputs
 
