@@ -28,6 +28,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import Executor, ThreadPoolExecutor
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from gateway.media import FRAME_MS
@@ -73,6 +74,20 @@ class _Tick:
             self.finish(stage)
 
 
+@dataclass(eq=False)
+class _Run:
+    """One start-to-stop of a clock: its stages, their workers and its ticks in flight.
+    A clock started again while an old run still drains gets a run of its own, so the
+    stop of the old one waits for its own ticks only (never the new run's)."""
+
+    stages: Sequence[Callable[[Any], Any]]
+    executors: list[Executor]  # one per stage
+    task: asyncio.Task[None] | None = None
+    inflight: set[asyncio.Task[None]] = field(default_factory=set)
+    previous: _Tick | None = None  # the newest tick
+    waiting: int = 0  # ticks between two stages, waiting for the next one
+
+
 class MixClock:
     """Runs ``target``'s collect/mix/deliver every ``period`` seconds until stopped."""
 
@@ -93,13 +108,8 @@ class MixClock:
         self._given_executor = executor
         self._sleep = sleep  # injectable so tests can simulate a sloppy timer
         self._pipelined = pipelined
-        self._stages: Sequence[Callable[[Any], Any]] = ()
-        self._executors: list[Executor] = []  # one per stage
-        self._task: asyncio.Task[None] | None = None
-        self._inflight: set[asyncio.Task[None]] = set()
-        self._previous: _Tick | None = None
-        self._waiting = 0  # ticks between two stages, waiting for the next one
-        self._progress = asyncio.Event()  # set whenever a stage starts or ends
+        self._run_now: _Run | None = None
+        self._progress: asyncio.Future[None] | None = None  # done when a stage starts or ends
         self.ticks = 0  # ticks mixed and delivered
         self.dropped = 0  # deadlines skipped because the previous mix was still running
         self.late = 0  # deadlines skipped because the loop woke a whole period late
@@ -108,41 +118,42 @@ class MixClock:
 
     @property
     def running(self) -> bool:
-        return self._task is not None and not self._task.done()
+        run = self._run_now
+        return run is not None and run.task is not None and not run.task.done()
 
     def start(self) -> None:
         if self.running:
             raise RuntimeError("clock already running")
-        self._stages = (self.target.stages() if self._pipelined  # type: ignore[attr-defined]
-                        else (self.target.mix,))
+        stages = (self.target.stages() if self._pipelined  # type: ignore[attr-defined]
+                  else (self.target.mix,))
         # One worker a stage: a stage never overlaps itself, and a slow one drops ticks
         # instead of piling them up. The last stage may run on the executor given.
-        self._executors = [
+        executors: list[Executor] = [
             ThreadPoolExecutor(1, thread_name_prefix=f"{self.name}-{index}")
-            for index in range(len(self._stages) - 1)]
-        self._executors.append(self._given_executor or ThreadPoolExecutor(
+            for index in range(len(stages) - 1)]
+        executors.append(self._given_executor or ThreadPoolExecutor(
             1, thread_name_prefix=self.name))
-        self._previous = None
-        self._waiting = 0
-        self._task = asyncio.get_running_loop().create_task(self._run(), name="mix-clock")
+        run = self._run_now = _Run(stages, executors)
+        run.task = asyncio.get_running_loop().create_task(self._run(run), name="mix-clock")
 
     async def stop(self) -> None:
         """Stop ticking, let the ticks in flight finish and deliver, free the workers."""
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
+        run, self._run_now = self._run_now, None
+        if run is None:
+            return
+        if run.task is not None:
+            run.task.cancel()
             try:
-                await task
+                await run.task
             except asyncio.CancelledError:
                 pass
-        while self._inflight:  # a thread cannot be cancelled; wait for it instead
-            await asyncio.wait(set(self._inflight))
-        for executor in self._executors:
+        while run.inflight:  # a thread cannot be cancelled; wait for it instead
+            await asyncio.wait(set(run.inflight))
+        for executor in run.executors:
             if executor is not self._given_executor:
                 executor.shutdown(wait=True)
-        self._executors = []
 
-    async def _run(self) -> None:
+    async def _run(self, run: _Run) -> None:
         loop = asyncio.get_running_loop()
         start = loop.time()
         n = 0
@@ -156,54 +167,60 @@ class MixClock:
                 behind = int(-delay // self.period)
                 n += behind
                 self.late += behind
-            if not await self._free(loop):
+            if not await self._free(loop, run):
                 self.dropped += 1
                 continue
-            tick = _Tick(loop, len(self._stages))
-            previous, self._previous = self._previous, tick
-            run = loop.create_task(self._tick(loop, tick, previous, self.target.collect()))
-            self._inflight.add(run)
-            run.add_done_callback(self._inflight.discard)
+            tick = _Tick(loop, len(run.stages))
+            previous, run.previous = run.previous, tick
+            task = loop.create_task(self._tick(loop, run, tick, previous,
+                                               self.target.collect()))
+            run.inflight.add(task)
+            task.add_done_callback(run.inflight.discard)
 
-    def _busy(self) -> bool:
+    @staticmethod
+    def _busy(run: _Run) -> bool:
         """A tick waits between stages, or the first stage is still at work."""
-        first = self._previous.finished[0] if self._previous is not None else None
-        return self._waiting > 0 or (first is not None and not first.done())
+        first = run.previous.finished[0] if run.previous is not None else None
+        return run.waiting > 0 or (first is not None and not first.done())
 
-    async def _free(self, loop: asyncio.AbstractEventLoop) -> bool:
+    async def _free(self, loop: asyncio.AbstractEventLoop, run: _Run) -> bool:
         """Whether a tick may start now, waiting up to ``grace`` for the clock to be."""
-        if not self._busy():
+        if not self._busy(run):
             return True
         until = loop.time() + self.grace
         while (left := until - loop.time()) > 0:
-            self._progress.clear()
-            try:
-                await asyncio.wait_for(self._progress.wait(), left)
-            except TimeoutError:
-                break
-            if not self._busy():
+            # asyncio.wait, not wait_for: Python 3.11's wait_for can swallow a cancel
+            # that lands as the inner wait ends, and a stopped clock would tick on.
+            progress = self._progress = loop.create_future()
+            await asyncio.wait([progress], timeout=left)
+            if not self._busy(run):
                 self.delayed += 1
                 return True
         return False
 
-    async def _tick(self, loop: asyncio.AbstractEventLoop, tick: _Tick,
+    def _signal(self) -> None:
+        """A stage started or ended: a deadline waiting in ``_free`` looks again."""
+        if self._progress is not None and not self._progress.done():
+            self._progress.set_result(None)
+
+    async def _tick(self, loop: asyncio.AbstractEventLoop, run: _Run, tick: _Tick,
                     previous: _Tick | None, value: Any) -> None:
         """Each stage in its thread once the previous tick has left it, then deliver."""
         try:
-            for index, stage in enumerate(self._stages):
+            for index, stage in enumerate(run.stages):
                 if previous is not None and not previous.finished[index].done():
-                    self._waiting += index > 0
+                    run.waiting += index > 0
                     try:
                         await previous.finished[index]
                     finally:
-                        self._waiting -= index > 0
-                self._progress.set()
+                        run.waiting -= index > 0
+                self._signal()
                 try:
-                    value = await loop.run_in_executor(self._executors[index], stage, value)
+                    value = await loop.run_in_executor(run.executors[index], stage, value)
                 finally:
-                    if index < len(self._stages) - 1:
+                    if index < len(run.stages) - 1:
                         tick.finish(index)
-                        self._progress.set()
+                        self._signal()
             self.target.deliver(value)
             self.ticks += 1
         except Exception:  # keep ticking: one bad frame must not end the conference audio
@@ -211,4 +228,4 @@ class MixClock:
             log.exception("%s tick failed", self.name)
         finally:
             tick.abandon()
-            self._progress.set()
+            self._signal()

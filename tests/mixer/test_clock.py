@@ -251,3 +251,39 @@ async def test_grace_delays_a_tick_instead_of_dropping_it() -> None:
     deadlines = round(0.3 / PERIOD)
     assert 0.3 / (PERIOD * 1.3) - 4 <= len(graced.collected_at) <= deadlines + 1
     assert graced.collected_at[-1] - start <= 0.3 + PERIOD
+
+
+async def test_a_clock_started_again_while_its_stop_drains_stops_cleanly() -> None:
+    """A conference emptied and joined again at once: stop() is still waiting for a
+    slow tick when start() comes. The stop waits for its own run's ticks only (it hung
+    for ever on the new run's, and the conference never ended); the new run ticks."""
+    rec = Recorder(mix_seconds=PERIOD * 3)
+    clock = MixClock(rec, PERIOD)
+    clock.start()
+    await asyncio.sleep(PERIOD * 1.5)  # a tick is mixing now
+    stopping = asyncio.get_running_loop().create_task(clock.stop())
+    await asyncio.sleep(0)
+    assert not clock.running
+    clock.start()
+    await asyncio.wait_for(stopping, 1.0)
+    assert clock.running
+    before = clock.ticks
+    await asyncio.sleep(PERIOD * 10)
+    assert clock.ticks > before
+    await asyncio.wait_for(clock.stop(), 1.0)
+    assert not clock.running
+    assert not [t for t in threading.enumerate() if t.name.startswith("audio-mix")]
+
+
+async def test_stop_while_a_deadline_waits_out_its_grace() -> None:
+    """The clock stops while a deadline is waiting for a busy tick (its grace), again
+    and again at every moment of the wait: every stop ends, none leaves it ticking."""
+    for attempt in range(30):
+        rec = Recorder(mix_seconds=PERIOD * 1.5)
+        clock = MixClock(rec, PERIOD, grace=PERIOD * 0.9)
+        clock.start()
+        await asyncio.sleep(PERIOD * (2 + attempt / 10))
+        await asyncio.wait_for(clock.stop(), 1.0)
+        count = len(rec.collected_at)
+        await asyncio.sleep(PERIOD * 3)
+        assert len(rec.collected_at) == count, attempt  # really stopped
