@@ -18,13 +18,6 @@ playing camera sends a few hundred interleaved RTP packets a second, and a
 read, which the ingest benchmark (issue 12) counts against us. The only task is the
 one that connects; it ends once connected. The timer is re-armed only when the core's
 ``next_timer()`` changes (a chunk of RTP rarely changes it).
-
-While the camera plays, the socket is read at most every ``READ_EVERY_S``: after each
-read, reading pauses and resumes that much later, and the kernel holds what arrives
-meanwhile (20 ms of 4 Mbit/s is 10 KB). One wake-up then takes a dozen interleaved
-packets instead of one or two, and the mixer takes pictures once per tick anyway, so
-nothing is seen later than the tick it would have made (issue 12: the per-wake-up cost
-of the loop and of the parser is most of what Python adds to FFmpeg's own work).
 """
 
 from __future__ import annotations
@@ -38,8 +31,6 @@ from typing import Any, cast
 from .client import Closed, Connect, Event, Failed, Interleaved, RtspClient, redact_url
 
 log = logging.getLogger("gateway.rtsp.shell")
-
-READ_EVERY_S = 0.02
 
 
 class _RtspProtocol(asyncio.Protocol):
@@ -84,7 +75,6 @@ class RtspConnection:
         self._connect_task: asyncio.Task[None] | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at: float | None = None
-        self._resume: asyncio.TimerHandle | None = None  # reading paused until then
         self._tasks: set[asyncio.Task[None]] = set()  # every task we start, awaited on close
         self._finished = asyncio.Event()
         self._shut = False
@@ -206,21 +196,9 @@ class RtspConnection:
         self._flush()
 
     def _on_data(self, protocol: _RtspProtocol, data: bytes) -> None:
-        if protocol is not self._protocol:
-            return
-        self.client.feed(data, self.now())
-        self._flush()
-        transport = protocol.transport
-        if (self.client.state == "playing" and self._resume is None and self._loop is not None
-                and transport is not None and not transport.is_closing()):
-            transport.pause_reading()
-            self._resume = self._loop.call_later(READ_EVERY_S, self._resume_reading, protocol)
-
-    def _resume_reading(self, protocol: _RtspProtocol) -> None:
-        self._resume = None
-        transport = protocol.transport
-        if protocol is self._protocol and transport is not None and not transport.is_closing():
-            transport.resume_reading()
+        if protocol is self._protocol:
+            self.client.feed(data, self.now())
+            self._flush()
 
     def _on_lost(self, protocol: _RtspProtocol) -> None:
         if protocol in self._closing:
@@ -232,9 +210,6 @@ class RtspConnection:
 
     def _drop_connection(self) -> None:
         """Close the socket now; its late callbacks are ignored."""
-        if self._resume is not None:
-            self._resume.cancel()
-            self._resume = None
         protocol, self._protocol = self._protocol, None
         if protocol is not None and protocol.transport is not None:
             self._closing.append(protocol)
