@@ -398,8 +398,9 @@ class H323Call:
         picture size on an open channel: its format was fixed when it opened. It can
         cap the channel's bit rate (flowControlCommand), which the sender meets with
         smaller or coarser pictures: the rate a ``width`` x ``height`` picture needs
-        (``bitrate_for``), or no restriction once that reaches the channel's own
-        ceiling. False: no video channel from the peer is open."""
+        (``bitrate_for``), or no restriction once that reaches the most we take on
+        video anyway (the video policy's ``max_bitrate_bps``). False: no video channel
+        from the peer is open."""
         kind = self.kinds["video"]
         channel = kind.their_channel
         if channel is None or self.state != "connected" or not self._h245_open:

@@ -65,9 +65,9 @@ class _Tick:
         self.finished = [loop.create_future() for _ in range(stages)]
 
     def finish(self, stage: int) -> None:
-        for future in self.finished[stage:stage + 1]:
-            if not future.done():
-                future.set_result(None)
+        future = self.finished[stage]
+        if not future.done():
+            future.set_result(None)
 
     def abandon(self) -> None:
         for stage in range(len(self.finished)):
