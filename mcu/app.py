@@ -563,6 +563,7 @@ class Mcu(ClusteredMcu):
             layouts=self.layout_registry,
             on_text=self.chat.from_endpoint,
             on_keypad=self._keypad,
+            relay=numeric_id in self._gateway_calls,
         )
 
     def _keypad(self, conference: Conference, leg: Leg, action: str) -> None:

@@ -152,6 +152,7 @@ class Conference:
         layouts: LayoutRegistry | None = None,
         on_text: Callable[[Conference, Leg, str], None] = lambda conference, leg, text: None,
         on_keypad: Callable[[Conference, Leg, str], None] = lambda conference, leg, action: None,
+        relay: bool = False,
     ):
         self.numeric_id = numeric_id
         # Text a connected participant sent (SIP MESSAGE): the MCU puts it in the chat.
@@ -161,13 +162,15 @@ class Conference:
         self.name = name
         self.access = access or Access(numeric_id)
         self.attendant = attendant  # the auto attendant's menu room
-        self.mixer = AudioMixer(mixer_settings)
+        # A two-party gateway call (issue 13): media passes through where codecs match.
+        self.relay = relay
+        self.mixer = AudioMixer(mixer_settings, relay=relay)
         self._clock = MixClock(self, executor=executor)
         self.layouts = layouts or (video.layout_registry() if video else LayoutRegistry())
         self.video: VideoMixer | None = None
         self._video_clock: MixClock | None = None
         if video is not None and video.enabled:
-            self.video = VideoMixer(video, video_pool or executor, self.layouts)
+            self.video = VideoMixer(video, video_pool or executor, self.layouts, relay=relay)
             self._video_clock = video_clock(self.video)
         self._entry = entry or EntryServices()
         self.active_speaker: str | None = None
@@ -390,9 +393,10 @@ class Conference:
     def mixer_counts(self) -> dict[str, MixerCounts]:
         """What the audio (and video) mixer's clock has done and the encoders each runs
         now, for the metrics (read-only)."""
-        counts = {"audio": _counts(self._clock, self.mixer.encoders)}
+        counts = {"audio": _counts(self._clock, self.mixer.encoders, self.mixer.relayed)}
         if self.video is not None and self._video_clock is not None:
-            counts["video"] = _counts(self._video_clock, self.video.streams)
+            counts["video"] = _counts(self._video_clock, self.video.streams,
+                                      int(self.video.counters["relayed"]))
         return counts
 
     # ---- entry
@@ -478,8 +482,10 @@ class Conference:
     # ---- digits
 
     def _watch_tones(self, leg: Leg) -> None:
+        """Listen for in-band keys where the peer sends no events; never in a gateway
+        call, whose tones are for the far end (an IVR behind it) and reach it as sent."""
         mode = self._entry.settings.inband_dtmf
-        wanted = mode == "always" or (mode == "auto" and not leg.dtmf_events)
+        wanted = not self.relay and (mode == "always" or (mode == "auto" and not leg.dtmf_events))
         self.mixer.detect_tones(leg.id, wanted)
 
     def _digit(self, participant: Participant, dtmf: Dtmf) -> None:
@@ -573,9 +579,9 @@ class Conference:
                 return  # moved to another conference (auto attendant): stop reading here
 
 
-def _counts(clock: MixClock, encoders: int) -> MixerCounts:
+def _counts(clock: MixClock, encoders: int, relayed: int) -> MixerCounts:
     return MixerCounts(ticks=clock.ticks, overruns=clock.dropped, late=clock.late,
-                       errors=clock.errors, encoders=encoders)
+                       errors=clock.errors, encoders=encoders, relayed=relayed)
 
 
 def _host(remote: str) -> str:

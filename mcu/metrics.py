@@ -43,6 +43,7 @@ class MixerCounts:
     late: int = 0  # deadlines skipped because the event loop woke a whole period late
     errors: int = 0  # ticks that raised
     encoders: int = 0  # encoders running now (a gauge)
+    relayed: int = 0  # frames a gateway call passed through untranscoded
 
 
 _COUNTERS = (  # MixerCounts field, metric name, help
@@ -53,6 +54,10 @@ _COUNTERS = (  # MixerCounts field, metric name, help
     ("late", "mcu_mixer_late_ticks",
      "Mixer deadlines skipped because the event loop woke a whole period late, by mixer kind."),
     ("errors", "mcu_mixer_tick_errors", "Mixer ticks that failed with an error, by mixer kind."),
+    ("relayed", "mcu_mixer_relayed_frames",
+     "Frames (audio) and pictures (video) a two-party gateway call passed from one party "
+     "to the other as they came, neither decoded nor encoded (their codecs match), by "
+     "mixer kind."),
 )
 
 

@@ -12,6 +12,11 @@ mix minus itself, encoded for it alone; every other leg gets the one shared mix 
 codec (``AudioFormat.key``), encoded once: the same ``EncodedAudio`` object goes to
 each of them, so the cost of a listener is one ``write_audio`` call.
 
+A two-party gateway call (``relay``, issue 13) whose parties share a codec skips all
+of that: each gets the other's payload as it came (``_relay``), transcoded only while
+the codecs differ or something of the conference must be heard (a prompt, a mute,
+tones listened for).
+
 Threading contract: ``add``/``remove``/``set_mute_*``/``collect``/``deliver``/``events``
 run on the loop; ``mix`` calls never overlap (the clock drops a tick rather than queue
 one) and only ``mix`` touches codec and VAD state.
@@ -205,8 +210,11 @@ def _saturate(x: np.ndarray) -> np.ndarray:
 
 
 class AudioMixer:
-    def __init__(self, settings: MixerSettings | None = None) -> None:
+    def __init__(self, settings: MixerSettings | None = None, *, relay: bool = False) -> None:
         self.settings = settings or MixerSettings()
+        self.relay = relay  # a two-party gateway call: pass frames through where it can
+        self.relayed = 0  # frames passed through untouched (mix() counts)
+        self._relaying = False  # the last tick passed its frames through
         self._legs: dict[str, _LegState] = {}
         self._silent: set[str] = set()  # legs without audio (cameras): in, never mixed
         self._seq = itertools.count()
@@ -335,10 +343,15 @@ class AudioMixer:
     def mix(self, collected: Collected) -> MixOutputs:
         """Decode, choose speakers, mix, encode. Pure CPU: run it off the loop."""
         entries = collected.entries
+        pair = _relay_pair(entries) if self.relay else None
+        if pair is not None:
+            return self._relay(collected.tick, pair)
         for e in entries:
-            # A renegotiated codec (re-INVITE) starts from fresh codec state.
-            if e.fmt is not e.state.fmt and e.fmt != e.state.fmt:
+            # A renegotiated codec (re-INVITE) starts from fresh codec state, and so
+            # does one whose frames were passed through: its decoder missed them.
+            if self._relaying or (e.fmt is not e.state.fmt and e.fmt != e.state.fmt):
                 e.state.reset_codec(e.fmt)
+        self._relaying = False
         groups = _decode_all(entries)
         tones = _detect_tones(entries, groups)
         levels = np.full(len(entries), SILENCE_DBOV, np.float32)
@@ -355,6 +368,21 @@ class AudioMixer:
         self._personal.update(e.state.id for e in entries if e.isolated)
         self._levels = dict(zip([e.state.id for e in entries], levels.tolist(), strict=True))
         return MixOutputs(collected.tick, tuple(writes), tuple(events))
+
+    def _relay(self, tick: int, pair: tuple[Entry, Entry]) -> MixOutputs:
+        """Each of two parties gets the other's frame as it came; a frame the sender
+        did not send (loss, silence suppression) is silence, so the receiver's RTP
+        clock runs on."""
+        writes = []
+        for source, viewer in (pair, pair[::-1]):
+            frame = (EncodedAudio(source.payload) if source.payload is not None
+                     else self._silence(viewer.fmt))
+            writes.append((viewer.state, frame))
+        self.relayed += sum(1 for e in pair if e.payload is not None)
+        events = self._speaker_events(())
+        self._speakers, self._personal, self._relaying = (), set(), True
+        self._levels = {e.state.id: SILENCE_DBOV for e in pair}
+        return MixOutputs(tick, tuple(writes), tuple(events))
 
     # ---- mix() steps
 
@@ -486,6 +514,54 @@ class AudioMixer:
 
 
 # --------------------------------------------------------------------------- helpers
+
+
+def _relay_pair(entries: tuple[Entry, ...]) -> tuple[Entry, Entry] | None:
+    """The two parties of a tick that may pass their frames to each other untouched:
+    both hear only each other (no prompt, no mute, no tones listened for), they share
+    a codec, and each frame is one 20 ms frame (what the receiving leg's clock counts)."""
+    if len(entries) != 2:
+        return None
+    first, second = entries
+    if first.fmt.key != second.fmt.key or first.fmt.channels != second.fmt.channels:
+        return None
+    for e in entries:
+        if (e.isolated or e.mute_in or e.mute_out or e.detect_tones or not e.listens
+                or not _one_frame(e.fmt, e.payload)):
+            return None
+    return first, second
+
+
+def _one_frame(fmt: AudioFormat, payload: bytes | None) -> bool:
+    """Whether ``payload`` holds exactly 20 ms (None, no frame, counts)."""
+    if payload is None:
+        return True
+    if fmt.one_byte_per_tick:
+        return len(payload) == fmt.rtp_ticks_per_frame
+    if fmt.name.upper() == "OPUS":
+        return opus_duration_ms(payload) == FRAME_MS
+    return False  # AAC and the rest: their frames are not cut at 20 ms
+
+
+def opus_duration_ms(packet: bytes) -> float:
+    """An Opus packet's length from its TOC byte (RFC 6716 section 3.1); 0 if unreadable."""
+    if not packet:
+        return 0.0
+    toc = packet[0]
+    config, code = toc >> 3, toc & 0x3
+    if config < 12:  # SILK: 10, 20, 40, 60 ms
+        frame_ms = (10.0, 20.0, 40.0, 60.0)[config % 4]
+    elif config < 16:  # hybrid: 10, 20 ms
+        frame_ms = (10.0, 20.0)[config % 2]
+    else:  # CELT: 2.5, 5, 10, 20 ms
+        frame_ms = (2.5, 5.0, 10.0, 20.0)[config % 4]
+    if code == 0:
+        frames = 1
+    elif code in (1, 2):
+        frames = 2
+    else:
+        frames = packet[1] & 0x3F if len(packet) > 1 else 0
+    return frame_ms * frames
 
 
 _SILENCE_48K = np.zeros(INTERNAL_SAMPLES, np.int16)

@@ -53,6 +53,7 @@ from mcu.mixer.pool import DeadlinePool
 from mcu.mixer.video import overlay
 from mcu.mixer.video.codecs import FIXED_SIZES, VideoDecoder, VideoEncoder, encoder_size
 from mcu.mixer.video.picture import Patched, Picture, Scratch, scale
+from mcu.mixer.video.relay import PictureRelay
 from mcu.mixer.video.sizes import SizeAsker
 from mcu.mixer.video.views import Owner, Room, ViewPlan, plan_views, shown_sizes, visible
 
@@ -183,8 +184,13 @@ class VideoMixer:
         pool: Executor,
         registry: LayoutRegistry | None = None,
         clock: Callable[[], float] = time.monotonic,
+        *,
+        relay: bool = False,
     ) -> None:
         self.settings = settings
+        self.relay = relay  # a two-party gateway call: pass pictures through where it can
+        self._relay = PictureRelay()
+        self._decoding: set[str] = set()  # inputs decoded last tick (loop side)
         self.registry = registry or settings.layout_registry()
         self.layout = settings.layout
         self._pool = pool
@@ -212,7 +218,7 @@ class VideoMixer:
         self.counters: dict[str, float] = dict.fromkeys(
             ("ticks", "decoded", "encoded", "keyframes_forced", "scaled", "composed", "derived",
              "hidden_frames_dropped", "size_requests", "decode_s", "compose_s",
-             "encode_s"), 0)
+             "encode_s", "relayed"), 0)
 
     # ---- membership and state (on the loop)
 
@@ -310,22 +316,25 @@ class VideoMixer:
         for viewer in viewers:  # a personal message makes a personal picture
             if self._inputs[viewer].message and plans[viewer].owner[0] == "shared":
                 plans[viewer] = dataclasses.replace(plans[viewer], owner=("viewer", viewer))
-        shown = visible(plans)
+        pictures = {leg_id: person.leg.read_video() for leg_id, person in self._inputs.items()}
+        relay_sources = self._pass_through(plans, layouts, pictures, now) if self.relay else set()
+        shown = visible(plans)  # the inputs to decode
         frames: dict[str, list[EncodedVideo]] = {}
-        resumed = frozenset(i for i in shown if i in self._inputs and not self._inputs[i].shown)
+        resumed = frozenset(i for i in shown if i not in self._decoding)
+        self._decoding = shown
         for leg_id, person in self._inputs.items():
-            pictures = person.leg.read_video()
             if leg_id in shown:
-                frames[leg_id] = pictures
-            elif pictures:
-                self.counters["hidden_frames_dropped"] += len(pictures)
-            was_shown, person.shown = person.shown, leg_id in shown
+                frames[leg_id] = pictures[leg_id]
+            elif pictures[leg_id] and leg_id not in relay_sources:
+                self.counters["hidden_frames_dropped"] += len(pictures[leg_id])
+            was_shown = person.shown and leg_id not in resumed
+            person.shown = leg_id in shown or leg_id in relay_sources
             self._ask_for_keyframes(person, was_shown, now)
-        idr_for = frozenset(i for i in viewers if self._inputs[i].wants_idr)
+        idr_for = frozenset(i for i in plans if self._inputs[i].wants_idr)
         for leg_id in idr_for:
             self._inputs[leg_id].wants_idr = False
         formats = {i: _shaped(self._inputs[i].leg.video_format, self._inputs[i].shape)  # type: ignore[arg-type]
-                   for i in viewers}
+                   for i in plans}
         self._ask_for_sizes(plans, formats, layouts, now)
         return Collected(
             now=now, plans=plans, formats=formats, frames=frames, resumed=resumed,
@@ -336,9 +345,60 @@ class VideoMixer:
                                  if p.muted or not p.leg.video_receiving),
             audio_only=frozenset(i for i, p in self._inputs.items()
                                  if p.leg.video_format is None),
-            messages=self._messages(viewers),
+            messages=self._messages(plans),
             idr_for=idr_for, layouts=layouts,
         )
+
+    def _pass_through(self, plans: dict[str, ViewPlan], layouts: dict[str, Layout],
+                      pictures: dict[str, list[EncodedVideo]], now: float) -> set[str]:
+        """A gateway call's viewers who see the other party's own pictures (``relay``):
+        each such viewer's pictures go out here and its plan is taken out of the
+        tick (nothing composed or encoded for it). Returns the inputs relayed."""
+        sources: set[str] = set()
+        for viewer, plan in list(plans.items()):
+            source = self._relay_source(viewer, plan, layouts)
+            codec = None
+            if source is not None:
+                fmt = self._inputs[source].leg.video_format
+                codec = fmt.codec if fmt is not None else None
+            person = self._inputs[viewer]
+            step = self._relay.step(viewer, source, codec, person.leg.video_format,
+                                    pictures.get(source, []) if source else [])
+            if source is not None and step.ask_source | (step.relayed and person.wants_idr):
+                self._ask_relayed(source, now)
+            for picture in step.passed:
+                person.leg.write_video(picture)
+            self.counters["relayed"] += len(step.passed)
+            if step.relayed:
+                person.wants_idr = False  # asked of the sender instead
+                del plans[viewer]
+                sources.add(source)  # type: ignore[arg-type]
+        self._relay.forget(set(self._inputs))
+        return sources
+
+    def _relay_source(self, viewer: str, plan: ViewPlan, layouts: dict[str, Layout]
+                      ) -> str | None:
+        """Who ``viewer`` sees alone, full screen and unlabelled over, or None."""
+        person = self._inputs[viewer]
+        if (plan.slate is not None or len(plan.shown) != 1 or plan.shown[0] is None
+                or person.message or self.message or person.leg.video_format is None):
+            return None
+        source = self._inputs.get(plan.shown[0])
+        if source is None or source.muted or not source.leg.video_receiving:
+            return None
+        fmt = person.leg.video_format
+        cells = layouts[plan.layout].cells(1, fmt.width, fmt.height)
+        whole = (0, 0, fmt.width, fmt.height)
+        if len(cells) != 1 or (cells[0].x, cells[0].y, cells[0].width, cells[0].height) != whole:
+            return None
+        return plan.shown[0]
+
+    def _ask_relayed(self, source: str, now: float) -> None:
+        """A relayed viewer needs a key frame: only its sender can make one."""
+        person = self._inputs[source]
+        action = person.asker.ask(now, AskReason.VISIBLE) if person.asker else None
+        if action is not None:
+            person.leg.request_keyframe(action.method, action.repeat)
 
     def _ask_for_sizes(self, plans: dict[str, ViewPlan], formats: dict[str, VideoSendFormat],
                        layouts: dict[str, Layout], now: float) -> None:
@@ -764,7 +824,7 @@ class VideoMixer:
         for encoded, viewers in outputs.sends:
             for viewer in viewers:
                 person = self._inputs.get(viewer)
-                if person is not None:
+                if person is not None and self._relay.admit(viewer, encoded):
                     person.leg.write_video(encoded)
         now = self._clock()
         for leg_id in outputs.keyframes_in:
