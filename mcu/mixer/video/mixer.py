@@ -24,6 +24,11 @@ shown, left the lobby) gets nothing until that stream's next key frame, which is
 requested at once; ``KeyFrameGate`` keeps each encoder to one requested IDR per
 ``keyframe_min_interval_s`` however many viewers ask.
 
+A two-party gateway call (``relay``, issue 13) sends a viewer who sees the other
+party alone and full screen that party's own pictures where it takes them
+(``relay.PictureRelay``): such a viewer leaves the tick's plans, and its sender is
+decoded only if someone else sees it.
+
 Threading contract as in ``mcu.mixer.audio``: the setters, ``collect``, ``deliver``
 run on the loop; ``prepare`` calls never overlap and alone touch the decoders; ``mix``
 calls never overlap and alone touch pictures and encoders.
