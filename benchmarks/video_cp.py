@@ -34,7 +34,12 @@ stage's wall time, waits for the shared pool included. ``realtime`` means no
 deadline missed and >= 29 fps out; ``ticks_delayed_within_grace`` counts ticks that
 started up to half a period late instead of being dropped.
 
-    .venv/bin/python benchmarks/video_cp.py [--scenario ffmpeg|conference|all]
+Scenario "gateway_call" (issue 13): two parties at 720p30 H.264, each seeing the
+other full screen, with the gateway call's pass-through and without it, in one run:
+``cpu_ratio_relayed_vs_transcoded``.
+
+    .venv/bin/python benchmarks/video_cp.py
+        [--scenario ffmpeg|conference|small_conference|gateway_call|all]
         [--seconds 10]
 """
 
@@ -313,8 +318,8 @@ class TimedMixer(VideoMixer):
     one whose tick failed is dropped with the older ones."""
 
     def __init__(self, settings: VideoSettings, pool: Executor,
-                 legs: dict[str, ReplayLeg]) -> None:
-        super().__init__(settings, pool)
+                 legs: dict[str, ReplayLeg], relay: bool = False) -> None:
+        super().__init__(settings, pool, relay=relay)
         self._legs = legs
         self._pending: dict[float, float | None] = {}  # tick -> newest input arrival
         self.recording = False
@@ -371,9 +376,10 @@ def _jitter_ms(legs: Iterable[ReplayLeg], fps: float) -> dict[str, float | None]
 async def _run_conference(
     clips: Sequence[dict[tuple[int, int], Sequence[EncodedVideo]]], participants: int,
     width: int, height: int, seconds: float, warm_up_s: float, seed: int, honour: bool,
+    layout: str, relay: bool,
 ) -> dict[str, object]:
     settings = VideoSettings(width=width, height=height, frame_rate=float(FPS),
-                             layout=CONFERENCE_LAYOUT, fit=FIT, preset=PRESET,
+                             layout=layout, fit=FIT, preset=PRESET,
                              workers=CONFERENCE_WORKERS)
     rng = random.Random(seed)
     start = time.monotonic()
@@ -389,7 +395,7 @@ async def _run_conference(
     # As the MCU wires it: the pool decodes/scales/encodes, the clock has its own
     # single tick thread (a mix calling pool.map from inside the pool could starve).
     with DeadlinePool(CONFERENCE_WORKERS, name="video") as pool:
-        mixer = TimedMixer(settings, pool, legs)
+        mixer = TimedMixer(settings, pool, legs, relay)
         for leg in legs.values():
             mixer.add(leg)
             mixer.set_state(leg.id, "connected")
@@ -421,7 +427,7 @@ async def _run_conference(
     return {
         "scenario": "conference",
         "participants": participants,
-        "visible": min(participants, get_layout(CONFERENCE_LAYOUT).capacity),
+        "visible": min(participants, get_layout(layout).capacity),
         "inputs_decoded": mixer.inputs_seen,  # the nine shown plus whom they see instead
         "encoders_running": encoders,
         "compositions_per_tick": round(counters["composed"] / mixed, 2) if mixed else None,
@@ -429,6 +435,7 @@ async def _run_conference(
         "output_fps_min": round(min(fps_each), 2),  # the worst-served participant
         "frames_encoded_per_second": round(counters["encoded"] / wall, 1),
         "frames_decoded_per_second": round(counters["decoded"] / wall, 1),
+        "frames_relayed_per_second": round(counters["relayed"] / wall, 1),
         "tick_stage_ms": {stage: round(counters[f"{stage}_s"] * 1000 / mixed, 2) if mixed
                           else None for stage in ("decode", "compose", "encode")},
         "deadline_misses": misses,
@@ -448,7 +455,7 @@ async def _run_conference(
         "settings": {
             "canvas": f"{width}x{height}@{FPS}",
             "send": f"H264 {width}x{height}@{FPS} {BITRATE} bps",
-            "layout": CONFERENCE_LAYOUT,
+            "layout": layout,
             "self_view": settings.self_view,
             "preset": PRESET,
             "pool_workers": CONFERENCE_WORKERS,
@@ -460,12 +467,14 @@ async def _run_conference(
 def measure_conference(
     seconds: float = 10.0, participants: int = PARTICIPANTS, width: int = WIDTH,
     height: int = HEIGHT, warm_up_s: float = WARM_UP_S, seed: int = 1, honour: bool = False,
+    layout: str = CONFERENCE_LAYOUT, relay: bool = False,
 ) -> dict[str, object]:
     """A live conference of ``participants`` replaying cameras into ``VideoMixer``,
     driven by ``MixClock`` on a uvloop loop, for ``seconds`` after ``warm_up_s``.
     ``honour``: the cameras follow the mixer's size requests (each also has a clip at
-    its cell's size); else they send ``width`` x ``height`` whatever is asked."""
-    cell = get_layout(CONFERENCE_LAYOUT).cells(min(participants, 9), width, height)[0]
+    its cell's size); else they send ``width`` x ``height`` whatever is asked.
+    ``relay``: a two-party gateway call's mixer (pictures passed through where it can)."""
+    cell = get_layout(layout).cells(min(participants, 9), width, height)[0]
     small = rounded(cell.width, cell.height)
     sizes = [(width, height)] + ([(small.width, small.height)] if honour else [])
     with tempfile.TemporaryDirectory(prefix="video_cp_") as folder:
@@ -477,7 +486,7 @@ def measure_conference(
             for clip, path in zip(clips, paths, strict=True):
                 clip[(w, h)] = read_access_units(path)
     return uvloop.run(_run_conference(clips, participants, width, height, seconds,
-                                      warm_up_s, seed, honour))
+                                      warm_up_s, seed, honour, layout, relay))
 
 
 # -- scenarios -------------------------------------------------------------------------
@@ -549,10 +558,33 @@ def scenario_small_conference(seconds: float) -> dict[str, object]:
     return measure_conference(seconds, participants=4)
 
 
+GATEWAY_FIELDS = ("output_fps", "frames_encoded_per_second", "frames_decoded_per_second",
+                  "frames_relayed_per_second", "encoders_running", "cpu_s", "cpu_cores_used",
+                  "deadline_misses")
+
+
+def scenario_gateway_call(seconds: float) -> dict[str, object]:
+    """Issue 13: a two-party gateway call, both parties sending H.264 720p30 the other
+    takes, each seeing the other full screen (``equal-auto``): pictures passed through
+    (``relay``) against the same call decoded, composed and encoded, in one run. The
+    warm-up covers the wait for a sender's key frame (its clip restarts every 2 s)."""
+    runs = {name: measure_conference(seconds, participants=2, layout="equal-auto",
+                                     relay=relay, warm_up_s=CLIP_FRAMES / FPS + 0.5)
+            for name, relay in (("relayed", True), ("transcoded", False))}
+    out: dict[str, object] = {"scenario": "gateway_call"}
+    for name, run in runs.items():
+        out[name] = {field: run[field] for field in GATEWAY_FIELDS}
+    relayed, transcoded = runs["relayed"]["cpu_s"], runs["transcoded"]["cpu_s"]
+    out["cpu_ratio_relayed_vs_transcoded"] = (round(relayed / transcoded, 3)  # type: ignore[operator]
+                                              if transcoded else None)
+    return out
+
+
 SCENARIOS: dict[str, Callable[[float], dict[str, object]]] = {
     "ffmpeg": scenario_ffmpeg,
     "conference": scenario_conference,
     "small_conference": scenario_small_conference,
+    "gateway_call": scenario_gateway_call,
 }
 
 

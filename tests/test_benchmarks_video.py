@@ -31,7 +31,7 @@ def test_ours_path_on_tiny_inputs(tmp_path: Path) -> None:
     command = video_cp.ffmpeg_command(paths, 320, 180, 320, 180, 2)
     assert "xstack=inputs=9" in " ".join(command)
     assert video_cp.measure_child(command) >= 0  # the filtergraph still parses and runs
-    assert set(video_cp.SCENARIOS) >= {"ffmpeg", "conference"}
+    assert set(video_cp.SCENARIOS) >= {"ffmpeg", "conference", "gateway_call"}
 
 
 CONFERENCE_KEYS = {
@@ -66,3 +66,12 @@ def test_conference_with_senders_that_honour_the_size_request() -> None:
     asked = video_cp.rounded(cell.width, cell.height)
     assert result["size_requests_to_senders"] == [f"{asked.width}x{asked.height}"]
     assert result["ticks"] > 0 and result["output_fps_min"] > 0  # pictures kept coming
+
+
+def test_a_gateway_call_passes_the_pictures_through() -> None:
+    result = video_cp.measure_conference(1.0, participants=2, width=320, height=180,
+                                         warm_up_s=2.5, layout="equal-auto", relay=True)
+    json.dumps(result)
+    assert result["frames_relayed_per_second"] > 0  # after the clip's key frame
+    assert result["frames_encoded_per_second"] == 0 and result["encoders_running"] == 0
+    assert result["output_fps_min"] > 0
