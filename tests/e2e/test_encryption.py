@@ -16,7 +16,6 @@ import base64
 import contextlib
 import json
 import logging
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,7 +29,7 @@ from tests.e2e.test_audio_conference import assert_hears_others_not_self, hang_u
 from tests.e2e.test_video_conference import COLOURS, VIDEO, assert_each_sees_the_others
 from tests.peers.audio_analysis import tone_level_db
 from tests.peers.baresip import BaresipPeer, baresip_available
-from tests.system_deps import require_program
+from tests.peers.tshark import capture, fields
 
 pytestmark = pytest.mark.peer
 TALK_SECONDS = 3.0
@@ -75,33 +74,11 @@ def legs(mcu: RunningMcu, room: str) -> dict[str, dict]:
     return mcu.inspect(lambda m: {v.id: m.statistics(room, v.id) for v in m.participants(room)})
 
 
-@contextlib.contextmanager
-def capture(tmp_path: Path, mcu: RunningMcu) -> Iterator[Path]:
+def capture_of(tmp_path: Path, mcu: RunningMcu) -> contextlib.AbstractContextManager[Path]:
     """tshark on the loopback: the MCU's RTP ports and its SIP over TLS port."""
-    tshark = require_program("tshark")
     port_min, port_max = mcu.settings.rtp.port_min, mcu.settings.rtp.port_max
     tls_port = mcu.tls_host.rsplit(":", 1)[1]
-    pcap = tmp_path / "wire.pcap"
-    proc = subprocess.Popen(
-        [tshark, "-i", "lo", "-q", "-w", str(pcap),
-         "-f", f"(udp portrange {port_min}-{port_max}) or (tcp port {tls_port})"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    time.sleep(1.5)  # tshark needs a moment before it captures
-    try:
-        yield pcap
-    finally:
-        time.sleep(0.5)
-        proc.terminate()
-        proc.wait(10)
-
-
-def wire(pcap: Path, *fields: str, display_filter: str) -> list[list[str]]:
-    tshark = require_program("tshark")
-    command = [tshark, "-n", "-r", str(pcap), "-Y", display_filter, "-T", "fields"]
-    for field in fields:
-        command += ["-e", field]
-    out = subprocess.run(command, capture_output=True, text=True, timeout=60, check=True)
-    return [line.split("\t") for line in out.stdout.splitlines() if line.strip()]
+    return capture(f"(udp portrange {port_min}-{port_max}) or (tcp port {tls_port})", tmp_path)
 
 
 def mulaw_pcm(payloads: list[bytes]) -> np.ndarray:
@@ -134,7 +111,7 @@ def test_three_encrypted_callers_hear_and_see_each_other_and_the_wire_is_srtp(
     colours = ["red", "green", "blue"]
     callers = [peer(party, tmp_path, colour, TONES[i], True, colour)
                for i, colour in enumerate(colours)]
-    with capture(tmp_path, mcu) as pcap:
+    with capture_of(tmp_path, mcu) as pcap:
         for caller in callers:
             dial(mcu, caller, REQUIRED)
             caller.wait_established(timeout=15)
@@ -160,10 +137,10 @@ def test_three_encrypted_callers_hear_and_see_each_other_and_the_wire_is_srtp(
             # which fails authentication: dropped and counted, once.
             assert leg[kind]["srtp_unprotected"] > 0 and leg[kind]["srtp_auth_failed"] <= 1
     # The wire: SIP only inside TLS records, RTP payloads unreadable.
-    tls = wire(pcap, "tls.record.content_type", display_filter="tls")
+    tls = fields(pcap, "tls.record.content_type", display_filter="tls")
     assert tls, "no TLS on the SIP over TLS port"
-    assert not wire(pcap, "frame.number", display_filter='frame contains "INVITE sip:"')
-    rtp = wire(pcap, "udp.length", "udp.payload", display_filter="udp && !rtcp")
+    assert not fields(pcap, "frame.number", display_filter='frame contains "INVITE sip:"')
+    rtp = fields(pcap, "udp.length", "udp.payload", display_filter="udp && !rtcp")
     pcmu = [bytes.fromhex(payload)[12:] for length, payload in rtp
             if len(payload) >= 24 and int(payload[2:4], 16) & 0x7F == 0]
     assert len(pcmu) > 100

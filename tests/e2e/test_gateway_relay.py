@@ -19,8 +19,6 @@ MCU encodes nothing.
 from __future__ import annotations
 
 import contextlib
-import subprocess
-import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -34,8 +32,9 @@ from tests.e2e.test_h323 import sip_call
 from tests.e2e.test_video_conference import VIDEO, snapshot_where, video_peers  # noqa: F401 -- fixture
 from tests.peers import pictures
 from tests.peers.audio_analysis import hears, tone_level_db
+from tests.peers.baresip import BaresipPeer
 from tests.peers.ooh323 import OohPeer, require_simple
-from tests.system_deps import require_program
+from tests.peers.tshark import capture, fields
 
 pytestmark = pytest.mark.peer
 SIP_TONE, ROOM_TONE = 443.0, 1013.0  # neither divides 8 kHz: no short repeats in u-law
@@ -75,46 +74,25 @@ def gateway_call_up(mcu: RunningMcu, protocols: list[str]) -> None:
     mcu.wait_until(lambda m: calls(m) == [protocols], timeout=15)
 
 
-@contextlib.contextmanager
-def rtp_capture() -> Iterator[Path]:
-    """tshark on loopback: every UDP datagram from or to the MCU's media ports or the
-    room system's address."""
-    path = Path(tempfile.mkdtemp(prefix="relay-cap-")) / "media.pcapng"
+def rtp_capture() -> contextlib.AbstractContextManager[Path]:
+    """Every UDP datagram from or to the MCU's media ports or the room system."""
     low, high = MCU_RTP_PORTS
-    proc = subprocess.Popen([require_program("tshark"), "-q", "-i", "lo", "-f",
-                             f"udp and (host 127.0.0.2 or portrange {low}-{high})",
-                             "-w", str(path)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 10
-    while not path.exists() and time.monotonic() < deadline:
-        time.sleep(0.1)
-    time.sleep(0.5)
-    try:
-        yield path
-    finally:
-        time.sleep(0.5)
-        proc.terminate()
-        proc.wait(10)
+    return capture(f"udp and (host 127.0.0.2 or portrange {low}-{high})")
 
 
 def rtp_payloads(path: Path, payload_type: int) -> dict[tuple[str, str], bytes]:
     """Each (source, destination) "ip:port" pair's RTP payloads of one type, in order."""
-    out = subprocess.run([require_program("tshark"), "-r", str(path), "-T", "fields",
-                          "-e", "ip.src", "-e", "udp.srcport", "-e", "ip.dst",
-                          "-e", "udp.dstport", "-e", "udp.payload"],
-                         capture_output=True, text=True, timeout=60, check=True).stdout
     streams: dict[tuple[str, str], list[bytes]] = {}
-    for line in out.splitlines():
-        fields = line.split("\t")
-        if len(fields) != 5 or not fields[4]:
+    for row in fields(path, "ip.src", "udp.srcport", "ip.dst", "udp.dstport", "udp.payload"):
+        if len(row) != 5 or not row[4]:
             continue
-        datagram = bytes.fromhex(fields[4].replace(":", ""))
+        datagram = bytes.fromhex(row[4].replace(":", ""))
         if len(datagram) < 12 or datagram[0] >> 6 != 2 or datagram[1] & 0x7F != payload_type:
             continue  # not RTP of that type (RTCP's second byte is 200-206)
         start = 12 + 4 * (datagram[0] & 0x0F)
         if datagram[0] & 0x10:  # a header extension: skip its words too
             start += 4 + 4 * int.from_bytes(datagram[start + 2:start + 4], "big")
-        key = (f"{fields[0]}:{fields[1]}", f"{fields[2]}:{fields[3]}")
+        key = (f"{row[0]}:{row[1]}", f"{row[2]}:{row[3]}")
         streams.setdefault(key, []).append(datagram[start:])
     return {key: b"".join(parts) for key, parts in streams.items()}
 
@@ -139,18 +117,35 @@ def passed_untouched(sent: bytes, received: bytes) -> bool:
     return len(spoken) > 50 and sum(frame in sent for frame in spoken) >= 0.95 * len(spoken)
 
 
-def test_one_codec_both_sides_passes_the_audio_through_untouched(start_mcu, peers, room):
+def call_the_room(start_mcu, peers, room: OohPeer, codec: str  # type: ignore[no-untyped-def]
+                  ) -> tuple[RunningMcu, BaresipPeer]:
+    """A SIP caller offering only ``codec`` reaches the room system by the dial plan."""
     rule = {"prefix": "8", "uri": f"h323:{{number}}@127.0.0.2:{room.port}"}
     mcu = start_mcu(dial_plan={"rules": [rule]})
-    sip = peers("sip", SIP_TONE, ["pcmu"])
+    sip = peers("sip", SIP_TONE, [codec])
+    sip_call(sip, mcu, "8123")
+    gateway_call_up(mcu, ["h323", "sip"])
+    time.sleep(TALK_SECONDS)
+    return mcu, sip
+
+
+def end_the_call(mcu: RunningMcu, sip: BaresipPeer, room: OohPeer) -> None:
+    """The room hangs up, which ends the call; each heard the other; nothing is left."""
+    heard_by_room = room.received(skip_seconds=1.0)
+    room.hang_up()
+    sip.wait_terminated(timeout=10)
+    time.sleep(0.3)
+    assert hears(sip.received_wav_path(), ROOM_TONE, skip_seconds=1.5)
+    assert tone_level_db(heard_by_room.samples, 8000, SIP_TONE) > 20
+    mcu.wait_until(lambda m: m.conferences() == [], timeout=10)
+    mcu.wait_idle()
+
+
+def test_one_codec_both_sides_passes_the_audio_through_untouched(start_mcu, peers, room):
     with rtp_capture() as path:
-        sip_call(sip, mcu, "8123")
-        gateway_call_up(mcu, ["h323", "sip"])
-        time.sleep(TALK_SECONDS)
+        mcu, sip = call_the_room(start_mcu, peers, room, "pcmu")
         relayed = relayed_frames(mcu, "audio")
-        heard_by_room = room.received(skip_seconds=1.0)
-        room.hang_up()
-        sip.wait_terminated(timeout=10)
+        end_the_call(mcu, sip, room)
     streams = rtp_payloads(path, 0)
     # The room system sends from another address than it takes media on: tell the
     # legs apart by the MCU's own port of each.
@@ -161,29 +156,12 @@ def test_one_codec_both_sides_passes_the_audio_through_untouched(start_mcu, peer
     assert passed_untouched(from_room, to_sip), "the room's u-law did not reach the SIP caller"
     assert passed_untouched(from_sip, to_room), "the SIP caller's u-law did not reach the room"
     assert relayed > 2 * 50 * (TALK_SECONDS - 1)  # both ways, 50 frames a second
-    time.sleep(0.3)
-    assert hears(sip.received_wav_path(), ROOM_TONE, skip_seconds=1.5)
-    assert tone_level_db(heard_by_room.samples, 8000, SIP_TONE) > 20
-    mcu.wait_until(lambda m: m.conferences() == [], timeout=10)
-    mcu.wait_idle()
 
 
 def test_codecs_that_differ_are_transcoded_both_ways(start_mcu, peers, room):
-    rule = {"prefix": "8", "uri": f"h323:{{number}}@127.0.0.2:{room.port}"}
-    mcu = start_mcu(dial_plan={"rules": [rule]})
-    sip = peers("sip", SIP_TONE, ["g722"])  # the room system speaks G.711 only
-    sip_call(sip, mcu, "8123")
-    gateway_call_up(mcu, ["h323", "sip"])
-    time.sleep(TALK_SECONDS)
+    mcu, sip = call_the_room(start_mcu, peers, room, "g722")  # the room: G.711 only
     assert relayed_frames(mcu, "audio") == 0
-    heard_by_room = room.received(skip_seconds=1.0)
-    room.hang_up()
-    sip.wait_terminated(timeout=10)
-    time.sleep(0.3)
-    assert hears(sip.received_wav_path(), ROOM_TONE, skip_seconds=1.5)
-    assert tone_level_db(heard_by_room.samples, 8000, SIP_TONE) > 20
-    mcu.wait_until(lambda m: m.conferences() == [], timeout=10)
-    mcu.wait_idle()
+    end_the_call(mcu, sip, room)
 
 
 @pytest.mark.parametrize("codec", ["VP8", "H264"])

@@ -10,12 +10,8 @@ every message of a call without a malformed packet.
 
 from __future__ import annotations
 
-import contextlib
-import subprocess
-import tempfile
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -23,7 +19,7 @@ from tests.e2e.conftest import RunningMcu
 from tests.peers.audio_analysis import hears, tone_dbfs, tone_level_db
 from tests.peers.baresip import BaresipPeer
 from tests.peers.ooh323 import OohPeer, require_simple
-from tests.system_deps import require_program
+from tests.peers.tshark import capture, dissect
 
 pytestmark = pytest.mark.peer
 SIP_TONE, H323_TONE = 440.0, 1000.0
@@ -170,30 +166,6 @@ def test_a_number_no_conference_answers_is_released_with_cause_1(start_mcu, ooh3
     mcu.wait_idle()
 
 
-@contextlib.contextmanager
-def capture(port: int) -> Iterator[Path]:
-    """tshark on loopback, every TCP packet from or to the H.323 endpoint's address."""
-    path = Path(tempfile.mkdtemp(prefix="h323-cap-")) / "signalling.pcapng"
-    proc = subprocess.Popen([require_program("tshark"), "-q", "-i", "lo", "-f",
-                             "tcp and host 127.0.0.2", "-w", str(path)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 10
-    while not path.exists() and time.monotonic() < deadline:
-        time.sleep(0.1)
-    time.sleep(0.5)
-    try:
-        yield path
-    finally:
-        time.sleep(0.5)
-        proc.terminate()
-        proc.wait(10)
-
-
-def dissect(path: Path, *extra: str) -> str:
-    return subprocess.run([require_program("tshark"), "-r", str(path), *extra],
-                          capture_output=True, text=True, timeout=60, check=True).stdout
-
-
 @pytest.mark.parametrize("mode", list(MODES))
 def test_tshark_reads_every_message_of_a_call_without_error(start_mcu, ooh323,
                                                             mode: str) -> None:
@@ -201,7 +173,7 @@ def test_tshark_reads_every_message_of_a_call_without_error(start_mcu, ooh323,
     mcu = start_mcu()
     configure(mcu, "4321")
     port = mcu.inspect(lambda m: m.gateway("h323").port)
-    with capture(port) as path:
+    with capture("tcp and host 127.0.0.2") as path:
         h323 = dial(ooh323, mcu, "4321", fast_start=fast_start, tunnelling=tunnelling)
         wait_states(mcu, "4321", [("connected", "participant", "h323")])
         time.sleep(1.0)

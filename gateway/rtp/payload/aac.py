@@ -23,6 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from gateway.rtp.payload.base import SequenceCheck
+from gateway.rtp.payload.bits import BitReader
 
 MAX_AU_BYTES = 1 << 16  # 13-bit sizes stop at 8191; anything near this is garbage
 SAMPLE_RATES = (96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000,
@@ -49,32 +50,20 @@ class AacConfig:
     frame_length: int
 
 
-class _Bits:
-    def __init__(self, data: bytes) -> None:
-        self.value = int.from_bytes(data, "big")
-        self.left = len(data) * 8
-
-    def read(self, count: int) -> int:
-        if count > self.left:
-            raise ValueError("read past the end")
-        self.left -= count
-        return (self.value >> self.left) & ((1 << count) - 1)
-
-
 def parse_audio_specific_config(config: bytes) -> AacConfig:
     """Raise ValueError for a config too short to read."""
-    bits = _Bits(config)
-    object_type = bits.read(5)
+    bits = BitReader(config)
+    object_type = bits.u(5)
     if object_type == 31:
-        object_type = 32 + bits.read(6)
-    index = bits.read(4)
-    rate = bits.read(24) if index == 15 else (SAMPLE_RATES[index] if index < 13 else 0)
+        object_type = 32 + bits.u(6)
+    index = bits.u(4)
+    rate = bits.u(24) if index == 15 else (SAMPLE_RATES[index] if index < 13 else 0)
     if rate == 0:
         raise ValueError(f"reserved sampling frequency index {index}")
-    channels = bits.read(4)
+    channels = bits.u(4)
     frame_length = 1024
     if object_type in (1, 2, 3, 4, 6, 7) and bits.left:  # GASpecificConfig
-        frame_length = 960 if bits.read(1) else 1024
+        frame_length = 960 if bits.u(1) else 1024
     return AacConfig(object_type, rate, channels, frame_length)
 
 
@@ -170,15 +159,15 @@ class AacDepacketizer:
         header_bytes = (header_bits + 7) // 8
         if header_bits == 0 or 2 + header_bytes > len(payload):
             raise ValueError("AU headers missing or longer than the packet")
-        bits = _Bits(payload[2 : 2 + header_bytes])
+        bits = BitReader(payload[2 : 2 + header_bytes])
         sizes: list[int] = []
         used = 0
         while used < header_bits:
             index_bits = self.indexlength if not sizes else self.indexdeltalength
             if used + self.sizelength + index_bits > header_bits:
                 raise ValueError("AU-headers-length is not a whole number of headers")
-            size = bits.read(self.sizelength)
-            if bits.read(index_bits):
+            size = bits.u(self.sizelength)
+            if bits.u(index_bits):
                 raise ValueError("interleaved access units are not supported")
             used += self.sizelength + index_bits
             if size == 0:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import bisect
 
 from gateway.rtp.payload.base import Depacketizer, Piece
+from gateway.rtp.payload.bits import BitReader
 
 HEADER_SIZE = 2
 _P = 0x04  # in the first header byte
@@ -74,35 +75,21 @@ def packetize(frame: bytes, mtu: int, *, gob_boundaries: bool = True) -> list[by
     return payloads
 
 
-class _Bits:
-    def __init__(self, data: bytes) -> None:
-        self.data = data
-        self.pos = 0
-
-    def read(self, count: int) -> int:
-        value = 0
-        for _ in range(count):
-            byte = self.data[self.pos >> 3]  # IndexError when truncated: malformed
-            value = value << 1 | (byte >> (7 - (self.pos & 7))) & 1
-            self.pos += 1
-        return value
-
-
 def picture_is_intra(picture: bytes) -> bool:
     """Whether a picture (from its start code) is an I picture (H.263 5.1.3/5.1.4)."""
-    bits = _Bits(picture)
-    if bits.read(22) != 0x20:  # PSC: 0000 0000 0000 0000 1000 00
+    bits = BitReader(picture)
+    if bits.u(22) != 0x20:  # PSC: 0000 0000 0000 0000 1000 00
         raise ValueError("not a picture start code")
-    bits.read(8)  # TR
-    if bits.read(2) != 0b10:
+    bits.u(8)  # TR
+    if bits.u(2) != 0b10:
         raise ValueError("bad PTYPE marker bits")
-    bits.read(3)  # split screen, document camera, freeze picture release
-    source_format = bits.read(3)
+    bits.u(3)  # split screen, document camera, freeze picture release
+    source_format = bits.u(3)
     if source_format not in (6, 7):
-        return bits.read(1) == 0  # H.263 version 1: picture coding type, 0 = INTRA
-    if bits.read(3) == 1:  # PLUSPTYPE: UFEP 001 means an OPPTYPE follows
-        bits.read(18)
-    return bits.read(3) == 0  # MPPTYPE picture type code: 000 = I
+        return bits.u(1) == 0  # H.263 version 1: picture coding type, 0 = INTRA
+    if bits.u(3) == 1:  # PLUSPTYPE: UFEP 001 means an OPPTYPE follows
+        bits.u(18)
+    return bits.u(3) == 0  # MPPTYPE picture type code: 000 = I
 
 
 class H263Depacketizer(Depacketizer):

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from gateway.rtp.payload.bits import BitReader
 from gateway.rtp.payload.h264 import split_annex_b
 
 
@@ -39,40 +40,6 @@ def key_picture_header(codec: str, data: bytes) -> PictureHeader | None:
         return None
 
 
-class _Bits:
-    """MSB-first bit reader; raises IndexError past the end of its bytes."""
-
-    def __init__(self, data: bytes) -> None:
-        self._data = data
-        self._pos = 0
-
-    def u(self, count: int) -> int:
-        value = 0
-        for _ in range(count):
-            value = (value << 1) | self.bit()
-        return value
-
-    def bit(self) -> int:
-        byte = self._data[self._pos >> 3]  # IndexError at the end
-        bit = (byte >> (7 - (self._pos & 7))) & 1
-        self._pos += 1
-        return bit
-
-    def ue(self) -> int:
-        """Unsigned exp-Golomb, ue(v)."""
-        zeros = 0
-        while self.bit() == 0:
-            zeros += 1
-            if zeros > 31:  # beyond any legal ue(v) (2**32 - 2): garbage
-                raise ValueError("exp-Golomb code too long")
-        return (1 << zeros) - 1 + self.u(zeros)
-
-    def se(self) -> int:
-        """Signed exp-Golomb, se(v): 1, -1, 2, -2, ..."""
-        code = self.ue()
-        return (code + 1) // 2 if code & 1 else -(code // 2)
-
-
 def _check(condition: bool) -> None:
     """Out-of-range values mean garbage that happens to parse: give up on it."""
     if not condition:
@@ -91,7 +58,7 @@ _SUB_WIDTH_HEIGHT = {1: (2, 2), 2: (2, 1), 3: (1, 1)}
 def _h264(data: bytes) -> PictureHeader | None:
     for nal in split_annex_b(data):
         if nal[0] & 0x80 == 0 and nal[0] & 0x1F == _SPS:  # forbidden_zero_bit clear
-            return _parse_sps(_Bits(_unescape(nal[1:])))
+            return _parse_sps(BitReader(_unescape(nal[1:])))
     return None
 
 
@@ -108,7 +75,7 @@ def _unescape(payload: bytes) -> bytes:
     return bytes(out)
 
 
-def _parse_sps(bits: _Bits) -> PictureHeader | None:
+def _parse_sps(bits: BitReader) -> PictureHeader | None:
     """seq_parameter_set_data() up to the frame cropping (H.264 7.3.2.1.1)."""
     profile = bits.u(8)
     bits.u(8)  # constraint_set0..5_flag, reserved_zero_2bits
@@ -142,7 +109,7 @@ def _parse_sps(bits: _Bits) -> PictureHeader | None:
     return PictureHeader(width, height, profile)
 
 
-def _read_chroma_and_scaling(bits: _Bits) -> tuple[int, bool]:
+def _read_chroma_and_scaling(bits: BitReader) -> tuple[int, bool]:
     """The high-profile fields: (chroma_format_idc, separate_colour_plane_flag)."""
     chroma_format = bits.ue()
     _check(chroma_format <= 3)
@@ -157,7 +124,7 @@ def _read_chroma_and_scaling(bits: _Bits) -> tuple[int, bool]:
     return chroma_format, separate_planes
 
 
-def _skip_scaling_list(bits: _Bits, size: int) -> None:
+def _skip_scaling_list(bits: BitReader, size: int) -> None:
     """scaling_list() (7.3.2.1.1.1): a delta is coded only until one makes the next
     scale 0, after which the rest of the list repeats the last scale."""
     last_scale = next_scale = 8
@@ -169,7 +136,7 @@ def _skip_scaling_list(bits: _Bits, size: int) -> None:
         last_scale = next_scale or last_scale
 
 
-def _skip_pic_order_cnt(bits: _Bits) -> None:
+def _skip_pic_order_cnt(bits: BitReader) -> None:
     kind = bits.ue()  # pic_order_cnt_type
     _check(kind <= 2)
     if kind == 0:
@@ -221,7 +188,7 @@ def _h263_plus(data: bytes) -> PictureHeader | None:
 def _h263(data: bytes, *, plus: bool) -> PictureHeader | None:
     """PSC, TR and PTYPE (H.263 5.1.1-5.1.3); PLUSPTYPE pictures only for H.263+
     (RFC 4629 streams), since an RFC 2190 peer does not send them."""
-    bits = _Bits(data)
+    bits = BitReader(data)
     if bits.u(22) != _H263_PSC:
         return None
     bits.u(8)  # TR
@@ -236,7 +203,7 @@ def _h263(data: bytes, *, plus: bool) -> PictureHeader | None:
     return PictureHeader(*_H263_SIZES[source_format])
 
 
-def _h263_plusptype(bits: _Bits) -> PictureHeader | None:
+def _h263_plusptype(bits: BitReader) -> PictureHeader | None:
     """PLUSPTYPE, CPM, PSBI and CPFMT (H.263 5.1.4-5.1.7). Only a picture that updates
     the full extended PTYPE (UFEP 001) carries its source format."""
     if bits.u(3) != 0b001:  # UFEP; 000 says nothing about the size
@@ -270,7 +237,7 @@ _H261_PSC = 0b0000_0000_0000_0001_0000  # 20 bits
 def _h261(data: bytes) -> PictureHeader | None:
     """PSC, TR and PTYPE (H.261 4.2.1). H.261 has no intra picture type: every picture
     header states its size."""
-    bits = _Bits(data)
+    bits = BitReader(data)
     if bits.u(20) != _H261_PSC:
         return None
     bits.u(5)  # TR
