@@ -369,10 +369,12 @@ class VideoMixer:
             person = self._inputs[viewer]
             step = self._relay.step(viewer, source, codec, person.leg.video_format,
                                     pictures.get(source, []) if source else [])
-            if source is not None and step.ask_source | (step.relayed and person.wants_idr):
+            if source is not None and (step.ask_source or (step.relayed and person.wants_idr)):
                 self._ask_relayed(source, now)
             for picture in step.passed:
                 person.leg.write_video(picture)
+            if any(picture.keyframe for picture in step.passed):
+                self._relayed_keyframe(source, now)  # type: ignore[arg-type]
             self.counters["relayed"] += len(step.passed)
             if step.relayed:
                 person.wants_idr = False  # asked of the sender instead
@@ -397,6 +399,13 @@ class VideoMixer:
         if len(cells) != 1 or (cells[0].x, cells[0].y, cells[0].width, cells[0].height) != whole:
             return None
         return plan.shown[0]
+
+    def _relayed_keyframe(self, source: str, now: float) -> None:
+        """A key frame passed through answers what its sender was asked (decoding, which
+        otherwise tells the asker, skips it), so the asker stops asking."""
+        asker = self._inputs[source].asker
+        if asker is not None:
+            asker.received(now)
 
     def _ask_relayed(self, source: str, now: float) -> None:
         """A relayed viewer needs a key frame: only its sender can make one."""

@@ -77,6 +77,17 @@ def test_two_parties_of_one_codec_see_each_others_own_pictures(pool) -> None:
     assert named(quadrants(b.last_picture())) == ["red"] * 4  # whole, decodable
 
 
+def test_a_sender_whose_key_frame_was_passed_is_not_asked_again(pool) -> None:
+    a, b = Sender("a", RED), Sender("b", GREEN)
+    mixer, clock = call(pool, a, b)
+    tick(mixer, clock, 8)
+    asked = len(a.requests)
+    for _ in range(10):  # 5 s: many times the asker's interval
+        clock.now += 0.5
+        tick(mixer, clock)
+    assert len(a.requests) == asked and passed_through(a, b)
+
+
 def test_the_first_picture_passed_is_the_senders_key_frame(pool) -> None:
     a, b = Sender("a", RED), Sender("b", GREEN)
     mixer, clock = call(pool, a, b)
