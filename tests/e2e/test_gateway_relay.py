@@ -28,10 +28,9 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.e2e.conftest import MCU_RTP_PORTS, RunningMcu
-from tests.e2e.test_h323 import sip_call
+from tests.e2e.test_h323 import room_hangs_up, sip_call
 from tests.e2e.test_video_conference import VIDEO, snapshot_where, video_peers  # noqa: F401 -- fixture
 from tests.peers import pictures
-from tests.peers.audio_analysis import hears, tone_level_db
 from tests.peers.baresip import BaresipPeer
 from tests.peers.ooh323 import OohPeer, require_simple
 from tests.peers.tshark import capture, fields
@@ -129,23 +128,11 @@ def call_the_room(start_mcu, peers, room: OohPeer, codec: str  # type: ignore[no
     return mcu, sip
 
 
-def end_the_call(mcu: RunningMcu, sip: BaresipPeer, room: OohPeer) -> None:
-    """The room hangs up, which ends the call; each heard the other; nothing is left."""
-    heard_by_room = room.received(skip_seconds=1.0)
-    room.hang_up()
-    sip.wait_terminated(timeout=10)
-    time.sleep(0.3)
-    assert hears(sip.received_wav_path(), ROOM_TONE, skip_seconds=1.5)
-    assert tone_level_db(heard_by_room.samples, 8000, SIP_TONE) > 20
-    mcu.wait_until(lambda m: m.conferences() == [], timeout=10)
-    mcu.wait_idle()
-
-
 def test_one_codec_both_sides_passes_the_audio_through_untouched(start_mcu, peers, room):
     with rtp_capture() as path:
         mcu, sip = call_the_room(start_mcu, peers, room, "pcmu")
         relayed = relayed_frames(mcu, "audio")
-        end_the_call(mcu, sip, room)
+        room_hangs_up(mcu, sip, room, SIP_TONE, ROOM_TONE)
     streams = rtp_payloads(path, 0)
     # The room system sends from another address than it takes media on: tell the
     # legs apart by the MCU's own port of each.
@@ -161,7 +148,7 @@ def test_one_codec_both_sides_passes_the_audio_through_untouched(start_mcu, peer
 def test_codecs_that_differ_are_transcoded_both_ways(start_mcu, peers, room):
     mcu, sip = call_the_room(start_mcu, peers, room, "g722")  # the room: G.711 only
     assert relayed_frames(mcu, "audio") == 0
-    end_the_call(mcu, sip, room)
+    room_hangs_up(mcu, sip, room, SIP_TONE, ROOM_TONE)
 
 
 @pytest.mark.parametrize("codec", ["VP8", "H264"])

@@ -208,12 +208,19 @@ def test_a_sip_caller_reaches_an_h323_endpoint_through_the_dial_plan(start_mcu, 
                 for c in m.conferences()]
     mcu.wait_until(lambda m: gateway_calls(m) == [["h323", "sip"]], timeout=15)
     time.sleep(TALK_SECONDS)
+    room_hangs_up(mcu, sip, room, SIP_TONE, H323_TONE)
+
+
+def room_hangs_up(mcu: RunningMcu, sip: BaresipPeer, room: OohPeer, sip_tone: float,
+                  room_tone: float) -> None:
+    """The H.323 side of a gateway call hangs up, which ends the call (either side
+    leaving does); each side heard the other's tone; nothing is left."""
     heard_by_room = room.received(skip_seconds=1.0)
-    room.hang_up()  # either side leaving ends the two-party call
+    room.hang_up()
     sip.wait_terminated(timeout=10)
     time.sleep(0.3)
-    assert hears(sip.received_wav_path(), H323_TONE, skip_seconds=1.5)
-    assert tone_level_db(heard_by_room.samples, 8000, SIP_TONE) > 20
+    assert hears(sip.received_wav_path(), room_tone, skip_seconds=1.5)
+    assert tone_level_db(heard_by_room.samples, 8000, sip_tone) > 20
     mcu.wait_until(lambda m: m.conferences() == [], timeout=10)
     mcu.wait_idle()
 
