@@ -30,9 +30,11 @@ sending 720p whatever is asked (``fixed_720p_senders``). Added latency of a tick
 its delivery time minus the arrival time of the newest input picture it consumed (so
 it includes the wait for the tick, up to one frame); jitter is how far the intervals
 between one participant's deliveries stray from 33.3 ms. ``tick_stage_ms`` is each
-stage's wall time, waits for the shared pool included. ``realtime`` means no
-deadline missed and >= 29 fps out; ``ticks_delayed_within_grace`` counts ticks that
-started up to half a period late instead of being dropped.
+stage's wall time, waits for the shared pool included. ``realtime`` is issue 14's
+"done when": no deadline missed, >= 29 fps to every participant (``output_fps_min``),
+and no tick's added latency above two frame periods (its ``max``, 66.7 ms);
+``ticks_delayed_within_grace`` counts ticks that started up to half a period late
+instead of being dropped.
 
 Scenario "gateway_call" (issue 13): two parties at 720p30 H.264, each seeing the
 other full screen, with the gateway call's pass-through and without it, in one run:
@@ -94,6 +96,7 @@ CONFERENCE_WORKERS = 2  # VideoSettings.workers' default: the MCU's video pool
 CLIP_FRAMES = 2 * FPS  # each camera loops a 2 s clip (one IDR at its start)
 WARM_UP_S = 1.0
 REALTIME_FPS = 29.0
+REALTIME_LATENCY_PERIODS = 2  # the most a tick may add, in frame periods
 
 
 # -- reusable helpers ------------------------------------------------------------------
@@ -451,7 +454,9 @@ async def _run_conference(
         "senders": "honour size requests" if honour else f"fixed {width}x{height}",
         "size_requests_to_senders": sorted({f"{w}x{h}" for leg in legs.values()
                                             for w, h in getattr(leg, "size_requests", [])}),
-        "realtime": misses == 0 and output_fps >= REALTIME_FPS,
+        "realtime": (misses == 0 and min(fps_each) >= REALTIME_FPS
+                     and bool(mixer.latencies_s)
+                     and max(mixer.latencies_s) <= REALTIME_LATENCY_PERIODS / FPS),
         "settings": {
             "canvas": f"{width}x{height}@{FPS}",
             "send": f"H264 {width}x{height}@{FPS} {BITRATE} bps",
