@@ -180,6 +180,13 @@ class RtpMediaSession:
         if isinstance(endpoint, CarriedEndpoint):
             endpoint.receive(rtp, data, now)
 
+    def receive_many(self, kind: str, rtp: bool, datas: list[bytes], now: float) -> None:
+        """Packets of one ``carried`` stream that came together (one read of a camera's
+        TCP connection), as ``receive`` takes each."""
+        endpoint = self.audio if kind == "audio" else self.video if kind == "video" else None
+        if isinstance(endpoint, CarriedEndpoint):
+            endpoint.receive_many(rtp, datas, now)
+
     def update(self, plan: MediaPlan) -> None:
         """A renegotiation (re-INVITE, new channels): new remotes, directions, formats.
         A stream the new plan drops keeps its port and goes silent both ways."""

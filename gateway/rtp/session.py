@@ -321,6 +321,11 @@ class RtpSession(RtpStream):
         else:
             self._events += self._dtmf.feed(packet.payload, packet.timestamp, now)
 
+    def receive_rtp_many(self, datas: list[bytes], addr: Address, now: float) -> None:
+        """Packets that came together (a camera's TCP read), each as ``receive_rtp``."""
+        for data in datas:
+            self.receive_rtp(data, addr, now)
+
     def _take_audio(self, packet: RtpPacket, now: float) -> None:
         """One packet of the audio codec, into the jitter buffer (cut into 20 ms frames
         first where it is longer or shorter and the codec allows it)."""

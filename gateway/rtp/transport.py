@@ -357,6 +357,15 @@ class CarriedEndpoint(StreamShell):
         else:
             self.session.receive_rtcp(data, CARRIED_SOURCE, now)
 
+    def receive_many(self, rtp: bool, datas: list[bytes], now: float) -> None:
+        if self._closed:
+            return
+        if rtp:
+            self.session.receive_rtp_many(datas, CARRIED_SOURCE, now)
+        else:
+            for data in datas:
+                self.session.receive_rtcp(data, CARRIED_SOURCE, now)
+
     def _emit(self, data: bytes, rtcp: bool) -> None:
         self.dropped += 1
 

@@ -315,7 +315,8 @@ class RtspGateway:
                                 media=kinds,
                                 choose=lambda sdp: self._choose(camera, attempt, sdp))
             attempt.conn = RtspConnection(
-                client, lambda event: self._on_event(camera, attempt, event))
+                client, lambda event: self._on_event(camera, attempt, event),
+                on_interleaved=lambda frames: self._on_interleaved(camera, attempt, frames))
             await attempt.conn.start()
             while attempt.end is None and not camera.stopping:
                 camera.wake.clear()
@@ -386,6 +387,21 @@ class RtspGateway:
                 self._finish(camera, attempt, event.reason, event.retryable)
         elif isinstance(event, Closed):
             self._finish(camera, attempt, "closed", retryable=True)
+
+    def _on_interleaved(self, camera: _Camera, attempt: _Attempt,
+                        frames: list[Interleaved]) -> None:
+        """The packets of one read, each run of one channel's handed on in one call."""
+        if attempt.end is not None or camera.stopping:
+            return
+        now, channels, receive = self._now(attempt), attempt.channels, attempt.media.receive_many
+        start = 0
+        for end in range(1, len(frames) + 1):
+            if end < len(frames) and frames[end].channel == frames[start].channel:
+                continue
+            stream = channels.get(frames[start].channel)
+            if stream is not None:
+                receive(*stream, [frame.data for frame in frames[start:end]], now)
+            start = end
 
     def _now(self, attempt: _Attempt) -> float:
         assert attempt.conn is not None

@@ -483,3 +483,34 @@ def test_a_new_codec_from_a_reinvite_restarts_the_stream() -> None:
     assert s.payload_type == 98 and s.needs_keyframe
     send_picture(s, [idr()], 10, 3000)  # H.264 on the old payload type: not negotiated now
     assert s.read_frames() == [] and s.counters["unknown_pt"] > 0
+
+
+def test_packets_taken_together_are_taken_as_one_by_one() -> None:
+    """Issue 12: a camera's TCP read hands its packets on in one ``receive_rtp_many``;
+    what comes out (pictures, counters, reception statistics) is what packet-by-packet
+    gives, through reordering, another payload type, a new SSRC and RTCP alike."""
+    big = annex_b(SPS, PPS, idr(3000))  # FU-A fragments
+    packets: list[bytes] = []
+    seq = 100
+    for n, unit in enumerate([big, annex_b(p_slice()), annex_b(p_slice(2500))]):
+        payloads = h264.packetize(unit, 1200)
+        for k, payload in enumerate(payloads):
+            packets.append(rtp(payload, seq, 3000 * n, marker=k == len(payloads) - 1))
+            seq += 1
+    packets[2], packets[3] = packets[3], packets[2]  # reordered
+    packets.insert(4, rtp(b"\x41\x9a", 999, 0, pt=PT + 1))  # not negotiated
+    packets.insert(5, build_pli(US, PEER_SSRC))  # rtcp-mux
+    again = h264.packetize(big, 1200)
+    packets += [rtp(payload, 7 + k, 90_000, marker=k == len(again) - 1, ssrc=0xCAFE)
+                for k, payload in enumerate(again)]  # a new source
+
+    one, many = session(mux=True), session(mux=True)
+    for data in packets:
+        one.receive_rtp(data, PEER, 5.0)
+    for start in range(0, len(packets), 3):
+        many.receive_rtp_many(packets[start:start + 3], PEER, 5.0)
+
+    assert [f.data for f in many.read_frames()] == [f.data for f in one.read_frames()]
+    assert many.counters == one.counters and one.counters["frames_received"] == 4
+    assert many.remote_ssrc == one.remote_ssrc == 0xCAFE
+    assert many.rtcp_report(6.0) == one.rtcp_report(6.0)

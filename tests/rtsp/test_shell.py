@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 
-from gateway.rtsp.client import Closed, Connect, Event, Failed, RtspClient
+from gateway.rtsp.client import Closed, Connect, Event, Failed, Interleaved, Playing, RtspClient
 from gateway.rtsp.shell import RtspConnection
 
 from .camera import free_tcp_port
+from .fake_server import FakeRtspServer, encode_solid
 
 
 def other_tasks() -> list[asyncio.Task[object]]:
@@ -81,3 +82,29 @@ async def test_close_before_any_session_is_immediate() -> None:
         await server.wait_closed()
     assert events[-1] == Closed()
     assert other_tasks() == []
+
+
+async def test_interleaved_packets_come_in_runs_in_order() -> None:
+    """Issue 12: with ``on_interleaved`` the packets of a read are handed on in one call
+    (none through ``on_event``), every one of them, in sequence order, and the other
+    events still come to ``on_event`` in their place."""
+    server = await FakeRtspServer(video=encode_solid((0, 255, 0), 160, 120), fps=100).start()
+    events: list[Event] = []
+    runs: list[list[Interleaved]] = []
+    conn = RtspConnection(RtspClient(server.url, transport="tcp"), events.append,
+                          on_interleaved=runs.append)
+    try:
+        await conn.start()
+        for _ in range(200):
+            if sum(map(len, runs)) >= 50:
+                break
+            await asyncio.sleep(0.01)
+        await conn.close()
+    finally:
+        await server.stop()
+    assert not any(isinstance(event, Interleaved) for event in events)
+    assert isinstance(events[-1], Closed) and any(isinstance(e, Playing) for e in events)
+    rtp = [frame.data for run in runs for frame in run if frame.channel == 0]
+    assert len(rtp) >= 50 and all(runs)
+    sequence = [int.from_bytes(data[2:4], "big") for data in rtp]
+    assert sequence == [(sequence[0] + k) & 0xFFFF for k in range(len(sequence))]

@@ -25,7 +25,7 @@ import base64
 import binascii
 import bisect
 import struct
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import NamedTuple
 
 from gateway.media import EncodedVideo
@@ -175,6 +175,17 @@ class Depacketizer:
 
     # codec hooks -------------------------------------------------------------
 
+    # Parameter sets (Annex B) given only in the SDP, for codecs that have them. Cameras
+    # often send SPS/PPS (and VPS) there alone: every key frame without its own gets
+    # them, not only the first (a decoder rebuilt after errors needs them again, and
+    # they cost some tens of bytes a key frame).
+    _parameter_sets = b""
+
+    @staticmethod
+    def _has_parameter_sets(access_unit: bytes) -> bool:
+        """Whether a key frame carries its own parameter sets."""
+        return True
+
     def _parse(self, payload: bytes) -> Piece:
         """Read one payload; raise ValueError (or IndexError) when it is malformed."""
         raise NotImplementedError
@@ -240,6 +251,8 @@ class Depacketizer:
         if keyframe:
             self.needs_keyframe = False
             self.stats["keyframes"] += 1
+            if self._parameter_sets and not self._has_parameter_sets(data):
+                data = self._parameter_sets + data
         elif self.needs_keyframe and self.wait_for_keyframe:
             self.stats["withheld"] += 1
             return []
@@ -268,19 +281,3 @@ def decode_parameter_sets(values: Iterable[str | None]) -> list[bytes]:
     return nals
 
 
-def with_parameter_sets(
-    frames: list[Frame], prefix: bytes, has_own: Callable[[bytes], bool]
-) -> list[Frame]:
-    """Key frames that carry no parameter sets of their own get ``prefix`` (Annex B).
-
-    Cameras often send SPS/PPS (and VPS) only in the SDP. Every such key frame gets
-    them, not only the first: a decoder rebuilt after errors needs them again, and
-    they cost some tens of bytes per key frame.
-    """
-    if not prefix:
-        return frames
-    return [
-        Frame(prefix + f.data, f.timestamp, f.keyframe) if f.keyframe and not has_own(f.data)
-        else f
-        for f in frames
-    ]

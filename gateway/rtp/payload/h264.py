@@ -25,10 +25,8 @@ from aiortc.codecs.h264 import H264PayloadDescriptor
 from gateway.rtp.payload.base import (
     START_CODE,
     Depacketizer,
-    Frame,
     Piece,
     decode_parameter_sets,
-    with_parameter_sets,
 )
 
 NAL_IDR = 5
@@ -168,11 +166,9 @@ class H264Depacketizer(Depacketizer):
         nals = decode_parameter_sets([sprop_parameter_sets])
         self._parameter_sets = b"".join(START_CODE + nal for nal in nals)
 
-    def push(self, payload: bytes, seq: int, timestamp: int, marker: bool) -> list[Frame]:
-        frames = super().push(payload, seq, timestamp, marker)
-        if not frames:
-            return frames
-        return with_parameter_sets(frames, self._parameter_sets, _has_sps)
+    @staticmethod
+    def _has_parameter_sets(access_unit: bytes) -> bool:
+        return _has_sps(access_unit)
 
     def _continuation(self, payload: bytes) -> tuple[bytes, bool] | None:
         """An FU-A fragment that is not a start: F bit clear, an inner type that is not

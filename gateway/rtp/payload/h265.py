@@ -20,10 +20,8 @@ import struct
 from gateway.rtp.payload.base import (
     START_CODE,
     Depacketizer,
-    Frame,
     Piece,
     decode_parameter_sets,
-    with_parameter_sets,
 )
 from gateway.rtp.payload.h264 import split_annex_b
 
@@ -86,9 +84,9 @@ class H265Depacketizer(Depacketizer):
         nals = decode_parameter_sets([vps, sps, pps])
         self._parameter_sets = b"".join(START_CODE + nal for nal in nals)
 
-    def push(self, payload: bytes, seq: int, timestamp: int, marker: bool) -> list[Frame]:
-        frames = super().push(payload, seq, timestamp, marker)
-        return with_parameter_sets(frames, self._parameter_sets, _has_sps)
+    @staticmethod
+    def _has_parameter_sets(access_unit: bytes) -> bool:
+        return _has_sps(access_unit)
 
     def _parse(self, payload: bytes) -> Piece:
         kind = _check_header(payload)
