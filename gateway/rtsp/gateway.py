@@ -42,7 +42,13 @@ from urllib.parse import urlsplit
 from gateway.gateway import GatewayContext, UnsupportedUri
 from gateway.leg import Hangup, Seat
 from gateway.log import log_event
-from gateway.media import VIDEO_CLOCK_RATE, AudioFormat, VideoSendFormat
+from gateway.media import (
+    VIDEO_CLOCK_RATE,
+    AudioFormat,
+    EncodedAudio,
+    EncodedVideo,
+    VideoSendFormat,
+)
 from gateway.rtp.media import (
     AudioPlan,
     MediaPlan,
@@ -98,6 +104,21 @@ class CameraLeg(RtpLeg):
         (and whenever) the camera sends none, so the mixer has the leg from the start."""
         own = super().audio_format
         return own or (SILENT_AUDIO if self.camera.audio else None)
+
+    def read_video(self) -> list[EncodedVideo]:
+        self._pull()
+        return super().read_video()
+
+    def read_audio(self) -> EncodedAudio | None:
+        self._pull()
+        return super().read_audio()
+
+    def _pull(self) -> None:
+        """The mixers read at their tick: the camera's stream is read then, all that
+        came since in one read (``RtspConnection.pull``; issue 12)."""
+        attempt = self.camera.attempt
+        if attempt is not None and attempt.conn is not None:
+            attempt.conn.pull()
 
     def statistics(self) -> dict[str, object]:
         return {**super().statistics(), "camera": self.camera.describe()}

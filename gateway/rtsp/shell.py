@@ -14,6 +14,16 @@ each run of them from one read in one call (in order with the other events): a 1
 camera brings hundreds a second, and the layers above do per read what they need not
 do per packet (issue 12). The core gets ``loop.time()`` with every chunk, timer and call.
 
+Paced reading (issue 12): whoever consumes a playing stream at its own pace (the
+mixer's tick, through ``CameraLeg``) calls ``pull()``, which reads everything the
+server sent since, at once. The first pull pauses the transport's own reading, so a
+1080p camera costs one read a tick instead of one each time a few packets land: each
+read wakes cold code and data, and that, not the packets, was most of a camera's
+cost on the loop. Pictures wait for the tick either way, so this adds no latency.
+Reading goes back to the transport whenever nobody pulled for ``PULL_IDLE_S`` (a
+camera no mixer reads still has its RTSP answers read), at the end of the stream, on
+an error, and on close.
+
 The connection is an ``asyncio.Protocol`` whose ``data_received`` feeds the client and
 hands its events on in the same callback, as ``gateway/sip/transport.py`` does: a
 playing camera sends a few hundred interleaved RTP packets a second, and a
@@ -28,12 +38,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 from collections.abc import Callable, Coroutine
 from typing import Any, cast
 
 from .client import Closed, Connect, Event, Failed, Interleaved, RtspClient, redact_url
 
 log = logging.getLogger("gateway.rtsp.shell")
+
+PULL_IDLE_S = 0.1  # paced reading ends when nobody pulled for this long
+PULL_CHUNK = 65536  # bytes a read; below glibc's mmap threshold, so no mmap a read
 
 
 class _RtspProtocol(asyncio.Protocol):
@@ -43,10 +57,16 @@ class _RtspProtocol(asyncio.Protocol):
     def __init__(self, conn: RtspConnection) -> None:
         self._conn = conn
         self.transport: asyncio.Transport | None = None
+        self.fd = -1
         self.closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
+        # The socket's descriptor, for paced reading; none for TLS, whose bytes on the
+        # wire are not the stream's.
+        sock = transport.get_extra_info("socket")
+        tls = transport.get_extra_info("sslcontext") is not None
+        self.fd = sock.fileno() if sock is not None and not tls else -1
         self._conn._attach(self)
 
     def data_received(self, data: bytes) -> None:
@@ -83,6 +103,9 @@ class RtspConnection:
         self._tasks: set[asyncio.Task[None]] = set()  # every task we start, awaited on close
         self._finished = asyncio.Event()
         self._shut = False
+        self._paced: _RtspProtocol | None = None  # whose reading ``pull`` does now
+        self._pulled_at = 0.0
+        self._pace_watch: asyncio.TimerHandle | None = None
 
     def __repr__(self) -> str:
         return f"<RtspConnection {redact_url(self.client.url)} {self.client.state}>"
@@ -106,10 +129,73 @@ class RtspConnection:
         self.client.start(self.now())
         self._flush()
 
+    def pull(self) -> None:
+        """Read now whatever the server sent since the last read (a playing stream over
+        TCP; see "Paced reading" above). Anything else is left to the transport."""
+        protocol = self._paced or self._pace()
+        if protocol is None:
+            return
+        self._pulled_at = self.now()
+        fd = protocol.fd
+        chunks = []
+        while True:
+            try:
+                chunk = os.read(fd, PULL_CHUNK)
+            except (BlockingIOError, InterruptedError):
+                break
+            except OSError:  # reset: the transport reads it again and reports it
+                self._unpace()
+                break
+            if not chunk:  # the server closed: the transport sees it the same way
+                self._unpace()
+                break
+            chunks.append(chunk)
+            if len(chunk) < PULL_CHUNK:
+                break  # the rest is yet to come
+        if chunks:
+            self._on_data(protocol, b"".join(chunks))
+
+    def _pace(self) -> _RtspProtocol | None:
+        """Take over reading from the transport, when the stream plays interleaved on
+        a plain TCP connection (over UDP, the connection carries only answers)."""
+        protocol = self._protocol
+        transport = protocol.transport if protocol is not None else None
+        if (protocol is None or transport is None or transport.is_closing() or self._shut
+                or self.client.state != "playing" or self.client.transport != "tcp"
+                or protocol.fd < 0):
+            return None
+        transport.pause_reading()
+        self._paced = protocol
+        self._watch_pace()
+        return protocol
+
+    def _watch_pace(self) -> None:
+        assert self._loop is not None
+        self._pace_watch = self._loop.call_later(PULL_IDLE_S, self._check_pace)
+
+    def _check_pace(self) -> None:
+        self._pace_watch = None
+        if self._paced is None:
+            return
+        if self.now() - self._pulled_at >= PULL_IDLE_S:
+            self._unpace()  # nobody pulls: the transport reads again
+        else:
+            self._watch_pace()
+
+    def _unpace(self) -> None:
+        protocol, self._paced = self._paced, None
+        if self._pace_watch is not None:
+            self._pace_watch.cancel()
+            self._pace_watch = None
+        transport = protocol.transport if protocol is not None else None
+        if transport is not None and not transport.is_closing():
+            transport.resume_reading()
+
     async def close(self, timeout: float = 3.0) -> None:
         """TEARDOWN (when a session exists), wait for Closed at most ``timeout``, close."""
         if self._loop is None:
             return
+        self._unpace()  # its answer is read as it comes
         if not self.client.done:
             if self._connect_task is not None and not self._connect_task.done():
                 self._connect_task.cancel()
@@ -224,6 +310,8 @@ class RtspConnection:
     def _on_lost(self, protocol: _RtspProtocol) -> None:
         if protocol in self._closing:
             self._closing.remove(protocol)
+        if protocol is self._paced:
+            self._unpace()
         if protocol is self._protocol:
             self._protocol = None
             self.client.connection_lost(self.now())
@@ -231,6 +319,7 @@ class RtspConnection:
 
     def _drop_connection(self) -> None:
         """Close the socket now; its late callbacks are ignored."""
+        self._unpace()
         protocol, self._protocol = self._protocol, None
         if protocol is not None and protocol.transport is not None:
             self._closing.append(protocol)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from gateway.rtsp.client import Closed, Connect, Event, Failed, Interleaved, Playing, RtspClient
-from gateway.rtsp.shell import RtspConnection
+from gateway.rtsp.shell import PULL_IDLE_S, RtspConnection
 
 from .camera import free_tcp_port
 from .fake_server import FakeRtspServer, encode_solid
@@ -108,3 +108,42 @@ async def test_interleaved_packets_come_in_runs_in_order() -> None:
     assert len(rtp) >= 50 and all(runs)
     sequence = [int.from_bytes(data[2:4], "big") for data in rtp]
     assert sequence == [(sequence[0] + k) & 0xFFFF for k in range(len(sequence))]
+
+
+async def test_a_puller_reads_the_stream_at_its_own_pace() -> None:
+    """Issue 12: while someone pulls (the mixer's tick), a playing stream is read only
+    in ``pull`` -- everything since the last pull at once, in order -- and once nobody
+    pulled for ``PULL_IDLE_S`` the transport reads it again; TEARDOWN's answer is read
+    on close either way."""
+    server = await FakeRtspServer(video=encode_solid((0, 0, 255), 160, 120), fps=100).start()
+    events: list[Event] = []
+    runs: list[tuple[bool, list[Interleaved]]] = []  # (inside a pull, the run)
+    conn = RtspConnection(RtspClient(server.url, transport="tcp"), events.append,
+                          on_interleaved=lambda run: runs.append((pulling, run)))
+    pulling = False
+    try:
+        await conn.start()
+        for _ in range(200):
+            if runs:
+                break
+            await asyncio.sleep(0.01)
+        for _ in range(20):  # a tick's pace
+            await asyncio.sleep(0.03)
+            pulling = True
+            conn.pull()
+            pulling = False
+        paced = len(runs)
+        await asyncio.sleep(3 * PULL_IDLE_S)  # nobody pulls
+        await asyncio.sleep(0.1)
+        await conn.close()
+    finally:
+        await server.stop()
+    first_pulled = next(k for k, (inside, _) in enumerate(runs) if inside)
+    assert all(inside for inside, _ in runs[first_pulled + 1 : paced])  # only in pulls
+    assert len(runs[first_pulled:paced]) <= 20 and sum(
+        len(run) for _, run in runs[first_pulled:paced]) >= 20  # several packets a read
+    assert runs[paced:] and not any(inside for inside, _ in runs[paced:])  # read again
+    rtp = [frame.data for _, run in runs for frame in run if frame.channel == 0]
+    sequence = [int.from_bytes(data[2:4], "big") for data in rtp]
+    assert sequence == [(sequence[0] + k) & 0xFFFF for k in range(len(sequence))]
+    assert isinstance(events[-1], Closed)
