@@ -173,16 +173,10 @@ class RtpMediaSession:
         self._starting.append(asyncio.get_running_loop().create_task(endpoint.start()))
         return endpoint
 
-    def receive(self, kind: str, rtp: bool, data: bytes, now: float) -> None:
-        """One packet of a ``carried`` stream ("audio" or "video"; RTP or RTCP), from
-        its carrier; ignored for a stream that is not carried or not running."""
-        endpoint = self.audio if kind == "audio" else self.video if kind == "video" else None
-        if isinstance(endpoint, CarriedEndpoint):
-            endpoint.receive(rtp, data, now)
-
     def receive_many(self, kind: str, rtp: bool, datas: list[bytes], now: float) -> None:
-        """Packets of one ``carried`` stream that came together (one read of a camera's
-        TCP connection), as ``receive`` takes each."""
+        """Packets of one ``carried`` stream ("audio" or "video"; RTP or RTCP) that came
+        together from its carrier (one read of a camera's TCP connection); ignored for a
+        stream that is not carried or not running."""
         endpoint = self.audio if kind == "audio" else self.video if kind == "video" else None
         if isinstance(endpoint, CarriedEndpoint):
             endpoint.receive_many(rtp, datas, now)

@@ -349,14 +349,6 @@ class CarriedEndpoint(StreamShell):
     async def start(self) -> None:
         self._start_timers()
 
-    def receive(self, rtp: bool, data: bytes, now: float) -> None:
-        if self._closed:
-            return
-        if rtp:
-            self.session.receive_rtp(data, CARRIED_SOURCE, now)
-        else:
-            self.session.receive_rtcp(data, CARRIED_SOURCE, now)
-
     def receive_many(self, rtp: bool, datas: list[bytes], now: float) -> None:
         if self._closed:
             return

@@ -67,7 +67,6 @@ from gateway.sdp.video import parse_fmtp
 from .camera import CameraCore
 from .client import (
     Closed,
-    Described,
     Event,
     Failed,
     Interleaved,
@@ -390,14 +389,8 @@ class RtspGateway:
     def _on_event(self, camera: _Camera, attempt: _Attempt, event: Event) -> None:
         if attempt.end is not None or camera.stopping:
             return
-        if isinstance(event, Interleaved):
-            stream = attempt.channels.get(event.channel)
-            if stream is not None:
-                kind, rtp = stream
-                attempt.media.receive(kind, rtp, event.data, self._now(attempt))
-        elif isinstance(event, Described):
-            pass  # the streams were chosen by ``_choose``, which the client calls
-        elif isinstance(event, Ready):
+        # Interleaved packets come to ``_on_interleaved``, a read's at a time.
+        if isinstance(event, Ready):
             self._start_media(camera, attempt, event)
         elif isinstance(event, Playing):
             camera.core.playing(self._now(attempt))
