@@ -152,17 +152,16 @@ class RtpStream:
         self.counters["foreign_dropped"] += 1
         return False
 
-    def _track_source(self, packet: RtpPacket, now: float, *, timed: bool) -> None:
+    def _track_source(self, ssrc: int, seq: int, timestamp: int, now: float, *,
+                      timed: bool = True) -> None:
         remote = self._remote
-        if remote is None or remote.ssrc != packet.ssrc:
+        if remote is None or remote.ssrc != ssrc:
             if remote is not None:
                 # A new source (transfer, media server): its timeline is unrelated.
                 self.counters["ssrc_changes"] += 1
                 self._new_source()
-            remote = self._remote = ReceptionStats(
-                packet.ssrc, packet.sequence_number, self.clock_rate
-            )
-        remote.update(packet.sequence_number, packet.timestamp, now, timed=timed)
+            remote = self._remote = ReceptionStats(ssrc, seq, self.clock_rate)
+        remote.update(seq, timestamp, now, timed=timed)
 
     def receive_rtcp(self, data: bytes, addr: Address, now: float) -> None:
         if self.latched is not None and addr[0] != self.latched[0]:
@@ -313,7 +312,8 @@ class RtpSession(RtpStream):
             return
         if not self._accept_source(addr):
             return
-        self._track_source(packet, now, timed=packet.payload_type == self.audio.payload_type)
+        self._track_source(packet.ssrc, packet.sequence_number, packet.timestamp, now,
+                           timed=packet.payload_type == self.audio.payload_type)
         self.counters["received"] += 1
         self.last_received = now
         if packet.payload_type == self.audio.payload_type:

@@ -38,9 +38,9 @@ from gateway.rtp.feedback import (
     build_pli,
     parse_feedback,
 )
-from gateway.rtp.header import RtpHeader, parse_rtp
+from gateway.rtp.header import FIXED, HEADER_SIZE, PLAIN, parse_rtp
 from gateway.rtp.payload import h261, h263, h263_rfc2190, h264, vp8
-from gateway.rtp.payload.base import Depacketizer
+from gateway.rtp.payload.base import Depacketizer, Received
 from gateway.rtp.payload.h261 import H261Depacketizer
 from gateway.rtp.payload.h263 import H263Depacketizer
 from gateway.rtp.payload.h263_rfc2190 import Rfc2190Depacketizer
@@ -131,7 +131,7 @@ class VideoRtpSession(RtpStream):
         self.payload_type = send_format.payload_type
         self._fmtp = fmtp  # the sender's parameters (parameter sets given only in SDP)
         self._depacketizer = depacketizer_for(send_format.codec, fmtp)
-        self._reorder: ReorderBuffer[RtpHeader] = ReorderBuffer()
+        self._reorder: ReorderBuffer[Received] = ReorderBuffer()
         self._frames: deque[EncodedVideo] = deque()
         self._asks: list[KeyFrameAsk] = []
         self._fir_seen = FirHistory()
@@ -163,40 +163,60 @@ class VideoRtpSession(RtpStream):
         return self._depacketizer.needs_keyframe
 
     def receive_rtp(self, data: bytes, addr: Address, now: float) -> None:
-        self.receive_rtp_many((data,), addr, now)
+        """One datagram: over UDP packets may come out of order, so they pass the
+        reorder buffer."""
+        self._receive((data,), addr, now, self._reorder.push)
 
     def receive_rtp_many(self, datas: Iterable[bytes], addr: Address, now: float) -> None:
-        """Packets that came together from ``addr`` (one TCP read of a camera's
-        interleaved frames), each as ``receive_rtp`` takes it: a 1080p camera brings
-        hundreds a second, so what is per call rather than per packet (lookups, the
-        layers above) is done once (issue 12)."""
+        """Packets carried in order over a TCP connection (one read of a camera's
+        interleaved frames; issue 12): each is taken as ``receive_rtp`` takes it, except
+        that nothing needs putting back in order (a gap a sender made itself is a loss
+        to the depacketizer, as after the reorder buffer's wait)."""
+        self._receive(datas, addr, now, None)
+
+    def _receive(self, datas: Iterable[bytes], addr: Address, now: float,
+                 reorder: Callable[[int, Received, float], list[Received]] | None) -> None:
+        """A 1080p camera brings hundreds of packets a second, so what is per call
+        rather than per packet (lookups, the layers above) is done once, and a plain
+        packet of the negotiated type (nearly all) is read without ``parse_rtp``'s call
+        and record."""
         counters = self.counters
-        push = self._reorder.push
+        payload_type = self.payload_type
+        unpack = FIXED.unpack_from
         received = 0
-        ready: list[RtpHeader] = []  # in sequence order, depacketized at the end
+        ready: list[Received] = []  # in sequence order, depacketized at the end
         for data in datas:
-            if is_rtcp(data):  # rtcp-mux
-                self.receive_rtcp(data, addr, now)
-                continue
-            try:
-                packet = parse_rtp(data)  # the header fields only: no RtpPacket object
-            except ValueError:
-                counters["malformed"] += 1
-                continue
-            if packet.payload_type != self.payload_type:
-                counters["unknown_pt"] += 1  # a codec we did not negotiate
-                continue
+            if len(data) > HEADER_SIZE and data[0] == PLAIN and data[1] & 0x7F == payload_type:
+                _, second, seq, timestamp, ssrc = unpack(data)
+                item = (data[HEADER_SIZE:], seq, timestamp, second >= 0x80)
+            else:
+                if is_rtcp(data):  # rtcp-mux
+                    self.receive_rtcp(data, addr, now)
+                    continue
+                try:
+                    packet = parse_rtp(data)  # the header fields only: no RtpPacket object
+                except ValueError:
+                    counters["malformed"] += 1
+                    continue
+                if packet.payload_type != payload_type:
+                    counters["unknown_pt"] += 1  # a codec we did not negotiate
+                    continue
+                seq, timestamp, ssrc = packet.sequence_number, packet.timestamp, packet.ssrc
+                item = (packet.payload, seq, timestamp, packet.marker)
             if addr != self.latched and not self._accept_source(addr):
                 continue
             remote = self._remote
-            if remote is not None and remote.ssrc == packet.ssrc:
-                remote.update(packet.sequence_number, packet.timestamp, now)
+            if remote is not None and remote.ssrc == ssrc:
+                remote.update(seq, timestamp, now)
             else:
                 self._depacketize(ready)  # the old source's, before it is forgotten
                 ready = []
-                self._track_source(packet, now, timed=True)  # the first, or a new SSRC
+                self._track_source(ssrc, seq, timestamp, now)  # the first, or a new SSRC
             received += 1
-            ready += push(packet.sequence_number, packet, now)
+            if reorder is None:
+                ready.append(item)
+            else:
+                ready += reorder(seq, item, now)
         self._depacketize(ready)
         if received:
             counters["received"] += received
@@ -205,14 +225,10 @@ class VideoRtpSession(RtpStream):
     def poll(self, now: float) -> None:
         self._depacketize(self._reorder.poll(now))  # a gap that was a real loss
 
-    def _depacketize(self, packets: list[RtpHeader]) -> None:
-        push = self._depacketizer.push
-        for packet in packets:
-            frames = push(packet.payload, packet.sequence_number, packet.timestamp,
-                          packet.marker)
-            if frames:
-                for frame in frames:
-                    self._queue(frame)
+    def _depacketize(self, packets: list[Received]) -> None:
+        if packets:
+            for frame in self._depacketizer.push_many(packets):
+                self._queue(frame)
 
     def _queue(self, frame: EncodedVideo) -> None:
         self.counters["frames_received"] += 1

@@ -23,6 +23,7 @@ import re
 import secrets
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
 
 from gateway.auth import AuthError, Challenge, authorization, choose_challenge, parse_challenges
@@ -31,6 +32,7 @@ from gateway.sdp.model import SdpError, SessionDescription, parse_sdp
 from .message import (
     USER_AGENT,
     InterleavedFrame,
+    ParsedItem,
     ParseError,
     ResponseParser,
     RtspRequest,
@@ -249,6 +251,8 @@ class RtspClient:
     # ---- shell interface ------------------------------------------------------------------
 
     def data_to_send(self) -> bytes:
+        if not self._out:
+            return b""  # most calls while playing: nothing to say
         data = bytes(self._out)
         self._out.clear()
         return data
@@ -308,11 +312,29 @@ class RtspClient:
         self._now = now
         if self.done:
             return
-        events = self._events
-        for item in self._parser.feed(data):
-            if type(item) is InterleavedFrame:  # most items: the event is the item itself
-                events.append(item)
+        self._take(self._parser.feed(data), self._events)
+
+    def feed_media(self, data: bytes, now: float) -> tuple[list[InterleavedFrame], bool]:
+        """``feed`` for a caller that hands interleaved frames on itself (the shell, a
+        read of a playing camera at a time; issue 12): the frames come back, in order,
+        instead of as events; anything else is taken as ``feed`` takes it. Also says
+        whether anything else came (then events, data to send or timers may be new)."""
+        self._now = now
+        if self.done:
+            return [], False
+        items = self._parser.feed(data)
+        frames: list[InterleavedFrame] = []
+        return frames, self._take(items, frames)
+
+    def _take(self, items: list[ParsedItem], frames: list[Any]) -> bool:
+        """Parsed items in order: frames onto ``frames``, the rest handled; returns
+        whether there was any of the rest."""
+        other = False
+        for item in items:
+            if type(item) is InterleavedFrame:  # most items while playing
+                frames.append(item)
                 continue
+            other = True
             if isinstance(item, ParseError):
                 self._fail(f"bad data from the server: {item.reason}", True)
             elif isinstance(item, RtspRequest):
@@ -320,7 +342,8 @@ class RtspClient:
             else:
                 self._on_response(item)
             if self.done:  # nothing after a failure or the close counts
-                return
+                break
+        return other
 
     def handle_timer(self, now: float) -> None:
         self._now = now

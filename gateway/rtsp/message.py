@@ -121,6 +121,20 @@ def serialize_response(
     return ("\r\n".join(lines) + "\r\n\r\n").encode("utf-8")
 
 
+def _frames(data: bytes | bytearray, pos: int, out: list[ParsedItem]) -> int:
+    """"$", channel, 16-bit length, the packet: every whole frame of ``data`` from
+    ``pos`` on, each copied out once, into ``out``; returns where they end."""
+    size = len(data)
+    with memoryview(data) as view:
+        while size - pos >= 4 and data[pos] == 0x24:
+            end = pos + 4 + ((data[pos + 2] << 8) | data[pos + 3])
+            if end > size:
+                break
+            out.append(InterleavedFrame(data[pos + 1], view[pos + 4 : end].tobytes()))
+            pos = end
+    return pos
+
+
 class ResponseParser:
     """Incremental parser of the server-to-client byte stream."""
 
@@ -151,14 +165,30 @@ class ResponseParser:
         if self.failed is not None:
             return []
         buf = self._buf
-        buf += data
         out: list[ParsedItem] = []
+        start = 0 if self._head is None and not buf else self._rest_of_frame(data, out)
+        if start is not None:
+            # Between messages, a playing stream's read is interleaved frames (and maybe
+            # the start of one more, or an answer): the whole frames are cut straight
+            # from ``data``, one copy each, without passing through the buffer.
+            taken = _frames(data, start, out)
+            if taken == len(data):
+                return out
+            buf += memoryview(data)[taken:]
+        else:
+            buf += data
         while True:
-            if self._head is None and buf[:1] == b"$":
-                # Interleaved frames (most of a playing stream), as many as are whole,
-                # in one pass: one copy each and one cut of the buffer.
-                self._frames(buf, out)
-                if buf[:1] == b"$" or not buf:
+            if self._head is None:
+                # blank lines between messages are tolerated (keep-alive CRLFs)
+                while buf[:2] == b"\r\n" or buf[:1] == b"\n":
+                    del buf[: 2 if buf[:1] == b"\r" else 1]
+                if buf[:1] == b"$":
+                    taken = _frames(buf, 0, out)  # as many whole frames as it holds
+                    del buf[:taken]
+                    if buf[:1] == b"$" or not buf:  # a frame still partial, or nothing
+                        return out
+                    continue
+                if not buf or buf == b"\r":  # nothing, or half a CRLF: wait for more
                     return out
             try:
                 item = self._next()
@@ -171,32 +201,20 @@ class ResponseParser:
                 return out
             out.append(item)
 
-    @staticmethod
-    def _frames(buf: bytearray, out: list[ParsedItem]) -> None:
-        """"$", channel, 16-bit length, the packet: every whole frame at the front of
-        ``buf``, copied out once each, then cut from ``buf``."""
-        pos, size = 0, len(buf)
-        with memoryview(buf) as view:
-            while size - pos >= 4 and buf[pos] == 0x24:
-                end = pos + 4 + ((buf[pos + 2] << 8) | buf[pos + 3])
-                if end > size:
-                    break
-                out.append(InterleavedFrame(buf[pos + 1], view[pos + 4 : end].tobytes()))
-                pos = end
-        del buf[:pos]
-
-    @staticmethod
-    def _interleaved(buf: bytearray) -> InterleavedFrame | None:
-        """One frame at the front of ``buf`` (after blank lines), or None if partial."""
-        if len(buf) < 4:
+    def _rest_of_frame(self, data: bytes, out: list[ParsedItem]) -> int | None:
+        """When the buffer holds only the start of a frame (the last read cut it) and
+        ``data`` brings the rest: that frame, into ``out``; returns where it ends in
+        ``data``. None for anything else (the buffer then takes ``data``)."""
+        buf = self._buf
+        if self._head is not None or len(buf) < 4 or buf[0] != 0x24:
             return None
-        end = 4 + ((buf[2] << 8) | buf[3])
-        if len(buf) < end:
+        need = 4 + ((buf[2] << 8) | buf[3]) - len(buf)
+        if not 0 < need <= len(data):
             return None
-        with memoryview(buf) as view:
-            frame = InterleavedFrame(buf[1], view[4:end].tobytes())
-        del buf[:end]
-        return frame
+        buf += memoryview(data)[:need]
+        _frames(buf, 0, out)
+        buf.clear()
+        return need
 
     def _next(self) -> ParsedItem | None:
         buf = self._buf
@@ -208,15 +226,7 @@ class ResponseParser:
             del buf[: self._body_len]
             self._head = None
             return msg
-        if buf[:1] == b"$":  # a partial frame (``feed`` took the whole ones)
-            return self._interleaved(buf)
-        # blank lines between messages are tolerated (keep-alive CRLFs)
-        while buf[:2] == b"\r\n" or buf[:1] == b"\n":
-            del buf[: 2 if buf[:1] == b"\r" else 1]
-        if not buf:
-            return None
-        if buf[0] == 0x24:  # "$" after blank lines
-            return self._interleaved(buf)
+        # A message starts here (``feed`` took blank lines and frames).
         if not buf[:1].isalpha():
             raise _Fault(f"garbage on the stream: {bytes(buf[:16])!r}")
         end, sep = _find_header_end(buf)

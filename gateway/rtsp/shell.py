@@ -10,9 +10,10 @@ bytes and time. Usage::
 
 ``on_event`` is called synchronously for every event, ``Interleaved`` RTP included; it
 must not block. Given ``on_interleaved``, the ``Interleaved`` frames go there instead,
-each run of them from one read in one call (in order with the other events): a 1080p
-camera brings hundreds a second, and the layers above do per read what they need not
-do per packet (issue 12). The core gets ``loop.time()`` with every chunk, timer and call.
+all of one read's in one call, before that read's other events (frames come only after
+the answer to PLAY, by when the media they go to is set up): a 1080p camera brings
+hundreds a second, and the layers above do per read what they need not do per packet
+(issue 12). The core gets ``loop.time()`` with every chunk, timer and call.
 
 Paced reading (issue 12): whoever consumes a playing stream at its own pace (the
 mixer's tick, through ``CameraLeg``) calls ``pull()``, which reads everything the
@@ -304,8 +305,18 @@ class RtspConnection:
         self._flush()
 
     def _on_data(self, protocol: _RtspProtocol, data: bytes) -> None:
-        if protocol is self._protocol:
+        if protocol is not self._protocol:
+            return
+        if self.on_interleaved is None:
             self.client.feed(data, self.now())
+            self._flush()
+            return
+        # A playing camera's read is all frames, straight to the media; events, data to
+        # send and timers can only be new when something else came.
+        frames, other = self.client.feed_media(data, self.now())
+        if frames:
+            self._hand_on(frames)
+        if other:
             self._flush()
 
     def _on_lost(self, protocol: _RtspProtocol) -> None:

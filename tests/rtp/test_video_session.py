@@ -488,7 +488,7 @@ def test_a_new_codec_from_a_reinvite_restarts_the_stream() -> None:
 def test_packets_taken_together_are_taken_as_one_by_one() -> None:
     """Issue 12: a camera's TCP read hands its packets on in one ``receive_rtp_many``;
     what comes out (pictures, counters, reception statistics) is what packet-by-packet
-    gives, through reordering, another payload type, a new SSRC and RTCP alike."""
+    gives, through another payload type, a new SSRC and RTCP alike."""
     big = annex_b(SPS, PPS, idr(3000))  # FU-A fragments
     packets: list[bytes] = []
     seq = 100
@@ -497,7 +497,6 @@ def test_packets_taken_together_are_taken_as_one_by_one() -> None:
         for k, payload in enumerate(payloads):
             packets.append(rtp(payload, seq, 3000 * n, marker=k == len(payloads) - 1))
             seq += 1
-    packets[2], packets[3] = packets[3], packets[2]  # reordered
     packets.insert(4, rtp(b"\x41\x9a", 999, 0, pt=PT + 1))  # not negotiated
     packets.insert(5, build_pli(US, PEER_SSRC))  # rtcp-mux
     again = h264.packetize(big, 1200)
@@ -514,3 +513,23 @@ def test_packets_taken_together_are_taken_as_one_by_one() -> None:
     assert many.counters == one.counters and one.counters["frames_received"] == 4
     assert many.remote_ssrc == one.remote_ssrc == 0xCAFE
     assert many.rtcp_report(6.0) == one.rtcp_report(6.0)
+
+
+def test_packets_carried_in_order_are_never_held() -> None:
+    """Over TCP nothing comes out of order: a gap in a camera's read is a loss at once
+    (the picture it fell in is dropped, a key frame is needed), never a wait, and the
+    pictures after it come as soon as they are whole."""
+    seq, packets = 100, []
+    for n, unit in enumerate([annex_b(SPS, PPS, idr(3000)), annex_b(p_slice(2500)),
+                              annex_b(SPS, PPS, idr(3000))]):
+        payloads = h264.packetize(unit, 1200)
+        for k, payload in enumerate(payloads):
+            packets.append(rtp(payload, seq, 3000 * n, marker=k == len(payloads) - 1))
+            seq += 1
+    lost = 4  # the second picture's first fragment
+    s = session()
+    s.receive_rtp_many(packets[:lost] + packets[lost + 1:], PEER, 5.0)
+    frames = s.read_frames()
+    assert [f.keyframe for f in frames] == [True, True]  # the broken P picture is dropped
+    assert s.stats["depacketizer_lost"] == 1 and s.stats["reorder_reordered"] == 0
+    assert not s.needs_keyframe

@@ -53,6 +53,29 @@ def test_split_at_every_byte(cut: int) -> None:
     assert summarize(items) == expected()
 
 
+PLAYING = (FRAME + b"$\x00\x00\x03abc" + b"\r\n" + FRAME + OPTIONS_OK + FRAME
+           + b"$\x00\x00\x02xy")
+
+
+def playing_expected() -> list[object]:
+    return [InterleavedFrame(1, b"hello"), InterleavedFrame(0, b"abc"),
+            InterleavedFrame(1, b"hello"), ("RTSP/2.0", 200, b""),
+            InterleavedFrame(1, b"hello"), InterleavedFrame(0, b"xy")]
+
+
+@pytest.mark.parametrize("cut", range(1, len(PLAYING)))
+def test_a_playing_stream_cut_anywhere_twice(cut: int) -> None:
+    """Issue 12: frames are cut straight from each read; one that a read cut short
+    is finished from the next, whatever follows it (frames, blank lines, an answer)."""
+    for second in range(cut, len(PLAYING)):
+        parser = ResponseParser()
+        items = (parser.feed(PLAYING[:cut]) + parser.feed(PLAYING[cut:second])
+                 + parser.feed(PLAYING[second:]))
+        assert summarize(items) == playing_expected(), (cut, second)
+        assert all(type(item.data) is bytes for item in items
+                   if isinstance(item, InterleavedFrame))
+
+
 def test_byte_by_byte() -> None:
     parser = ResponseParser()
     items: list[object] = []

@@ -38,6 +38,11 @@ Frame = EncodedVideo
 """One complete access unit, in the form a decoder takes (Annex B for H.264)."""
 
 
+Received = tuple[bytes, int, int, bool]
+"""One received RTP packet as a depacketizer takes it: payload, sequence number,
+timestamp, marker."""
+
+
 class Piece(NamedTuple):
     """What one payload contributes to its access unit (a tuple: one is built per
     packet, and a tuple is the cheapest immutable record to build)."""
@@ -127,23 +132,38 @@ class Depacketizer:
 
     def push(self, payload: bytes, seq: int, timestamp: int, marker: bool) -> list[Frame]:
         """Take one RTP packet's payload; return the frames it completed (0, 1 or 2)."""
-        if (self._fragment_open and timestamp == self._timestamp and not self._broken
-                and seq == self._sequence.next_seq):
-            # The next fragment of the unit being rebuilt (most packets of a big
-            # picture): when the codec says it is a plain continuation, it is simply
-            # appended, which is all the general path below would do with it.
-            continuation = self._continuation(payload)
-            if continuation is not None:
-                data, end = continuation
-                size = self._size + len(data)
-                if size <= self.max_frame_bytes:
-                    self.stats["packets"] += 1
-                    self._sequence.next_seq = (seq + 1) & 0xFFFF
-                    self._size = size
-                    self._parts.append(data)
-                    if end:
-                        self._fragment_open = False
-                    return self._finish(whole=True) if marker else []
+        return self.push_many(((payload, seq, timestamp, marker),))
+
+    def push_many(self, packets: Iterable[Received]) -> list[Frame]:
+        """Take packets in turn, each as ``push`` would; return the frames they
+        completed. A camera's read brings a dozen or more at once (issue 12)."""
+        out: list[Frame] = []
+        stats, sequence, limit = self.stats, self._sequence, self.max_frame_bytes
+        for payload, seq, timestamp, marker in packets:
+            if (self._fragment_open and timestamp == self._timestamp and not self._broken
+                    and seq == sequence.next_seq):
+                # The next fragment of the unit being rebuilt (most packets of a big
+                # picture): when the codec says it is a plain continuation, it is simply
+                # appended, which is all the general path would do with it.
+                continuation = self._continuation(payload)
+                if continuation is not None:
+                    data, end = continuation
+                    size = self._size + len(data)
+                    if size <= limit:
+                        stats["packets"] += 1
+                        sequence.next_seq = (seq + 1) & 0xFFFF
+                        self._size = size
+                        self._parts.append(data)
+                        if end:
+                            self._fragment_open = False
+                        if marker:
+                            out += self._finish(whole=True)
+                        continue
+            out += self._push(payload, seq, timestamp, marker)
+        return out
+
+    def _push(self, payload: bytes, seq: int, timestamp: int, marker: bool) -> list[Frame]:
+        """One packet, the general way."""
         self.stats["packets"] += 1
         gap = self._sequence.check(seq, self.stats)
         if gap is None:
