@@ -27,7 +27,8 @@ def programs_installed() -> None:
 INGEST_KEYS = {
     "scenario", "ours_cpu_s", "ffmpeg_cpu_s", "cpu_ratio_vs_ffmpeg", "ours_process_cpu_s",
     "ours_idle_process_cpu_s", "cpu_ratio_vs_ffmpeg_whole_process", "frames_ours",
-    "frames_ffmpeg", "fps_ours", "fps_ffmpeg", "seconds",
+    "frames_ffmpeg", "fps_ours", "fps_ffmpeg", "seconds", "ffmpeg_1_thread_cpu_s",
+    "cpu_ratio_vs_ffmpeg_1_thread", "frames_ffmpeg_1_thread",
 }
 
 
@@ -37,6 +38,9 @@ def test_ingest_scenario_decodes_on_both_sides() -> None:
     assert INGEST_KEYS <= set(result)
     assert result["scenario"] == "ingest"
     assert result["frames_ours"] > 0 and result["frames_ffmpeg"] > 0
+    assert result["frames_ffmpeg_1_thread"] > 0
+    assert "-threads" not in result["ffmpeg_command"]  # the command, as given
+    assert " -threads 1 " in result["ffmpeg_1_thread_command"]
     # CPU is read in 10 ms clock ticks: ffmpeg decoding 360p for one second on a busy
     # machine may read 0 (then the ratio is None); the frames above prove the work.
     assert result["ours_process_cpu_s"] >= 0 and result["ffmpeg_cpu_s"] >= 0
