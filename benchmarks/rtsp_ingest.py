@@ -10,11 +10,11 @@ shared media (one encoder however many clients). ``/1080p``: 1920x1080@30 at 4 M
 Our side runs in its own process (``--ingest``, on uvloop like ``mcu serve``), through
 the product's code paths: ``RtspGateway.dial`` with a seat (``RtspClient`` +
 ``RtspConnection``, TCP interleaved like ``-rtsp_transport tcp``, ``RtpMediaSession``
-fed by ``receive``, the H.264 depacketizer) into a ``VideoMixer`` in ``equal-3x3``
-driven by ``MixClock``, whose ``collect`` reads every camera and drops the pictures of
-those nobody sees, and whose decode stage (``VideoDecoder``, one thread each, fanned
-out over a two-thread pool) decodes every picture of those shown. Composing and
-encoding are left out (``DecodeOnlyMixer``): that is the video_cp benchmark's. One
+fed by ``receive_many`` a read at a time, the H.264 depacketizer) into a ``VideoMixer``
+in ``equal-3x3`` driven by ``MixClock``, whose ``collect`` reads every camera and drops
+the pictures of those nobody sees, and whose decode stage (``VideoDecoder``, one thread
+each, fanned out over a two-thread pool) decodes every picture of those shown. Composing
+and encoding are left out (``DecodeOnlyMixer``): that is the video_cp benchmark's. One
 fake viewer (self-view off) makes the layout show cameras.
 
 Scenario "ingest": one camera on ``/1080p``, ours and the issue's ``ffmpeg

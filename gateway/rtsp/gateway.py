@@ -10,7 +10,8 @@ then runs attempts, one at a time, as ``camera.CameraCore`` (sans-IO) decides:
   (and, with the ``audio`` option, the first audio stream in PCMU, PCMA, G722 or AAC)
   -> SETUP (UDP client ports from the shared allocator, or TCP interleaved) -> PLAY
   -> media through a fresh ``RtpMediaSession`` (UDP sockets, or ``carried``: the
-  RTSP connection's ``Interleaved`` frames are handed to ``RtpMediaSession.receive``).
+  RTSP connection's ``Interleaved`` frames, a read's at a time, are handed to
+  ``RtpMediaSession.receive_many``).
 
 Camera audio is heard only with the ``audio`` option (cameras' microphones are noisy):
 the leg then has an audio format from the start (silent PCMU until the camera's own

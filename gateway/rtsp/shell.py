@@ -216,32 +216,17 @@ class RtspConnection:
             transport = protocol.transport if protocol is not None else None
             if transport is not None and not transport.is_closing():
                 transport.write(data)
-        on_event, on_run = self.on_event, self.on_interleaved
-        run: list[Interleaved] = []
+        on_event = self.on_event  # (given on_interleaved, frames never come as events)
         for event in self.client.events():
-            if type(event) is Interleaved:  # most events of a playing stream: nothing else
-                if on_run is not None:
-                    run.append(event)
-                    continue
-                try:
-                    on_event(event)
-                except Exception:  # a caller's bug must not kill the connection's plumbing
-                    log.exception("rtsp event callback failed on Interleaved")
-                continue
-            if run:
-                self._hand_on(run)
-                run = []
             if isinstance(event, Connect):
                 self._start_connect(event.host, event.port)
             try:
                 on_event(event)
-            except Exception:
+            except Exception:  # a caller's bug must not kill the connection's plumbing
                 log.exception("rtsp event callback failed on %s", type(event).__name__)
             if isinstance(event, Closed | Failed):
                 self._finished.set()
                 self._drop_connection()
-        if run:
-            self._hand_on(run)
         self._arm_timer()
 
     def _hand_on(self, run: list[Interleaved]) -> None:

@@ -87,7 +87,7 @@ async def test_close_before_any_session_is_immediate() -> None:
 async def test_interleaved_packets_come_in_runs_in_order() -> None:
     """Issue 12: with ``on_interleaved`` the packets of a read are handed on in one call
     (none through ``on_event``), every one of them, in sequence order, and the other
-    events still come to ``on_event`` in their place."""
+    events still come to ``on_event``."""
     server = await FakeRtspServer(video=encode_solid((0, 255, 0), 160, 120), fps=100).start()
     events: list[Event] = []
     runs: list[list[Interleaved]] = []
